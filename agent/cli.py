@@ -1,0 +1,54 @@
+"""`fleetmeter-agent`: the on-premises agent's command line.
+
+Exit codes: 0 ok, 1 failure, 2 usage error or device unreachable. Expected failures print one line on
+stderr ("fleetmeter-agent: ..."), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from agent import __version__
+from agent.commands import poll
+from agent.snmp.client import SnmpError
+from agent.snmp.credentials import CredentialError
+
+COMMANDS = (poll,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fleetmeter-agent",
+                                     description="Fleetmeter printer data-collection agent")
+    parser.add_argument("--version", action="version", version=f"fleetmeter-agent {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except CredentialError as exc:
+        return _fail(str(exc), 2)
+    except SnmpError as exc:
+        return _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 1)
+    except OSError as exc:
+        return _fail(f"{exc.strerror or exc} ({exc.filename or 'I/O'})", 1)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"fleetmeter-agent: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `fleetmeter-agent` sub-command; each exposes ``register(subparsers)``."""

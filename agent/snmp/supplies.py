@@ -1,0 +1,214 @@
+"""Supply semantics: the one place that turns prtMarkerSuppliesTable rows into `Supply` records.
+
+Rules (DESIGN.md):
+- raw ``level`` and ``max_capacity`` stay visible as the device sent them;
+- level -1 = other (state ``other``), -2 = unknown (state ``unknown``), -3 = some remaining
+  (state ``some_remaining``, percent null);
+- ``percent`` only when level >= 0 and max > 0, clamped to 0..100, one decimal;
+- a receptacle (class ``receptacle``, e.g. waste toner) reports how *full* it is: its percent is the
+  fill level and its states are ``ok`` / ``near_full`` / ``full``, never silently inverted;
+- ``type`` is normalised to toner, ink, drum, developer, waste_toner, fuser, transfer, maintenance_kit,
+  staples or other; ``color`` comes from the colorant table when present, else from the description.
+
+Vendor quirks (level codes, inverted receptacles, few-step levels) are applied by the reader from the
+profile *before* these rules, as a mapping of raw values; the rules themselves never name a vendor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.reading import Supply
+
+LOW_PERCENT = 10.0
+NEAR_FULL_PERCENT = 90.0
+
+# prtMarkerSuppliesTypeTC (RFC 3805 / IANA-PRINTER-MIB) -> our normalised type
+_RFC_TYPES: dict[int, str] = {
+    1: "other", 2: "other", 3: "toner", 4: "waste_toner", 5: "ink", 6: "ink", 7: "ink",
+    8: "waste_toner", 9: "drum", 10: "developer", 11: "fuser", 12: "ink", 13: "ink", 14: "waste_toner",
+    15: "fuser", 16: "other", 17: "fuser", 18: "maintenance_kit", 19: "fuser", 20: "transfer",
+    21: "toner", 22: "fuser", 23: "other", 24: "waste_toner", 25: "other", 26: "waste_toner",
+    27: "other", 28: "other", 29: "staples", 30: "other", 31: "other", 32: "staples", 33: "other",
+    34: "other", 35: "toner", 36: "ink",
+}
+RFC_TYPE_NAMES: dict[int, str] = {
+    1: "other", 2: "unknown", 3: "toner", 4: "wasteToner", 5: "ink", 6: "inkCartridge", 7: "inkRibbon",
+    8: "wasteInk", 9: "opc", 10: "developer", 11: "fuserOil", 12: "solidWax", 13: "ribbonWax",
+    14: "wasteWax", 15: "fuser", 16: "coronaWire", 17: "fuserOilWick", 18: "cleanerUnit",
+    19: "fuserCleaningPad", 20: "transferUnit", 21: "tonerCartridge", 22: "fuserOiler", 23: "water",
+    24: "wasteWater", 25: "glueWaterAdditive", 26: "wastePaper", 27: "bindingSupply",
+    28: "bandingSupply", 29: "stitchingWire", 30: "shrinkWrap", 31: "paperWrap", 32: "staples",
+    33: "inserts", 34: "covers", 35: "matteToner", 36: "matteInk",
+}
+SUPPLY_CLASSES: dict[int, str] = {1: "other", 3: "consumed", 4: "receptacle"}
+SUPPLY_UNITS: dict[int, str] = {
+    1: "other", 2: "unknown", 3: "ten_thousandths_of_inches", 4: "micrometers", 7: "impressions",
+    8: "sheets", 11: "hours", 12: "thousandths_of_ounces", 13: "tenths_of_grams",
+    14: "hundredths_of_fluid_ounces", 15: "tenths_of_milliliters", 16: "feet", 17: "meters",
+    18: "items", 19: "percent",
+}
+
+# Description keywords, several languages; first match wins, so specific before generic.
+_TYPE_WORDS: list[tuple[str, str]] = [
+    ("waste_toner", r"waste|resid|usag|r[ée]cup|altton|abfall|rest ?toner|resttoner|collect|"
+                    r"tonerbeh[äa]lter f|behälter für|vaschetta|recipiente|déchet|dechet|pojemnik na zu"),
+    ("maintenance_kit", r"maint|wartung|entretien|manutenzione|mantenimiento|onderhoud"),
+    ("fuser", r"fuser|fixier|fusion|fusore|fixa|fixing"),
+    ("transfer", r"transfer|[üu]bertragung|trasferimento|courroie|belt|\bitb\b|\bitu\b"),
+    ("drum", r"drum|trommel|tambour|tamburo|tambor|\bopc\b|photoconductor|imaging unit|bildtrommel|"
+             r"belichtungseinheit|unit[ée] d'imagerie|fotoconduttore"),
+    ("developer", r"develop|entwickler|d[ée]veloppeur|sviluppatore|revelador"),
+    ("staples", r"stapl|heftklammer|agrafe|graffett|grapas|nietjes"),
+    ("ink", r"\bink\b|tinte|encre|inchiostro|tinta|\binkt\b"),
+    ("toner", r"toner|cartridge|cartouche|kartusche|cartuccia|cartucho|patrone"),
+]
+_TYPE_PATTERNS = [(kind, re.compile(words, re.I)) for kind, words in _TYPE_WORDS]
+
+# Colour words, several languages -> canonical colour.  Order: compound colours first.
+_COLOR_WORDS: list[tuple[str, str]] = [
+    ("light_cyan", r"light ?cyan|photo ?cyan|hell ?cyan|cyan clair|ciano chiaro|cian claro|\blc\b"),
+    ("light_magenta", r"light ?magenta|photo ?magenta|hell ?magenta|magenta clair|magenta chiaro|\blm\b"),
+    ("light_black", r"light ?black|light ?gr[ae]y|hellgrau|gris clair"),
+    ("matte_black", r"matte? ?black|mattschwarz|noir mat"),
+    ("photo_black", r"photo ?black|fotoschwarz|noir photo"),
+    ("black", r"black|schwarz|noir|\bnero\b|negro|preto|zwart|svart|musta|czarn|черн|黒|ブラック|"
+              r"\bbk\b|\(k\)|\bk\b"),
+    ("cyan", r"cyan|\bcian|ciano|cyaan|シアン|голуб|\(c\)"),
+    ("magenta", r"magenta|マゼンタ|пурпур|\(m\)"),
+    ("yellow", r"yellow|\bgelb|jaune|giallo|amarill|amarelo|\bgeel|\bgul\b|keltainen|żółt|zolt|イエロー|"
+               r"желт|\(y\)"),
+    ("gray", r"\bgr[ae]y\b|\bgrau\b|\bgris\b|grigio"),
+    ("red", r"\bred\b|\brot\b|\brouge\b|\brosso\b"),
+    ("blue", r"\bblue\b|\bblau\b|\bbleu\b"),
+    ("green", r"\bgreen\b|\bgr[üu]n\b|\bvert\b"),
+    ("white", r"\bwhite\b|\bwei[ßs]\b|\bblanc\b"),
+    ("clear", r"\bclear\b|transparent"),
+]
+_COLOR_PATTERNS = [(color, re.compile(words, re.I)) for color, words in _COLOR_WORDS]
+_TRICOLOR = re.compile(r"tri-?colou?r|cmy\b|colou?r (ink|cartridge)", re.I)
+
+
+@dataclass(frozen=True)
+class RawSupply:
+    """One row of prtMarkerSuppliesTable after value decoding (still raw RFC 3805 numbers)."""
+
+    device_index: int
+    index: int
+    description: str | None = None
+    type_code: int | None = None
+    class_code: int | None = None
+    unit_code: int | None = None
+    max_capacity: int | None = None
+    level: int | None = None
+    colorant: str | None = None  # prtMarkerColorantValue of the row's colorant, when present
+    part_number: str | None = None  # when the profile found one in the description
+    serial: str | None = None
+
+
+def supply_type(type_code: int | None, description: str | None) -> str:
+    """Normalised supply type: the RFC type, refined by the description where the RFC type is vague."""
+    from_rfc = _RFC_TYPES.get(type_code or 0)
+    if from_rfc not in (None, "other") and not (from_rfc == "toner" and _is_waste(description)):
+        return from_rfc
+    if description:
+        for kind, pattern in _TYPE_PATTERNS:
+            if pattern.search(description):
+                return kind
+    return from_rfc or "other"
+
+
+def color_from_text(text: str | None) -> str | None:
+    if not text:
+        return None
+    for color, pattern in _COLOR_PATTERNS:
+        if pattern.search(text):
+            return color
+    if _TRICOLOR.search(text):
+        return "tricolor"
+    return None
+
+
+def supply_class(class_code: int | None, kind: str) -> str | None:
+    name = SUPPLY_CLASSES.get(class_code or 0)
+    if name in ("consumed", "receptacle"):
+        return name
+    return "receptacle" if kind == "waste_toner" else "consumed"
+
+
+def level_percent(level: int | None, max_capacity: int | None) -> float | None:
+    if level is None or max_capacity is None or level < 0 or max_capacity <= 0:
+        return None
+    return round(min(100.0, max(0.0, level * 100.0 / max_capacity)), 1)
+
+
+def level_state(level: int | None, max_capacity: int | None, receptacle: bool) -> str:
+    if level is None or level == -2:
+        return "unknown"
+    if level == -1:
+        return "other"
+    if level == -3:
+        return "some_remaining"
+    if level < 0:
+        return "unknown"
+    percent = level_percent(level, max_capacity)
+    if receptacle:
+        if percent is None:
+            return "unknown" if level > 0 else "ok"
+        if percent >= 100.0:
+            return "full"
+        return "near_full" if percent >= NEAR_FULL_PERCENT else "ok"
+    if level == 0:
+        return "empty"
+    if percent is None:
+        return "some_remaining"
+    return "low" if percent <= LOW_PERCENT else "ok"
+
+
+def build_supply(raw: RawSupply) -> Supply:
+    kind = supply_type(raw.type_code, raw.description)
+    klass = supply_class(raw.class_code, kind)
+    color = color_from_text(raw.colorant) or color_from_text(raw.description)
+    if color is None and kind in ("toner", "ink") and raw.description and _mono_hint(raw.description):
+        color = "black"
+    return Supply(
+        index=raw.index,
+        device_index=raw.device_index,
+        description=raw.description,
+        type=kind,
+        color=color,
+        class_=klass,
+        unit=SUPPLY_UNITS.get(raw.unit_code) if raw.unit_code is not None else None,
+        level=raw.level,
+        max_capacity=raw.max_capacity,
+        percent=level_percent(raw.level, raw.max_capacity),
+        state=level_state(raw.level, raw.max_capacity, klass == "receptacle"),
+        part_number=raw.part_number or part_number(raw.description),
+        serial=raw.serial,
+    )
+
+
+_PART_PATTERNS = [
+    re.compile(r"\b(?:HP|Dell|Lexmark|Xerox|Samsung)\s+([A-Z0-9]{2,3}\d[A-Z0-9]{2,5})\b"),
+    re.compile(r"\b((?:TK|TN|DR|MK|WT|LC|PG|CL|MLT-[A-Z]|CLT-[A-Z])-?\d{3,4}[A-Z]{0,3})\b"),
+]
+
+
+def part_number(description: str | None) -> str | None:
+    """An order number written in the description (HP "CF217A", Kyocera "TK-5240K"), if any."""
+    if not description:
+        return None
+    for pattern in _PART_PATTERNS:
+        match = pattern.search(description)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _is_waste(description: str | None) -> bool:
+    return bool(description) and bool(_TYPE_PATTERNS[0][1].search(description or ""))
+
+
+def _mono_hint(description: str) -> bool:
+    return bool(re.search(r"\bmono|\bblk\b", description, re.I))
