@@ -87,7 +87,7 @@ def detected_errors(raw: Raw, where: str, warnings: Warnings) -> list[str]:
             return []
         width = max(1, (raw.bit_length() + 7) // 8)
         raw = raw.to_bytes(width, "big")
-    if isinstance(raw, str):
+    if not isinstance(raw, bytes):
         warnings.add(where, f"expected an error bitmap, got {raw!r}")
         return []
     errors: list[str] = []
