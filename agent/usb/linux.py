@@ -1,0 +1,83 @@
+"""Linux specifics: the usblp kernel driver and sysfs.
+
+When usblp is bound to a printer interface, libusb cannot claim it. The Device ID is then read through
+the driver's own node (/dev/usb/lpN, ioctl LPIOC_GET_DEVICE_ID) without disturbing it. usblp lets only
+one process open the node, so a failed open with EBUSY means a print job (CUPS, a spooler) is using the
+printer right now: the agent then leaves it alone.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+SYSFS_USB = Path("/sys/bus/usb/devices")
+DEV_USB = Path("/dev/usb")
+DEVICE_ID_BUFFER = 1024
+
+# LPIOC_GET_DEVICE_ID(len) = _IOC(_IOC_READ, 'P', 1, len), as defined in drivers/usb/class/usblp.c
+_IOC_READ, _IOC_NRSHIFT, _IOC_TYPESHIFT, _IOC_SIZESHIFT, _IOC_DIRSHIFT = 2, 0, 8, 16, 30
+
+
+def lpioc_get_device_id(length: int) -> int:
+    return (_IOC_READ << _IOC_DIRSHIFT) | (ord("P") << _IOC_TYPESHIFT) | (1 << _IOC_NRSHIFT) | (length << _IOC_SIZESHIFT)
+
+
+def lp_node(sysfs_name: str | None, config_value: int, interface: int,
+            sysfs: Path = SYSFS_USB, dev: Path = DEV_USB) -> Path | None:
+    """The /dev/usb/lpN node usblp created for this interface, if any ("1-1.4:1.0/usbmisc/lp0")."""
+    if not sysfs_name:
+        return None
+    misc = sysfs / f"{sysfs_name}:{config_value}.{interface}" / "usbmisc"
+    try:
+        names = sorted(p.name for p in misc.iterdir() if p.name.startswith("lp"))
+    except OSError:
+        return None
+    return dev / names[0] if names else None
+
+
+def sysfs_attribute(sysfs_name: str | None, attribute: str, sysfs: Path = SYSFS_USB) -> str | None:
+    """A device attribute from sysfs ("serial", "manufacturer", "product"): readable without root."""
+    if not sysfs_name:
+        return None
+    try:
+        value = (sysfs / sysfs_name / attribute).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return value or None
+
+
+class PrinterBusy(OSError):
+    """The usblp node is open elsewhere: a job is printing."""
+
+
+def read_device_id_lp(node: Path) -> bytes:
+    """The raw GET_DEVICE_ID answer (length prefix included) through usblp's ioctl.
+
+    Raises PrinterBusy when another process holds the node, OSError for anything else."""
+    try:
+        fd = os.open(node, os.O_RDWR | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            raise PrinterBusy(errno.EBUSY, "printer busy (a print job holds it)", str(node)) from None
+        raise
+    try:
+        buffer = bytearray(DEVICE_ID_BUFFER)
+        fcntl.ioctl(fd, lpioc_get_device_id(len(buffer)), buffer, True)
+        return bytes(buffer)
+    finally:
+        os.close(fd)
+
+
+def node_in_use(node: Path | None) -> bool:
+    """Whether another process has the usblp node open (usblp allows one opener)."""
+    if node is None:
+        return False
+    try:
+        fd = os.open(node, os.O_RDWR | os.O_NONBLOCK)
+    except OSError as exc:
+        return exc.errno == errno.EBUSY
+    os.close(fd)
+    return False

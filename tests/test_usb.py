@@ -1,0 +1,217 @@
+"""USB printers through the real pyusb core above a backend double (tests/usb_double.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import usb_scenarios as sc
+from agent.cli import main
+from agent.reading import SCHEMA
+from agent.usb import UsbOptions, find_printers, inspect_usb
+from agent.usb.device_id import parse_device_id, unframe
+from usb_double import FakeBackend, framed
+
+FAST = UsbOptions(budget_s=0.3)
+
+
+def read_all(*devices, options: UsbOptions = FAST):
+    return inspect_usb(options, backend=FakeBackend(list(devices)))
+
+
+def test_two_printers_and_a_keyboard_give_two_separate_devices():
+    readings = read_all(sc.laserjet(), sc.brother(), sc.keyboard())
+    assert [r.address for r in readings] == ["usb:1-1.4", "usb:1-2"]
+    assert [r.identity.serial for r in readings] == [sc.LASERJET.serial, sc.BROTHER.serial]
+    assert all(r.transport == "usb" and r.is_printer for r in readings)
+
+
+@pytest.mark.parametrize("build, spec", [(sc.laserjet, sc.LASERJET), (sc.brother, sc.BROTHER)])
+def test_identity_meters_supplies_and_status(build, spec):
+    [reading] = read_all(build())
+    doc = reading.to_json()
+    assert doc["schema"] == SCHEMA and doc["transport"] == "usb"
+    assert (reading.identity.serial, reading.identity.manufacturer, reading.identity.model) == (
+        spec.serial, spec.manufacturer, spec.model)
+    assert reading.counters["total"] == spec.pagecount
+    assert reading.counter_sources["total"].origin == "pjl"
+    assert [(s.type, s.percent, s.color) for s in reading.supplies] == list(spec.supplies)
+    assert (reading.status.device, reading.status.printer) == spec.status
+    assert reading.identity.firmware == spec.firmware
+    assert reading.warnings == []
+    assert reading.stats.pdus > 0 and reading.stats.bytes > 0
+
+
+def test_laserjet_uses_ipp_usb_on_its_own_interface_and_pjl_on_the_other():
+    device = sc.laserjet()
+    read_all(device)
+    writes = {event[1] for event in device.events if event[0] == "write"}
+    assert writes == {0, 1}  # PJL on 0, IPP-USB on 1 (interface 2 left for a print queue)
+    assert device.responders[1].operations == [0x000B]
+    assert device.claimed == set() and device.kernel_driver == set()
+
+
+def test_pjl_is_never_sent_to_a_printer_whose_command_set_lacks_it():
+    device = sc.inkjet_without_pjl()
+    [reading] = read_all(device)
+    assert not [e for e in device.events if e[0] == "write"]
+    assert reading.counters["total"] is None
+    assert (reading.identity.manufacturer, reading.identity.model) == ("Epson", "ET-2720 Series")
+    assert reading.identity.sys_descr.endswith("DES:EPSON ET-2720 Ser")  # truncated answer kept as far as it got
+
+
+def test_a_printer_that_never_answers_pjl_costs_a_bounded_time():
+    options = UsbOptions(budget_s=0.3)
+    started = time.monotonic()
+    [reading] = read_all(sc.silent(), options=options)
+    elapsed = time.monotonic() - started
+    assert elapsed < 10 * options.budget_s  # bounded by the budget, not by libusb's default 1 s reads
+    assert any("no PJL answer" in w for w in reading.warnings)
+    assert (reading.identity.manufacturer, reading.identity.model) == ("Lexmark", "B2236dw")
+    assert reading.identity.serial == "SILENT001"
+
+
+def test_usblp_is_detached_for_the_request_and_always_reattached():
+    device = sc.usblp_bound()
+    [reading] = read_all(device)
+    assert reading.identity.serial == sc.LASERJET.serial and reading.counters["total"] == sc.LASERJET.pagecount
+    names = [e[0] for e in device.events if e[0] in ("detach", "claim", "release", "attach") and e[1] == 0]
+    assert names == ["detach", "claim", "release", "attach"]  # one detach for Device ID and PJL together
+    assert device.kernel_driver == {0} and device.claimed == set()
+
+
+def test_usblp_is_reattached_when_the_conversation_fails():
+    device = sc.usblp_bound()
+    device.responders[0] = None  # make the bulk write blow up with a USB error mid-conversation
+
+    class Exploding:
+        def feed(self, data):
+            raise __import__("usb").core.USBError("Input/Output Error", -1, 5)
+    device.responders[0] = Exploding()
+    [reading] = read_all(device)
+    assert device.kernel_driver == {0}
+    assert any("USB error" in w for w in reading.warnings)
+
+
+def test_a_failed_reattach_is_reported_with_what_to_do():
+    device = sc.usblp_bound()
+    device.fail_reattach = True
+    [reading] = read_all(device)
+    assert any("kernel driver" in w and "replug" in w for w in reading.warnings)
+
+
+def test_no_detach_leaves_the_kernel_driver_alone():
+    device = sc.usblp_bound()
+    [reading] = read_all(device, options=UsbOptions(budget_s=0.3, allow_detach=False))
+    assert not [e for e in device.events if e[0] in ("detach", "attach")]
+    assert reading.identity.serial == sc.LASERJET.serial  # still identified by its USB serial
+    assert any("held by a kernel driver" in w for w in reading.warnings)
+
+
+def test_usblp_node_that_is_no_usblp_falls_back_to_libusb(tmp_path):
+    sysfs, dev = tmp_path / "sys", tmp_path / "dev"
+    (sysfs / "1-1.4:1.0" / "usbmisc" / "lp0").mkdir(parents=True)
+    dev.mkdir()
+    (dev / "lp0").write_bytes(b"")  # a regular file: the ioctl fails with ENOTTY
+    device = sc.usblp_bound()
+    [reading] = read_all(device, options=UsbOptions(budget_s=0.3, sysfs=sysfs, dev=dev))
+    assert reading.identity.serial == sc.LASERJET.serial
+    assert device.kernel_driver == {0}
+
+
+def test_device_that_libusb_cannot_open_still_appears():
+    device = sc.laserjet()
+    device.open_error = True  # Windows with usbprint.sys: listed, not openable
+    [reading] = read_all(device)
+    assert reading.address == "usb:1-1.4" and reading.is_printer
+    assert [w for w in reading.warnings if "libusb cannot open" in w] == [
+        "usb:1-1.4: libusb cannot open this device (Operation not supported or unimplemented on this platform)"]
+    assert any("no serial" in w for w in reading.warnings)
+
+
+def test_a_stalled_device_id_request_keeps_the_usb_strings():
+    device = sc.laserjet()
+    device.device_id = None
+    [reading] = read_all(device)
+    assert (reading.identity.manufacturer, reading.identity.model) == ("HP", "LaserJet Pro M404dn")
+    assert any("no IEEE 1284 Device ID" in w for w in reading.warnings)
+
+
+@pytest.mark.parametrize("raw, manufacturer, model", [
+    (framed("MFG:HP;MDL:LaserJet 1020;"), "HP", "LaserJet 1020"),
+    (framed("MFG:HP;MDL:LaserJet 1020;", order="little"), "HP", "LaserJet 1020"),
+    (framed("MFG:HP;MDL:LaserJet 1020;", extra=-2), "HP", "LaserJet 1020"),  # length leaves itself out
+    (framed("MFG:HP;MDL:LaserJet 1020;", extra=500), "HP", "LaserJet 1020"),  # says more than arrives
+    (framed("MFG:HP;MDL:LaserJet 1020;") + b"\x00" * 40, "HP", "LaserJet 1020"),  # padding
+    (b"MFG:HP;MDL:LaserJet 1020;", "HP", "LaserJet 1020"),  # no length prefix at all
+    (framed("MANUFACTURER:KYOCERA;MODEL:ECOSYS P2040dn;DES:Drucker für Büro;", "latin-1"), "KYOCERA",
+     "ECOSYS P2040dn"),
+    (framed("MFG:Canon;MDL:iR C3025 \u30ab\u30e9\u30fc;", "utf-8"), "Canon", "iR C3025 \u30ab\u30e9\u30fc"),
+    (b"\x00", None, None),
+])
+def test_device_id_framings(raw, manufacturer, model):
+    device_id = parse_device_id(unframe(raw))
+    assert (device_id.manufacturer, device_id.model) == (manufacturer, model)
+
+
+def test_non_ascii_device_id_through_pyusb():
+    device = sc.laserjet()
+    device.device_id = framed("MFG:KYOCERA;MDL:ECOSYS P2040dn;CMD:PJL;DES:Drucker für Büro;", "latin-1")
+    [reading] = read_all(device)
+    assert reading.identity.manufacturer == "Kyocera" and reading.identity.model == "ECOSYS P2040dn"
+    assert "Drucker für Büro" in reading.identity.sys_descr
+
+
+def test_find_printers_reads_interfaces_and_alt_settings():
+    [printer] = find_printers(FakeBackend([sc.brother()]))
+    assert [(i.number, i.alt, i.protocol_name, i.ep_in) for i in printer.interfaces] == [
+        (0, 0, "unidirectional", None), (0, 1, "bidirectional", 0x82)]
+
+
+# --- the command line, with the double selected through FLEETMETER_USB_BACKEND ---
+
+def run_cli(capsys, monkeypatch, scenario: str, *argv: str) -> tuple[int, str, str]:
+    monkeypatch.setenv("FLEETMETER_USB_BACKEND", f"usb_scenarios:{scenario}")
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_usb_list_json(capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch, "office", "usb", "list", "--json")
+    assert code == 0 and err == ""
+    printers = json.loads(out)["printers"]
+    assert [p["serial"] for p in printers] == [sc.LASERJET.serial, None]
+    assert [i["protocol"] for i in printers[0]["interfaces"]] == ["bidirectional", "ipp-usb", "ipp-usb"]
+
+
+def test_cli_usb_poll_json_is_one_document_of_readings(capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch, "office", "usb", "poll", "--json", "--timeout", "0.3")
+    assert code == 0
+    docs = json.loads(out)
+    assert [d["identity"]["serial"] for d in docs] == [sc.LASERJET.serial, sc.BROTHER.serial]
+    assert all(d["schema"] == SCHEMA and d["transport"] == "usb" for d in docs)
+
+
+def test_cli_usb_poll_human(capsys, monkeypatch):
+    code, out, _ = run_cli(capsys, monkeypatch, "office", "usb", "poll", "--timeout", "0.3")
+    assert code == 0
+    assert "usb:1-1.4" in out and "LaserJet Pro M404dn" in out and f"{sc.LASERJET.pagecount:,}" in out
+
+
+def test_cli_usb_poll_without_printers_exits_2(capsys, monkeypatch):
+    code, out, _ = run_cli(capsys, monkeypatch, "nothing", "usb", "poll")
+    assert code == 2 and "no USB printers attached" in out
+
+
+def test_cli_bad_backend_is_one_line(capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch, "no_such_factory", "usb", "list")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "FLEETMETER_USB_BACKEND" in err
+
+
+def test_cli_rejects_a_non_positive_timeout(capsys, monkeypatch):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(capsys, monkeypatch, "office", "usb", "poll", "--timeout", "0")
+    assert exit_info.value.code == 2
