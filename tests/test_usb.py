@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import time
 
 import pytest
+import usb.core
 
 import usb_scenarios as sc
 from agent.cli import main
@@ -83,13 +85,12 @@ def test_usblp_is_detached_for_the_request_and_always_reattached():
 
 
 def test_usblp_is_reattached_when_the_conversation_fails():
-    device = sc.usblp_bound()
-    device.responders[0] = None  # make the bulk write blow up with a USB error mid-conversation
-
     class Exploding:
         def feed(self, data):
-            raise __import__("usb").core.USBError("Input/Output Error", -1, 5)
-    device.responders[0] = Exploding()
+            raise usb.core.USBError("Input/Output Error", -1, errno.EIO)
+
+    device = sc.usblp_bound()
+    device.responders[0] = Exploding()  # the bulk write fails mid-conversation
     [reading] = read_all(device)
     assert device.kernel_driver == {0}
     assert any("USB error" in w for w in reading.warnings)
@@ -154,6 +155,21 @@ def test_a_stalled_device_id_request_keeps_the_usb_strings():
 def test_device_id_framings(raw, manufacturer, model):
     device_id = parse_device_id(unframe(raw))
     assert (device_id.manufacturer, device_id.model) == (manufacturer, model)
+
+
+def test_device_that_stalls_on_a_large_device_id_buffer_is_asked_again():
+    device = sc.laserjet()
+    device.stall_above = 255
+    [reading] = read_all(device)
+    assert reading.identity.serial == sc.LASERJET.serial and reading.identity.sys_descr == sc.LASERJET_ID
+    assert [e[4] for e in device.events if e[0] == "get_device_id"] == [1024, 255]
+
+
+def test_placeholder_usb_serial_falls_back_to_the_1284_serial():
+    device = sc.laserjet()
+    device.strings[3] = "000000000000"
+    [reading] = read_all(device)
+    assert reading.identity.serial == parse_device_id(sc.LASERJET_ID).serial
 
 
 def test_non_ascii_device_id_through_pyusb():

@@ -117,6 +117,7 @@ class FakeDevice:
     responders: dict[int, object] = field(default_factory=dict)  # interface number -> responder
     kernel_driver: set[int] = field(default_factory=set)  # interfaces a kernel driver (usblp) holds
     fail_reattach: bool = False
+    stall_above: int | None = None  # GET_DEVICE_ID stalls when wLength exceeds this (some firmware)
     open_error: bool = False  # Windows usbprint: libusb lists the device but cannot open it
     address: int = 0
     events: list[tuple] = field(default_factory=list)
@@ -228,10 +229,10 @@ class FakeBackend(usb.backend.IBackend):
             return self._fill(data, bytes([len(payload) + 2, 3]) + payload)
         if bmRequestType == 0xA1 and bRequest == 0:  # printer class GET_DEVICE_ID
             interface = wIndex >> 8
-            handle.events.append(("get_device_id", wValue, interface, wIndex & 0xFF))
+            handle.events.append(("get_device_id", wValue, interface, wIndex & 0xFF, len(data)))
             if interface in handle.kernel_driver:
                 raise usb_error("Resource busy", -6, errno.EBUSY)  # usbfs claims the interface itself
-            if handle.device_id is None:
+            if handle.device_id is None or (handle.stall_above is not None and len(data) > handle.stall_above):
                 raise usb_error("Pipe error", -9, errno.EPIPE)
             return self._fill(data, handle.device_id)
         raise usb_error("Pipe error", -9, errno.EPIPE)

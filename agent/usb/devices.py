@@ -35,6 +35,7 @@ class PrinterInterface:
     protocol: int
     ep_out: int | None
     ep_in: int | None
+    in_packet_size: int = 512  # wMaxPacketSize of the bulk IN endpoint
 
     @property
     def protocol_name(self) -> str:
@@ -118,7 +119,8 @@ def printer_interfaces(device: usb.core.Device) -> tuple[PrinterInterface, ...]:
                     config_index=config.index, config_value=config.bConfigurationValue,
                     number=intf.bInterfaceNumber, alt=intf.bAlternateSetting, protocol=intf.bInterfaceProtocol,
                     ep_out=ep_out.bEndpointAddress if ep_out is not None else None,
-                    ep_in=ep_in.bEndpointAddress if ep_in is not None else None))
+                    ep_in=ep_in.bEndpointAddress if ep_in is not None else None,
+                    in_packet_size=(ep_in.wMaxPacketSize & 0x7FF) or 512 if ep_in is not None else 512))
     except (usb.core.USBError, NotImplementedError, ValueError):
         pass  # descriptors we cannot read: keep what we found
     return tuple(found)

@@ -117,7 +117,7 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
     def on_id_interface(channel) -> None:
         nonlocal raw_id
         if raw_id is None:
-            raw_id = read_device_id(printer.device, id_interface, traffic)
+            raw_id = read_device_id(printer.device, id_interface, traffic, min(2.0, options.budget_s))
         if pjl_interface == id_interface and _speaks_pjl(_parse(raw_id)):
             result.pjl = pjl.ask(channel, _pjl_categories(_parse(raw_id)), options.budget_s)
 
@@ -211,11 +211,19 @@ def _identity(reading: DeviceReading, profile: Profile, device_id: DeviceId | No
     descr = _descr(device_id, usb_manufacturer, usb_product)
     raw_manufacturer = (device_id.manufacturer if device_id else None) or usb_manufacturer
     raw_model = (device_id.model if device_id else None) or usb_product
-    identity.serial = serial or (device_id.serial if device_id else None)
+    identity.serial = usable_serial(serial) or usable_serial(device_id.serial if device_id else None)
     identity.manufacturer = profile.manufacturer_for(descr) or raw_manufacturer
     identity.model = profile.clean_model(raw_model)
     identity.sys_descr = device_id.text if device_id else None
     reading.profile = profile.name if profile.manufacturer else None
+
+
+def usable_serial(serial: str | None) -> str | None:
+    """A serial number, or None for the placeholders some firmware sends ("000000000000", "0", "?")."""
+    value = (serial or "").strip().strip("\x00")
+    if len(value) < 3 or len(set(value.upper())) == 1 or value.upper() in ("0123456789", "1234567890", "UNKNOWN"):
+        return None
+    return value
 
 
 def _apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers) -> None:

@@ -19,8 +19,8 @@ from agent.usb.devices import PrinterInterface, UsbPrinter
 
 GET_DEVICE_ID = 0
 DEVICE_ID_REQUEST_TYPE = 0xA1  # device-to-host | class | interface
-DEVICE_ID_BUFFER = 1024  # some devices stall on small buffers; IDs are < 1 KiB in practice
-READ_CHUNK = 16384  # a multiple of every bulk wMaxPacketSize, so a read never overflows
+# wLength tried in turn: most devices want room for their whole ID (< 1 KiB), a few stall on more than 255
+DEVICE_ID_BUFFERS = (1024, 255)
 
 
 class InterfaceUnavailable(Exception):
@@ -47,9 +47,12 @@ class BulkChannel:
         self.traffic.bytes += self.device.write(self.interface.ep_out, data, timeout=_ms(timeout_s))
 
     def read(self, timeout_s: float) -> bytes:
+        """One packet at most: a read that times out part-way loses what it got (libusb reports only the
+        timeout), and a one-packet transfer cannot be part-way."""
         self.traffic.transfers += 1
         try:
-            data = bytes(self.device.read(self.interface.ep_in, READ_CHUNK, timeout=_ms(timeout_s)))
+            data = bytes(self.device.read(self.interface.ep_in, self.interface.in_packet_size,
+                                          timeout=_ms(timeout_s)))
         except usb.core.USBTimeoutError:
             return b""
         except usb.core.USBError as exc:
@@ -94,19 +97,31 @@ def claimed(printer: UsbPrinter, interface: PrinterInterface, traffic: Traffic,
                     f"({exc.strerror or exc}); unplug and replug the printer")
 
 
-def read_device_id(device: usb.core.Device, interface: PrinterInterface, traffic: Traffic) -> bytes:
+def read_device_id(device: usb.core.Device, interface: PrinterInterface, traffic: Traffic,
+                   timeout_s: float = 2.0) -> bytes:
     """The raw GET_DEVICE_ID answer (length prefix included). The interface must be claimed.
 
     pyusb's ``Device.ctrl_transfer`` would claim interface ``wIndex & 0xff`` for an interface-recipient
     request, but the printer class puts the *alternate setting* there (wIndex = interface << 8 | alt),
     so the request goes straight to the backend on pyusb's open handle."""
-    buffer = array.array("B", bytes(DEVICE_ID_BUFFER))
+    for size in DEVICE_ID_BUFFERS[:-1]:
+        try:
+            return _get_device_id(device, interface, traffic, size, timeout_s)
+        except usb.core.USBError as exc:
+            if exc.errno not in (errno.EPIPE, errno.EOVERFLOW, errno.EIO):
+                raise
+    return _get_device_id(device, interface, traffic, DEVICE_ID_BUFFERS[-1], timeout_s)
+
+
+def _get_device_id(device: usb.core.Device, interface: PrinterInterface, traffic: Traffic, size: int,
+                   timeout_s: float) -> bytes:
     context = device._ctx  # pyusb's resource manager: the open handle and its backend
     context.managed_open()
+    buffer = array.array("B", bytes(size))
     traffic.transfers += 1
     answer = context.backend.ctrl_transfer(context.handle, DEVICE_ID_REQUEST_TYPE, GET_DEVICE_ID,
                                            interface.config_index, (interface.number << 8) | interface.alt,
-                                           buffer, 2000)
+                                           buffer, _ms(timeout_s))
     received = answer if isinstance(answer, int) else len(answer)
     traffic.bytes += received
     return buffer[:received].tobytes()
