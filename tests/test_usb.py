@@ -14,7 +14,7 @@ from agent.cli import main
 from agent.reading import SCHEMA
 from agent.usb import UsbOptions, find_printers, inspect_usb
 from agent.usb.device_id import parse_device_id, unframe
-from usb_double import FakeBackend, framed
+from usb_double import FakeBackend, PjlResponder, framed
 
 FAST = UsbOptions(budget_s=0.3)
 
@@ -122,19 +122,46 @@ def test_usblp_node_that_is_no_usblp_falls_back_to_libusb(tmp_path):
     assert device.kernel_driver == {0}
 
 
+def test_ipp_usb_moves_to_the_next_interface_when_one_is_held_by_another_program():
+    device = sc.laserjet()
+    device.responders[2] = device.responders.pop(1)
+    device.busy = {1}  # the ipp-usb daemon holds interface 1
+    [reading] = read_all(device)
+    assert [(s.type, s.percent, s.color) for s in reading.supplies] == list(sc.LASERJET.supplies)
+    assert reading.warnings == []
+
+
+def test_busy_printer_interface_is_left_alone_with_a_warning_that_says_why():
+    device = sc.laserjet()
+    device.busy = {0, 1, 2}  # CUPS is printing through libusb; ipp-usb holds the rest
+    [reading] = read_all(device)
+    assert reading.identity.serial == sc.LASERJET.serial  # from the USB strings
+    assert not [e for e in device.events if e[0] == "write"]
+    assert any("in use by another program" in w for w in reading.warnings)
+
+
+def test_unsolicited_ustatus_left_on_by_a_driver_is_used():
+    device = sc.silent()
+    device.responders[0] = PjlResponder({}, unsolicited="@PJL USTATUS DEVICE\r\nCODE=10006\r\nTONER=8\r\n\f")
+    [reading] = read_all(device)
+    assert (reading.status.device, reading.status.errors) == ("warning", ["lowToner"])
+    assert [(s.type, s.percent, s.state) for s in reading.supplies] == [("toner", 8.0, "low")]
+
+
 def test_device_that_libusb_cannot_open_still_appears():
     device = sc.laserjet()
     device.open_error = True  # Windows with usbprint.sys: listed, not openable
     [reading] = read_all(device)
     assert reading.address == "usb:1-1.4" and reading.is_printer
     assert [w for w in reading.warnings if "libusb cannot open" in w] == [
-        "usb:1-1.4: libusb cannot open this device (Operation not supported or unimplemented on this platform)"]
+        "usb:1-1.4: libusb cannot open this device: Operation not supported or unimplemented on this platform"]
     assert any("no serial" in w for w in reading.warnings)
 
 
-def test_a_stalled_device_id_request_keeps_the_usb_strings():
+@pytest.mark.parametrize("answer", [None, b"", b"\x00", b"\x00\x02", b"\xff\xff\x00\x00"])
+def test_a_stalled_empty_or_short_device_id_keeps_the_usb_strings(answer):
     device = sc.laserjet()
-    device.device_id = None
+    device.device_id = answer
     [reading] = read_all(device)
     assert (reading.identity.manufacturer, reading.identity.model) == ("HP", "LaserJet Pro M404dn")
     assert any("no IEEE 1284 Device ID" in w for w in reading.warnings)

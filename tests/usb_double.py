@@ -117,6 +117,7 @@ class FakeDevice:
     responders: dict[int, object] = field(default_factory=dict)  # interface number -> responder
     kernel_driver: set[int] = field(default_factory=set)  # interfaces a kernel driver (usblp) holds
     fail_reattach: bool = False
+    busy: set[int] = field(default_factory=set)  # interfaces another process has claimed through usbfs
     stall_above: int | None = None  # GET_DEVICE_ID stalls when wLength exceeds this (some firmware)
     open_error: bool = False  # Windows usbprint: libusb lists the device but cannot open it
     address: int = 0
@@ -198,7 +199,7 @@ class FakeBackend(usb.backend.IBackend):
         handle.events.append(("set_altsetting", intf, alt))
 
     def claim_interface(self, handle: FakeDevice, intf: int) -> None:
-        if intf in handle.kernel_driver:
+        if intf in handle.kernel_driver or intf in handle.busy:
             raise usb_error("Resource busy", -6, errno.EBUSY)
         handle.claimed.add(intf)
         handle.events.append(("claim", intf))

@@ -72,14 +72,14 @@ class UsbPrinter:
             return None
         return f"{self.bus}-{'.'.join(str(p) for p in self.ports)}"
 
-    def preferred(self, *protocols: int) -> PrinterInterface | None:
-        """The first interface speaking one of ``protocols`` (in the order given) that has both
-        bulk endpoints."""
-        for protocol in protocols:
-            for interface in self.interfaces:
-                if interface.protocol == protocol and interface.ep_in is not None and interface.ep_out is not None:
-                    return interface
-        return None
+    def speaking(self, protocol: int) -> tuple[PrinterInterface, ...]:
+        """The interfaces of ``protocol`` that have both bulk endpoints, in interface order."""
+        return tuple(i for i in self.interfaces
+                     if i.protocol == protocol and i.ep_in is not None and i.ep_out is not None)
+
+    def preferred(self, protocol: int) -> PrinterInterface | None:
+        found = self.speaking(protocol)
+        return found[0] if found else None
 
     @property
     def id_interface(self) -> PrinterInterface:

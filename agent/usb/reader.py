@@ -31,7 +31,7 @@ from agent.snmp.supplies import RFC_TYPE_NAMES, SUPPLY_UNITS, RawSupply, build_s
 from agent.usb import ipp, linux, pjl, windows
 from agent.usb.device_id import DeviceId, parse_device_id, unframe
 from agent.usb.devices import BIDIRECTIONAL, IPP_USB, PrinterInterface, UsbPrinter
-from agent.usb.session import InterfaceUnavailable, Traffic, claimed, read_device_id, release
+from agent.usb.session import InterfaceUnavailable, Traffic, claimed, explain, read_device_id, release
 
 PERCENT_UNIT = 19  # prtMarkerSuppliesSupplyUnit "percent"
 IPP_STATE = {3: "idle", 4: "printing", 5: "other"}  # printer-state -> hrPrinterStatus name
@@ -100,7 +100,7 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
     result = Conversation()
     id_interface = printer.id_interface
     pjl_interface = printer.preferred(BIDIRECTIONAL) if options.pjl else None
-    ipp_interface = printer.preferred(IPP_USB) if options.ipp else None
+    ipp_interfaces = printer.speaking(IPP_USB) if options.ipp else ()
     node = linux.lp_node(printer.sysfs_name, id_interface.config_value, id_interface.number,
                          options.sysfs, options.dev)
     if linux.node_in_use(node):
@@ -109,7 +109,7 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
     raw_id = _device_id_from_lp(node)
     if raw_id is None and (problem := _cannot_open(printer)):
         raw_id = windows.read_device_id(printer.vendor_id, printer.product_id, printer.serial)
-        reading.warnings.append(f"{printer.path}: libusb cannot open this device ({problem})"
+        reading.warnings.append(f"{printer.path}: libusb cannot open this device: {problem}"
                                 + ("; Device ID read through usbprint.sys" if raw_id else ""))
         result.device_id = _parse(raw_id)
         return result
@@ -133,9 +133,8 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
             channel, _pjl_categories(result.device_id), options.budget_s))
     if result.pjl is not None and not result.pjl.blocks:
         reading.warnings.append(f"no PJL answer within {options.budget_s:g} s")
-    if ipp_interface is not None:
-        result.ipp = _with_interface(printer, ipp_interface, options, reading, traffic,
-                                     lambda channel: _ask_ipp(channel, options, reading))
+    if ipp_interfaces:
+        result.ipp = _ipp_on_a_free_interface(printer, ipp_interfaces, options, reading, traffic)
     return result
 
 
@@ -148,7 +147,7 @@ def _with_interface(printer: UsbPrinter, interface: PrinterInterface, options: U
     except InterfaceUnavailable as exc:
         reading.warnings.append(f"{printer.path}: {exc}")
     except usb.core.USBError as exc:
-        reading.warnings.append(f"{printer.path} interface {interface.number}: USB error: {exc.strerror or exc}")
+        reading.warnings.append(f"{printer.path} interface {interface.number}: USB error: {explain(exc)}")
     return None
 
 
@@ -157,7 +156,25 @@ def _cannot_open(printer: UsbPrinter) -> str | None:
     try:
         printer.device.get_active_configuration()
     except usb.core.USBError as exc:
-        return exc.strerror or str(exc)
+        return explain(exc)
+    return None
+
+
+def _ipp_on_a_free_interface(printer: UsbPrinter, interfaces: tuple[PrinterInterface, ...], options: UsbOptions,
+                             reading: DeviceReading, traffic: Traffic) -> dict[str, list[ipp.Value]] | None:
+    """IPP-USB printers offer several 7/1/4 interfaces (one HTTP connection each); the ipp-usb daemon
+    or CUPS may hold some. The first free one is used; a warning only when none is."""
+    unavailable = None
+    for interface in interfaces:
+        try:
+            with claimed(printer, interface, traffic, options.allow_detach) as channel:
+                return _ask_ipp(channel, options, reading)
+        except InterfaceUnavailable as exc:
+            unavailable = exc
+        except usb.core.USBError as exc:
+            reading.warnings.append(f"{printer.path} interface {interface.number}: USB error: {explain(exc)}")
+            return None
+    reading.warnings.append(f"{printer.path}: IPP-USB: {unavailable}")
     return None
 
 
@@ -233,13 +250,15 @@ def _apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers) -> None:
         reading.counter_sources["total"] = CounterSource(oid="@PJL INFO PAGECOUNT", origin="pjl")
     if reading.identity.model is None:
         reading.identity.model = pjl.parse_id(answers.info("ID"))
-    status = pjl.parse_status(answers.info("STATUS"))
+    unsolicited = answers.blocks.get("USTATUS DEVICE")  # left on by a driver; never switched on by us
+    status = pjl.parse_status(answers.info("STATUS")) or pjl.parse_status(unsolicited)
     meaning = pjl.rules().status_meaning(status.code if status else None)
     if meaning is not None:
         reading.status = Status(device=meaning.device, printer=meaning.printer, errors=list(meaning.errors))
     elif status is not None and status.code is not None:
         reading.warnings.append(f"PJL status code {status.code} ({status.display or 'no display text'}) not known")
     found = [s for category in pjl.rules().supply_categories for s in pjl.parse_supplies(answers.info(category))]
+    found = found or pjl.parse_supplies(unsolicited)
     reading.supplies = [build_supply(RawSupply(device_index=1, index=number, description=s.description,
                                                unit_code=PERCENT_UNIT, max_capacity=100, level=s.percent))
                         for number, s in enumerate(found, start=1)]

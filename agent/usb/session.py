@@ -81,7 +81,7 @@ def claimed(printer: UsbPrinter, interface: PrinterInterface, traffic: Traffic,
             if _alt_settings(device, interface) > 1:
                 device.set_interface_altsetting(interface.number, interface.alt)
         except usb.core.USBError as exc:
-            raise InterfaceUnavailable(f"cannot claim interface {interface.number}: {exc.strerror or exc}") from None
+            raise InterfaceUnavailable(f"cannot claim interface {interface.number}: {explain(exc)}") from None
         yield BulkChannel(device, interface, traffic)
     finally:
         try:
@@ -130,6 +130,16 @@ def _get_device_id(device: usb.core.Device, interface: PrinterInterface, traffic
 def release(printer: UsbPrinter) -> None:
     """Close pyusb's handle on the device (interfaces are already released by `claimed`)."""
     usb.util.dispose_resources(printer.device)
+
+
+def explain(exc: usb.core.USBError) -> str:
+    """A USB error as one line with what to try."""
+    text = exc.strerror or str(exc)
+    if exc.errno == errno.EBUSY:
+        return f"{text} - in use by another program (CUPS, ipp-usb, a scanner driver); tried again next time"
+    if exc.errno == errno.EACCES:
+        return f"{text} - run the agent as root or give it the device with a udev rule (see README)"
+    return text
 
 
 def _kernel_driver_active(device: usb.core.Device, number: int) -> bool:
