@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import usb.core
@@ -12,7 +16,7 @@ import usb.core
 import usb_scenarios as sc
 from agent.cli import main
 from agent.reading import SCHEMA
-from agent.usb import UsbOptions, find_printers, inspect_usb
+from agent.usb import UsbOptions, find_printers, inspect_usb, linux, windows
 from agent.usb.device_id import parse_device_id, unframe
 from usb_double import FakeBackend, PjlResponder, framed
 
@@ -258,3 +262,33 @@ def test_cli_rejects_a_non_positive_timeout(capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         run_cli(capsys, monkeypatch, "office", "usb", "poll", "--timeout", "0")
     assert exit_info.value.code == 2
+
+
+# --- platform pieces that need no printer ---
+
+@pytest.mark.skipif(shutil.which("cc") is None or not Path("/usr/include/linux/ioctl.h").exists(),
+                    reason="needs a C compiler and Linux headers")
+def test_lpioc_get_device_id_matches_the_kernel_headers(tmp_path):
+    source = tmp_path / "ioc.c"
+    source.write_text('#include <stdio.h>\n#include <linux/ioctl.h>\n'
+                      '#define IOCNR_GET_DEVICE_ID 1\n'
+                      '#define LPIOC_GET_DEVICE_ID(len) _IOC(_IOC_READ, \'P\', IOCNR_GET_DEVICE_ID, len)\n'
+                      'int main(void) { printf("%lu", (unsigned long) LPIOC_GET_DEVICE_ID(1024)); return 0; }\n')
+    subprocess.run(["cc", str(source), "-o", str(tmp_path / "ioc")], check=True)
+    expected = int(subprocess.run([str(tmp_path / "ioc")], capture_output=True, text=True, check=True).stdout)
+    assert linux.lpioc_get_device_id(1024) == expected
+
+
+@pytest.mark.parametrize("path, serial, matches", [
+    (r"\\?\usb#vid_03f0&pid_8a2a#PHBQB12345#{28d78fad-5a12-11d1-ae5b-0000f803a8c2}", "PHBQB12345", True),
+    (r"\\?\usb#vid_03f0&pid_8a2a#OTHER#{28d78fad-5a12-11d1-ae5b-0000f803a8c2}", "PHBQB12345", False),
+    (r"\\?\usb#vid_03f0&pid_8a2a&mi_00#6&1a2b3c&0&0000#{28d78fad-5a12-11d1-ae5b-0000f803a8c2}", None, True),
+    (r"\\?\usb#vid_04f9&pid_0043#X#{28d78fad-5a12-11d1-ae5b-0000f803a8c2}", None, False),
+])
+def test_usbprint_paths_are_matched_to_usb_devices(path, serial, matches):
+    assert windows.path_matches(path, 0x03F0, 0x8A2A, serial) is matches
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="checks the guard on other platforms")
+def test_usbprint_is_not_tried_off_windows():
+    assert windows.read_device_id(0x03F0, 0x8A2A, None) is None

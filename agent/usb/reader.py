@@ -71,14 +71,14 @@ def read_printer(printer: UsbPrinter, options: UsbOptions = UsbOptions()) -> Dev
     try:
         conversation = _converse(printer, options, traffic, reading)
     finally:
-        release(printer)
+        release(printer)  # close the handle: a print queue must find the device free
     device_id = conversation.device_id
     profile = select_profile(None, _descr(device_id, usb_manufacturer, usb_product))
     _identity(reading, profile, device_id, serial, usb_manufacturer, usb_product)
-    if conversation.pjl is not None:
-        _apply_pjl(reading, conversation.pjl)
-    if conversation.ipp is not None:
-        _apply_ipp(reading, conversation.ipp, profile)
+    if conversation.pjl_answers is not None:
+        _apply_pjl(reading, conversation.pjl_answers)
+    if conversation.ipp_attributes is not None:
+        _apply_ipp(reading, conversation.ipp_attributes, profile)
     if reading.identity.serial is None:
         reading.warnings.append("no serial number (neither USB iSerialNumber nor 1284 SN); "
                                 "this printer is identified by its USB port only")
@@ -92,8 +92,8 @@ def read_printer(printer: UsbPrinter, options: UsbOptions = UsbOptions()) -> Dev
 @dataclass
 class Conversation:
     device_id: DeviceId | None = None
-    pjl: pjl.PjlAnswers | None = None
-    ipp: dict[str, list[ipp.Value]] | None = None
+    pjl_answers: pjl.PjlAnswers | None = None
+    ipp_attributes: dict[str, list[ipp.Value]] | None = None
 
 
 def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, reading: DeviceReading) -> Conversation:
@@ -119,22 +119,20 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
         if raw_id is None:
             raw_id = read_device_id(printer.device, id_interface, traffic, min(2.0, options.budget_s))
         if pjl_interface == id_interface and _speaks_pjl(_parse(raw_id)):
-            result.pjl = pjl.ask(channel, _pjl_categories(_parse(raw_id)), options.budget_s)
+            result.pjl_answers = pjl.ask(channel, _pjl_categories(_parse(raw_id)), options.budget_s)
 
     if raw_id is None or pjl_interface == id_interface:
         _with_interface(printer, id_interface, options, reading, traffic, on_id_interface)
-    if raw_id is None:
-        raw_id = windows.read_device_id(printer.vendor_id, printer.product_id, printer.serial)
     result.device_id = _parse(raw_id)
     if result.device_id is None:
         reading.warnings.append(f"no IEEE 1284 Device ID from interface {id_interface.number}")
     if pjl_interface not in (None, id_interface) and _speaks_pjl(result.device_id):
-        result.pjl = _with_interface(printer, pjl_interface, options, reading, traffic, lambda channel: pjl.ask(
+        result.pjl_answers = _with_interface(printer, pjl_interface, options, reading, traffic, lambda channel: pjl.ask(
             channel, _pjl_categories(result.device_id), options.budget_s))
-    if result.pjl is not None and not result.pjl.blocks:
+    if result.pjl_answers is not None and not result.pjl_answers.blocks:
         reading.warnings.append(f"no PJL answer within {options.budget_s:g} s")
     if ipp_interfaces:
-        result.ipp = _ipp_on_a_free_interface(printer, ipp_interfaces, options, reading, traffic)
+        result.ipp_attributes = _ipp_on_a_free_interface(printer, ipp_interfaces, options, reading, traffic)
     return result
 
 

@@ -129,7 +129,10 @@ def _get_device_id(device: usb.core.Device, interface: PrinterInterface, traffic
 
 def release(printer: UsbPrinter) -> None:
     """Close pyusb's handle on the device (interfaces are already released by `claimed`)."""
-    usb.util.dispose_resources(printer.device)
+    try:
+        usb.util.dispose_resources(printer.device)
+    except usb.core.USBError:
+        pass  # unplugged meanwhile: nothing left to close
 
 
 def explain(exc: usb.core.USBError) -> str:

@@ -39,7 +39,7 @@ def read_device_id(vendor_id: int, product_id: int, serial: str | None) -> bytes
         for path in _usbprint_paths():
             if path_matches(path, vendor_id, product_id, serial):
                 return _ioctl_device_id(path)
-    except OSError:
+    except (OSError, AttributeError, ValueError):  # Win32 errors, or an API missing on this Windows
         return None
     return None
 
