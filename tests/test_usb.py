@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import tty
 from pathlib import Path
 
 import pytest
@@ -16,7 +21,8 @@ import usb.core
 import usb_scenarios as sc
 from agent.cli import main
 from agent.reading import SCHEMA
-from agent.usb import UsbOptions, find_printers, inspect_usb, linux, windows
+from agent.usb import UsbOptions, find_printers, inspect_usb, linux, pjl, windows
+from agent.usb.session import LpChannel, Traffic
 from agent.usb.device_id import parse_device_id, unframe
 from usb_double import FakeBackend, PjlResponder, framed
 
@@ -292,3 +298,65 @@ def test_usbprint_paths_are_matched_to_usb_devices(path, serial, matches):
 @pytest.mark.skipif(sys.platform == "win32", reason="checks the guard on other platforms")
 def test_usbprint_is_not_tried_off_windows():
     assert windows.read_device_id(0x03F0, 0x8A2A, None) is None
+
+
+class PtyPrinter:
+    """A pseudo-terminal in raw mode standing in for /dev/usb/lpN: the agent opens the slave side like
+    the usblp node, a thread answers on the master side with a PJL responder."""
+
+    def __init__(self, responder) -> None:
+        self.master, self.slave = pty.openpty()
+        tty.setraw(self.slave)
+        self.path = Path(os.ttyname(self.slave))
+        self.responder = responder
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            readable, _, _ = select.select([self.master], [], [], 0.02)
+            if readable and self.responder is not None:
+                answer = self.responder.feed(os.read(self.master, 4096))
+                if answer:
+                    os.write(self.master, answer)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def pty_printer():
+    printers = []
+
+    def make(responder):
+        printers.append(PtyPrinter(responder))
+        return printers[-1]
+    yield make
+    for printer in printers:
+        printer.close()
+
+
+def test_pjl_through_a_usblp_style_node(pty_printer):
+    node = pty_printer(sc.laserjet().responders[0])
+    traffic = Traffic()
+    with linux.open_lp(node.path) as fd:
+        assert linux.device_id_ioctl(fd) is None  # a tty is no usblp node: the ioctl is refused, not fatal
+        answers = pjl.ask(LpChannel(fd, traffic), ("ID", "STATUS", "PAGECOUNT"), budget_s=2.0)
+    assert pjl.parse_pagecount(answers.info("PAGECOUNT")) == sc.LASERJET.pagecount
+    assert pjl.parse_status(answers.info("STATUS")).code == 10001
+    assert traffic.transfers >= 2 and traffic.bytes > 0
+
+
+def test_a_usblp_node_that_never_answers_costs_a_bounded_time(pty_printer):
+    node = pty_printer(None)  # nobody reads or answers
+    started = time.monotonic()
+    with linux.open_lp(node.path) as fd:
+        answers = pjl.ask(LpChannel(fd, Traffic()), ("PAGECOUNT",), budget_s=0.3)
+        assert answers.blocks == {}
+        with pytest.raises(TimeoutError):
+            LpChannel(fd, Traffic()).write(b"x" * 1_000_000, timeout_s=0.3)  # the tty buffer fills up
+    assert time.monotonic() - started < 5

@@ -48,14 +48,17 @@ class PjlResponder:
         self.answers, self.echo, self.silent, self.chunk = answers, echo, silent, chunk
         self.unsolicited = unsolicited
         self.received = bytearray()
+        self.consumed = 0  # bytes of `received` already answered (queries may arrive in pieces)
 
     def feed(self, data: bytes) -> bytes:
         self.received += data
         if self.silent:
             return b""
-        out = self.unsolicited.encode("latin-1")
-        text = data.decode("latin-1")
-        for category in re.findall(r"@PJL INFO (\w+)\r?\n", text):
+        out = self.unsolicited.encode("latin-1") if self.consumed == 0 else b""
+        text = self.received[self.consumed:].decode("latin-1")
+        complete = text.rfind("\n") + 1
+        self.consumed += complete
+        for category in re.findall(r"@PJL INFO (\w+)\r?\n", text[:complete]):
             if self.echo:
                 out += f"@PJL INFO {category}\r\n".encode()
             body = self.answers.get(category, '"?"')

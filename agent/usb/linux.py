@@ -1,9 +1,10 @@
 """Linux specifics: the usblp kernel driver and sysfs.
 
-When usblp is bound to a printer interface, libusb cannot claim it. The Device ID is then read through
-the driver's own node (/dev/usb/lpN, ioctl LPIOC_GET_DEVICE_ID) without disturbing it. usblp lets only
-one process open the node, so a failed open with EBUSY means a print job (CUPS, a spooler) is using the
-printer right now: the agent then leaves it alone.
+When usblp is bound to a printer interface, libusb cannot claim it. The agent then talks through the
+driver's own node (/dev/usb/lpN): the Device ID by ioctl LPIOC_GET_DEVICE_ID, PJL by read/write (see
+`agent.usb.session.LpChannel`), without unbinding the driver. usblp lets only one process open the
+node, so a failed open with EBUSY means a print job (CUPS, a spooler) is using the printer right now:
+the agent then leaves it alone.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SYSFS_USB = Path("/sys/bus/usb/devices")
@@ -53,31 +56,28 @@ class PrinterBusy(OSError):
     """The usblp node is open elsewhere: a job is printing."""
 
 
-def read_device_id_lp(node: Path) -> bytes:
-    """The raw GET_DEVICE_ID answer (length prefix included) through usblp's ioctl.
-
-    Raises PrinterBusy when another process holds the node, OSError for anything else."""
+@contextmanager
+def open_lp(node: Path) -> Iterator[int]:
+    """The usblp node, opened non-blocking for this process alone (usblp allows one opener at a time,
+    so a spooler trying to print meanwhile gets EBUSY and retries). Raises PrinterBusy when another
+    process holds it, OSError when it cannot be opened."""
     try:
-        fd = os.open(node, os.O_RDWR | os.O_NONBLOCK)
+        fd = os.open(node, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError as exc:
         if exc.errno == errno.EBUSY:
-            raise PrinterBusy(errno.EBUSY, "printer busy (a print job holds it)", str(node)) from None
+            raise PrinterBusy(errno.EBUSY, "open by another program (printing?)", str(node)) from None
         raise
     try:
-        buffer = bytearray(DEVICE_ID_BUFFER)
-        fcntl.ioctl(fd, lpioc_get_device_id(len(buffer)), buffer, True)
-        return bytes(buffer)
+        yield fd
     finally:
         os.close(fd)
 
 
-def node_in_use(node: Path | None) -> bool:
-    """Whether another process has the usblp node open (usblp allows one opener)."""
-    if node is None:
-        return False
+def device_id_ioctl(fd: int) -> bytes | None:
+    """The raw GET_DEVICE_ID answer (length prefix included) through usblp's ioctl, or None."""
+    buffer = bytearray(DEVICE_ID_BUFFER)
     try:
-        fd = os.open(node, os.O_RDWR | os.O_NONBLOCK)
-    except OSError as exc:
-        return exc.errno == errno.EBUSY
-    os.close(fd)
-    return False
+        fcntl.ioctl(fd, lpioc_get_device_id(len(buffer)), buffer, True)
+    except OSError:
+        return None  # not a usblp node, or the printer did not answer
+    return bytes(buffer)

@@ -3,17 +3,20 @@
 What is read, in order, each step optional and bounded:
 1. USB strings (iSerialNumber, iManufacturer, iProduct, read by `find_printers`) - the serial is the
    device's identity key, the 1284 SN its fallback;
-2. the IEEE 1284 Device ID: through usblp's /dev/usb/lpN ioctl when that driver holds the printer,
-   else by the GET_DEVICE_ID class request (detaching a kernel driver only for the request and always
-   re-attaching it), else on Windows through usbprint.sys;
-3. PJL status readback on a bidirectional (7/1/2) interface, only when the Device ID's command set
-   lists PJL (anything else could print the query as text);
+2. the IEEE 1284 Device ID: when the usblp driver holds the printer, through its /dev/usb/lpN node
+   (ioctl); else by the GET_DEVICE_ID class request (detaching a kernel driver only for the moment of
+   the conversation and always re-attaching it); on Windows, through usbprint.sys when libusb cannot
+   open the device;
+3. PJL status readback on a bidirectional (7/1/2) interface - through the usblp node when there is one,
+   else on the bulk endpoints - only when the Device ID's command set lists PJL (anything else could
+   print the query as text);
 4. IPP-USB Get-Printer-Attributes on a 7/1/4 interface.
 
 Precedence (decided here only): supplies from IPP-USB (typed, with classes) outrank PJL's percentages;
 the PJL page count (engine counter) outranks IPP's printer-impressions-completed; status from PJL
-INFO STATUS outranks printer-state. A printer whose usblp node is open elsewhere (a job is printing)
-is left alone: its reading carries the USB strings and a warning.
+INFO STATUS outranks printer-state. A printer whose usblp node is open elsewhere (a job is printing),
+or whose interface another program has claimed, is left alone: its reading carries the USB strings
+and a warning.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from agent.snmp.supplies import RFC_TYPE_NAMES, SUPPLY_UNITS, RawSupply, build_s
 from agent.usb import ipp, linux, pjl, windows
 from agent.usb.device_id import DeviceId, parse_device_id, unframe
 from agent.usb.devices import BIDIRECTIONAL, IPP_USB, PrinterInterface, UsbPrinter
-from agent.usb.session import InterfaceUnavailable, Traffic, claimed, explain, read_device_id, release
+from agent.usb.session import (InterfaceUnavailable, LpChannel, Traffic, claimed, explain, read_device_id,
+                               release)
 
 PERCENT_UNIT = 19  # prtMarkerSuppliesSupplyUnit "percent"
 IPP_STATE = {3: "idle", 4: "printing", 5: "other"}  # printer-state -> hrPrinterStatus name
@@ -103,10 +107,21 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
     ipp_interfaces = printer.speaking(IPP_USB) if options.ipp else ()
     node = linux.lp_node(printer.sysfs_name, id_interface.config_value, id_interface.number,
                          options.sysfs, options.dev)
-    if linux.node_in_use(node):
-        reading.warnings.append(f"{node} is open by another program (printing?); not disturbed this time")
-        return result
-    raw_id = _device_id_from_lp(node)
+    raw_id, pjl_tried = None, False
+    if node is not None:  # usblp holds the printer: talk through its node, never unbind it when it answers
+        try:
+            with linux.open_lp(node) as fd:
+                raw_id = linux.device_id_ioctl(fd)
+                if pjl_interface is not None and pjl_interface.number == id_interface.number \
+                        and _speaks_pjl(_parse(raw_id)):
+                    pjl_tried = True
+                    result.pjl_answers = pjl.ask(LpChannel(fd, traffic), _pjl_categories(_parse(raw_id)),
+                                                 options.budget_s)
+        except linux.PrinterBusy as exc:
+            reading.warnings.append(f"{node} is {exc.strerror}; not disturbed this time")
+            return result
+        except OSError as exc:
+            reading.warnings.append(f"{node}: {exc.strerror or exc}")
     if raw_id is None and (problem := _cannot_open(printer)):
         raw_id = windows.read_device_id(printer.vendor_id, printer.product_id, printer.serial)
         reading.warnings.append(f"{printer.path}: libusb cannot open this device: {problem}"
@@ -118,15 +133,15 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
         nonlocal raw_id
         if raw_id is None:
             raw_id = read_device_id(printer.device, id_interface, traffic, min(2.0, options.budget_s))
-        if pjl_interface == id_interface and _speaks_pjl(_parse(raw_id)):
+        if pjl_interface == id_interface and not pjl_tried and _speaks_pjl(_parse(raw_id)):
             result.pjl_answers = pjl.ask(channel, _pjl_categories(_parse(raw_id)), options.budget_s)
 
-    if raw_id is None or pjl_interface == id_interface:
+    if raw_id is None or (pjl_interface == id_interface and not pjl_tried):
         _with_interface(printer, id_interface, options, reading, traffic, on_id_interface)
     result.device_id = _parse(raw_id)
     if result.device_id is None:
         reading.warnings.append(f"no IEEE 1284 Device ID from interface {id_interface.number}")
-    if pjl_interface not in (None, id_interface) and _speaks_pjl(result.device_id):
+    if pjl_interface not in (None, id_interface) and not pjl_tried and _speaks_pjl(result.device_id):
         result.pjl_answers = _with_interface(printer, pjl_interface, options, reading, traffic, lambda channel: pjl.ask(
             channel, _pjl_categories(result.device_id), options.budget_s))
     if result.pjl_answers is not None and not result.pjl_answers.blocks:
@@ -174,15 +189,6 @@ def _ipp_on_a_free_interface(printer: UsbPrinter, interfaces: tuple[PrinterInter
             return None
     reading.warnings.append(f"{printer.path}: IPP-USB: {unavailable}")
     return None
-
-
-def _device_id_from_lp(node: Path | None) -> bytes | None:
-    if node is None:
-        return None
-    try:
-        return linux.read_device_id_lp(node)
-    except OSError:
-        return None  # not a usblp node after all, or no permission: fall back to libusb
 
 
 def _parse(raw: bytes | None) -> DeviceId | None:

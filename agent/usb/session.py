@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import array
 import errno
+import os
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +62,48 @@ class BulkChannel:
             if exc.errno == errno.ETIMEDOUT:
                 return b""
             raise
+        self.traffic.bytes += len(data)
+        return data
+
+
+class LpChannel:
+    """A usblp node (/dev/usb/lpN, opened non-blocking) as a `agent.usb.pjl.Channel`."""
+
+    def __init__(self, fd: int, traffic: Traffic) -> None:
+        self.fd = fd
+        self.traffic = traffic
+
+    def write(self, data: bytes, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = memoryview(data)
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(errno.ETIMEDOUT, f"printer accepted {len(data) - len(pending)} of {len(data)} "
+                                                    f"bytes within {timeout_s:g} s")
+            _, writable, _ = select.select([], [self.fd], [], remaining)
+            if not writable:
+                continue
+            try:
+                written = os.write(self.fd, pending)
+            except BlockingIOError:
+                time.sleep(0.01)  # usblp says writable but its buffer is still full
+                continue
+            self.traffic.bytes += written
+            pending = pending[written:]
+        self.traffic.transfers += 1
+
+    def read(self, timeout_s: float) -> bytes:
+        self.traffic.transfers += 1
+        readable, _, _ = select.select([self.fd], [], [], max(0.0, timeout_s))
+        if not readable:
+            return b""
+        try:
+            data = os.read(self.fd, 4096)
+        except BlockingIOError:
+            data = b""
+        if not data:
+            time.sleep(min(0.05, max(0.0, timeout_s)))  # readable but empty (zero-length packet): no spin
         self.traffic.bytes += len(data)
         return data
 
