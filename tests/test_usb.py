@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import pty
@@ -10,6 +11,7 @@ import select
 import shutil
 import subprocess
 import sys
+import termios
 import threading
 import time
 import tty
@@ -360,3 +362,39 @@ def test_a_usblp_node_that_never_answers_costs_a_bounded_time(pty_printer):
         with pytest.raises(TimeoutError):
             LpChannel(fd, Traffic()).write(b"x" * 1_000_000, timeout_s=0.3)  # the tty buffer fills up
     assert time.monotonic() - started < 5
+
+
+def usblp_tree(tmp_path: Path, node_target: Path | None, device_id: str | None) -> UsbOptions:
+    """A sysfs/dev tree as usblp leaves it for the LaserJet on usb:1-1.4 (interface 0)."""
+    sysfs, dev = tmp_path / "sys", tmp_path / "dev"
+    interface = sysfs / "1-1.4:1.0"
+    (interface / "usbmisc" / "lp0").mkdir(parents=True)
+    dev.mkdir()
+    if device_id is not None:
+        (interface / "ieee1284_id").write_text(device_id + "\n")
+    if node_target is not None:
+        (dev / "lp0").symlink_to(node_target)
+    return UsbOptions(budget_s=0.5, sysfs=sysfs, dev=dev)
+
+
+def test_usblp_held_printer_is_read_through_its_node_without_unbinding(tmp_path, pty_printer):
+    device = sc.usblp_bound()
+    node = pty_printer(device.responders.pop(0))  # PJL answers come from the node, not the bulk endpoint
+    [reading] = read_all(device, options=usblp_tree(tmp_path, node.path, sc.LASERJET_ID))
+    assert not [e for e in device.events if e[0] in ("detach", "attach", "get_device_id")]
+    assert device.kernel_driver == {0}
+    assert (reading.identity.serial, reading.identity.model) == (sc.LASERJET.serial, sc.LASERJET.model)
+    assert reading.counters["total"] == sc.LASERJET.pagecount
+    assert [(s.type, s.percent, s.color) for s in reading.supplies] == list(sc.LASERJET.supplies)  # IPP-USB
+    assert reading.warnings == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may open a tty in exclusive mode anyway")
+def test_usblp_node_in_use_leaves_the_printer_alone(tmp_path, pty_printer):
+    device = sc.usblp_bound()
+    node = pty_printer(device.responders.pop(0))
+    fcntl.ioctl(node.slave, termios.TIOCEXCL)  # further opens fail with EBUSY, as usblp's do
+    [reading] = read_all(device, options=usblp_tree(tmp_path, node.path, sc.LASERJET_ID))
+    assert not [e for e in device.events if e[0] in ("detach", "claim", "write")]
+    assert reading.identity.serial == sc.LASERJET.serial and reading.identity.sys_descr == sc.LASERJET_ID
+    assert any("not disturbed" in w for w in reading.warnings)

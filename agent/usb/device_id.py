@@ -82,6 +82,11 @@ def unframe(raw: bytes) -> bytes:
     return raw[2:]  # declared length larger than what arrived: keep what did arrive
 
 
+def frame(device_id: bytes) -> bytes:
+    """An ID obtained without its length prefix (usblp's sysfs copy) in the wire form `unframe` reads."""
+    return (len(device_id) + 2).to_bytes(2, "big") + device_id
+
+
 def _plausible(raw: bytes, received: int) -> bool:
     return any(2 <= int.from_bytes(raw[:2], order) <= received for order in ("big", "little"))
 

@@ -1,8 +1,8 @@
 """Linux specifics: the usblp kernel driver and sysfs.
 
 When usblp is bound to a printer interface, libusb cannot claim it. The agent then talks through the
-driver's own node (/dev/usb/lpN): the Device ID by ioctl LPIOC_GET_DEVICE_ID, PJL by read/write (see
-`agent.usb.session.LpChannel`), without unbinding the driver. usblp lets only one process open the
+driver: the Device ID it cached (sysfs ieee1284_id) or by ioctl LPIOC_GET_DEVICE_ID on its node
+(/dev/usb/lpN), PJL by read/write on the node (see `agent.usb.session.LpChannel`), without unbinding it. usblp lets only one process open the
 node, so a failed open with EBUSY means a print job (CUPS, a spooler) is using the printer right now:
 the agent then leaves it alone.
 """
@@ -39,6 +39,20 @@ def lp_node(sysfs_name: str | None, config_value: int, interface: int,
     except OSError:
         return None
     return dev / names[0] if names else None
+
+
+def sysfs_device_id(sysfs_name: str | None, config_value: int, interface: int,
+                    sysfs: Path = SYSFS_USB) -> bytes | None:
+    """The Device ID usblp cached at probe time ("1-1.4:1.0/ieee1284_id"), without its length prefix.
+
+    World-readable and costs the printer nothing, so it works while a job is printing."""
+    if not sysfs_name:
+        return None
+    try:
+        value = (sysfs / f"{sysfs_name}:{config_value}.{interface}" / "ieee1284_id").read_bytes()
+    except OSError:
+        return None
+    return value.rstrip(b"\n") or None
 
 
 def sysfs_attribute(sysfs_name: str | None, attribute: str, sysfs: Path = SYSFS_USB) -> str | None:

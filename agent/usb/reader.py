@@ -3,8 +3,8 @@
 What is read, in order, each step optional and bounded:
 1. USB strings (iSerialNumber, iManufacturer, iProduct, read by `find_printers`) - the serial is the
    device's identity key, the 1284 SN its fallback;
-2. the IEEE 1284 Device ID: when the usblp driver holds the printer, through its /dev/usb/lpN node
-   (ioctl); else by the GET_DEVICE_ID class request (detaching a kernel driver only for the moment of
+2. the IEEE 1284 Device ID: when the usblp driver holds the printer, the copy it keeps in sysfs or
+   through its /dev/usb/lpN node (ioctl); else by the GET_DEVICE_ID class request (detaching a kernel driver only for the moment of
    the conversation and always re-attaching it); on Windows, through usbprint.sys when libusb cannot
    open the device;
 3. PJL status readback on a bidirectional (7/1/2) interface - through the usblp node when there is one,
@@ -32,7 +32,7 @@ from agent.reading import CounterSource, DeviceReading, Status, Supply
 from agent.snmp.profile import Profile, select_profile
 from agent.snmp.supplies import RFC_TYPE_NAMES, SUPPLY_UNITS, RawSupply, build_supply
 from agent.usb import ipp, linux, pjl, windows
-from agent.usb.device_id import DeviceId, parse_device_id, unframe
+from agent.usb.device_id import DeviceId, frame, parse_device_id, unframe
 from agent.usb.devices import BIDIRECTIONAL, IPP_USB, PrinterInterface, UsbPrinter
 from agent.usb.session import (InterfaceUnavailable, LpChannel, Traffic, claimed, explain, read_device_id,
                                release)
@@ -107,18 +107,16 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
     ipp_interfaces = printer.speaking(IPP_USB) if options.ipp else ()
     node = linux.lp_node(printer.sysfs_name, id_interface.config_value, id_interface.number,
                          options.sysfs, options.dev)
-    raw_id, pjl_tried = None, False
-    if node is not None:  # usblp holds the printer: talk through its node, never unbind it when it answers
+    cached = linux.sysfs_device_id(printer.sysfs_name, id_interface.config_value, id_interface.number,
+                                   options.sysfs)
+    raw_id, pjl_tried = frame(cached) if cached else None, False
+    if node is not None:
         try:
-            with linux.open_lp(node) as fd:
-                raw_id = linux.device_id_ioctl(fd)
-                if pjl_interface is not None and pjl_interface.number == id_interface.number \
-                        and _speaks_pjl(_parse(raw_id)):
-                    pjl_tried = True
-                    result.pjl_answers = pjl.ask(LpChannel(fd, traffic), _pjl_categories(_parse(raw_id)),
-                                                 options.budget_s)
+            raw_id, pjl_tried = _through_usblp(node, raw_id, printer, pjl_interface, options, traffic, result,
+                                               reading)
         except linux.PrinterBusy as exc:
             reading.warnings.append(f"{node} is {exc.strerror}; not disturbed this time")
+            result.device_id = _parse(raw_id)
             return result
         except OSError as exc:
             reading.warnings.append(f"{node}: {exc.strerror or exc}")
@@ -149,6 +147,25 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
     if ipp_interfaces:
         result.ipp_attributes = _ipp_on_a_free_interface(printer, ipp_interfaces, options, reading, traffic)
     return result
+
+
+def _through_usblp(node: Path, raw_id: bytes | None, printer: UsbPrinter, pjl_interface: PrinterInterface | None,
+                   options: UsbOptions, traffic: Traffic, result: Conversation,
+                   reading: DeviceReading) -> tuple[bytes | None, bool]:
+    """usblp holds the printer: the Device ID (if not cached) and PJL through its node, the driver left
+    bound. Returns the raw ID and whether PJL was tried (a failed try is not repeated by unbinding the
+    driver: a printer that refuses data on its node refuses it on the bulk endpoint too).
+    Raises PrinterBusy, or OSError when the node cannot be opened."""
+    with linux.open_lp(node) as fd:
+        raw_id = raw_id or linux.device_id_ioctl(fd)
+        if pjl_interface is None or pjl_interface.number != printer.id_interface.number \
+                or not _speaks_pjl(_parse(raw_id)):
+            return raw_id, False
+        try:
+            result.pjl_answers = pjl.ask(LpChannel(fd, traffic), _pjl_categories(_parse(raw_id)), options.budget_s)
+        except OSError as exc:
+            reading.warnings.append(f"{node}: PJL not accepted: {exc.strerror or exc}")
+        return raw_id, True
 
 
 def _with_interface(printer: UsbPrinter, interface: PrinterInterface, options: UsbOptions,
