@@ -24,7 +24,7 @@ SCENARIOS = {
     "laserjet (PJL + IPP-USB)": sc.laserjet,
     "brother (PJL, 7-byte packets)": sc.brother,
     "inkjet (no PJL)": sc.inkjet_without_pjl,
-    "laserjet behind usblp": sc.usblp_bound,
+    "laserjet behind usblp (detach)": sc.usblp_bound,
     "silent PJL printer": sc.silent,
 }
 

@@ -4,56 +4,35 @@ What is read, in order, each step optional and bounded:
 1. USB strings (iSerialNumber, iManufacturer, iProduct, read by `find_printers`) - the serial is the
    device's identity key, the 1284 SN its fallback;
 2. the IEEE 1284 Device ID: when the usblp driver holds the printer, the copy it keeps in sysfs or
-   through its /dev/usb/lpN node (ioctl); else by the GET_DEVICE_ID class request (detaching a kernel driver only for the moment of
-   the conversation and always re-attaching it); on Windows, through usbprint.sys when libusb cannot
-   open the device;
+   through its /dev/usb/lpN node (ioctl); else by the GET_DEVICE_ID class request (detaching a kernel
+   driver only for the moment of the conversation and always re-attaching it); on Windows, through
+   usbprint.sys when libusb cannot open the device;
 3. PJL status readback on a bidirectional (7/1/2) interface - through the usblp node when there is one,
    else on the bulk endpoints - only when the Device ID's command set lists PJL (anything else could
    print the query as text);
 4. IPP-USB Get-Printer-Attributes on a 7/1/4 interface.
 
-Precedence (decided here only): supplies from IPP-USB (typed, with classes) outrank PJL's percentages;
-the PJL page count (engine counter) outranks IPP's printer-impressions-completed; status from PJL
-INFO STATUS outranks printer-state. A printer whose usblp node is open elsewhere (a job is printing),
-or whose interface another program has claimed, is left alone: its reading carries the USB strings
-and a warning.
+What wins when sources disagree is decided in agent/usb/mapping.py. A printer whose usblp node is open
+elsewhere (a job is printing), or whose interface another program has claimed, is left alone: its
+reading carries the USB strings (and sysfs Device ID) and a warning.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import usb.core
 
-from agent.reading import CounterSource, DeviceReading, Status, Supply
-from agent.snmp.profile import Profile, select_profile
-from agent.snmp.supplies import RFC_TYPE_NAMES, SUPPLY_UNITS, RawSupply, build_supply
+from agent.reading import DeviceReading
+from agent.snmp.profile import select_profile
 from agent.usb import ipp, linux, pjl, windows
 from agent.usb.device_id import DeviceId, frame, parse_device_id, unframe
 from agent.usb.devices import BIDIRECTIONAL, IPP_USB, PrinterInterface, UsbPrinter
+from agent.usb.mapping import apply_identity, apply_ipp, apply_pjl, profile_text
 from agent.usb.session import (InterfaceUnavailable, LpChannel, Traffic, claimed, explain, read_device_id,
                                release)
-
-PERCENT_UNIT = 19  # prtMarkerSuppliesSupplyUnit "percent"
-IPP_STATE = {3: "idle", 4: "printing", 5: "other"}  # printer-state -> hrPrinterStatus name
-IPP_STATE_DEVICE = {3: "running", 4: "running", 5: "down"}
-# printer-state-reasons keyword -> hrPrinterDetectedErrorState name
-IPP_REASON_ERRORS = {
-    "media-low": "lowPaper", "media-empty": "noPaper", "media-needed": "noPaper", "toner-low": "lowToner",
-    "toner-empty": "noToner", "marker-supply-low": "lowToner", "marker-supply-empty": "noToner",
-    "door-open": "doorOpen", "cover-open": "doorOpen", "media-jam": "jammed", "offline": "offline",
-    "marker-supply-missing": "markerSupplyMissing", "output-area-almost-full": "outputNearFull",
-    "output-area-full": "outputFull", "input-tray-missing": "inputTrayMissing",
-    "output-tray-missing": "outputTrayMissing",
-}
-_IPP_TYPES = {re.sub(r"([A-Z])", r"-\1", name).lower(): code for code, name in RFC_TYPE_NAMES.items()}
-_IPP_UNITS = {re.sub(r"_(\w)", lambda m: m.group(1).upper(), name): code for code, name in SUPPLY_UNITS.items()}
-_IPP_CLASSES = {"supplythatisconsumed": 3, "receptaclethatisfilled": 4, "other": 1}
-_HEX_COLORS = {"#000000": "black", "#00ffff": "cyan", "#ff00ff": "magenta", "#ffff00": "yellow",
-               "#808080": "gray", "#ff0000": "red", "#0000ff": "blue", "#00ff00": "green", "#ffffff": "white"}
 
 
 @dataclass(frozen=True)
@@ -77,12 +56,12 @@ def read_printer(printer: UsbPrinter, options: UsbOptions = UsbOptions()) -> Dev
     finally:
         release(printer)  # close the handle: a print queue must find the device free
     device_id = conversation.device_id
-    profile = select_profile(None, _descr(device_id, usb_manufacturer, usb_product))
-    _identity(reading, profile, device_id, serial, usb_manufacturer, usb_product)
+    profile = select_profile(None, profile_text(device_id, usb_manufacturer, usb_product))
+    apply_identity(reading, profile, device_id, serial, usb_manufacturer, usb_product)
     if conversation.pjl_answers is not None:
-        _apply_pjl(reading, conversation.pjl_answers)
+        apply_pjl(reading, conversation.pjl_answers)
     if conversation.ipp_attributes is not None:
-        _apply_ipp(reading, conversation.ipp_attributes, profile)
+        apply_ipp(reading, conversation.ipp_attributes, profile)
     if reading.identity.serial is None:
         reading.warnings.append("no serial number (neither USB iSerialNumber nor 1284 SN); "
                                 "this printer is identified by its USB port only")
@@ -220,7 +199,7 @@ def _speaks_pjl(device_id: DeviceId | None) -> bool:
 
 
 def _pjl_categories(device_id: DeviceId | None) -> tuple[str, ...]:
-    return pjl.rules().categories_for(select_profile(None, _descr(device_id, None, None)).name)
+    return pjl.rules().categories_for(select_profile(None, profile_text(device_id, None, None)).name)
 
 
 def _ask_ipp(channel, options: UsbOptions, reading: DeviceReading) -> dict[str, list[ipp.Value]] | None:
@@ -234,139 +213,3 @@ def _ask_ipp(channel, options: UsbOptions, reading: DeviceReading) -> dict[str, 
         reading.warnings.append(f"IPP-USB: Get-Printer-Attributes failed (status {status!r})")
         return None
     return attributes
-
-
-def _descr(device_id: DeviceId | None, manufacturer: str | None, product: str | None) -> str:
-    """Text for profile matching: "<MFG> <MDL>" (profiles match sysDescr-like strings)."""
-    if device_id is not None and (device_id.manufacturer or device_id.model):
-        return " ".join(x for x in (device_id.manufacturer, device_id.model) if x)
-    return " ".join(x for x in (manufacturer, product) if x)
-
-
-def _identity(reading: DeviceReading, profile: Profile, device_id: DeviceId | None, serial: str | None,
-              usb_manufacturer: str | None, usb_product: str | None) -> None:
-    identity = reading.identity
-    descr = _descr(device_id, usb_manufacturer, usb_product)
-    raw_manufacturer = (device_id.manufacturer if device_id else None) or usb_manufacturer
-    raw_model = (device_id.model if device_id else None) or usb_product
-    identity.serial = usable_serial(serial) or usable_serial(device_id.serial if device_id else None)
-    identity.manufacturer = profile.manufacturer_for(descr) or raw_manufacturer
-    identity.model = profile.clean_model(raw_model)
-    identity.sys_descr = device_id.text if device_id else None
-    reading.profile = profile.name if profile.manufacturer else None
-
-
-def usable_serial(serial: str | None) -> str | None:
-    """A serial number, or None for the placeholders some firmware sends ("000000000000", "0", "?")."""
-    value = (serial or "").strip().strip("\x00")
-    if len(value) < 3 or len(set(value.upper())) == 1 or value.upper() in ("0123456789", "1234567890", "UNKNOWN"):
-        return None
-    return value
-
-
-def _apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers) -> None:
-    pagecount = pjl.parse_pagecount(answers.info("PAGECOUNT"))
-    if pagecount is not None:
-        reading.counters["total"] = pagecount
-        reading.counter_sources["total"] = CounterSource(oid="@PJL INFO PAGECOUNT", origin="pjl")
-    if reading.identity.model is None:
-        reading.identity.model = pjl.parse_id(answers.info("ID"))
-    unsolicited = answers.blocks.get("USTATUS DEVICE")  # left on by a driver; never switched on by us
-    status = pjl.parse_status(answers.info("STATUS")) or pjl.parse_status(unsolicited)
-    meaning = pjl.rules().status_meaning(status.code if status else None)
-    if meaning is not None:
-        reading.status = Status(device=meaning.device, printer=meaning.printer, errors=list(meaning.errors))
-    elif status is not None and status.code is not None:
-        reading.warnings.append(f"PJL status code {status.code} ({status.display or 'no display text'}) not known")
-    found = [s for category in pjl.rules().supply_categories for s in pjl.parse_supplies(answers.info(category))]
-    found = found or pjl.parse_supplies(unsolicited)
-    reading.supplies = [build_supply(RawSupply(device_index=1, index=number, description=s.description,
-                                               unit_code=PERCENT_UNIT, max_capacity=100, level=s.percent))
-                        for number, s in enumerate(found, start=1)]
-
-
-def _apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], profile: Profile) -> None:
-    supplies = _ipp_supplies(attributes) or _ipp_markers(attributes)
-    if supplies:
-        reading.supplies = supplies
-    impressions = _first_int(attributes.get("printer-impressions-completed"))
-    if reading.counters["total"] is None and impressions is not None and impressions >= 0:
-        reading.counters["total"] = impressions
-        reading.counter_sources["total"] = CounterSource(oid="printer-impressions-completed", origin="ipp")
-    firmware = attributes.get("printer-firmware-string-version")
-    if firmware and isinstance(firmware[0], str):
-        reading.identity.firmware = firmware[0] or None
-    state = _first_int(attributes.get("printer-state"))
-    if reading.status.device is None and state in IPP_STATE:
-        reasons = [str(r).rsplit("-", 1)[0] if str(r).endswith(("-error", "-warning", "-report")) else str(r)
-                   for r in attributes.get("printer-state-reasons", ())]
-        errors = list(dict.fromkeys(IPP_REASON_ERRORS[r] for r in reasons if r in IPP_REASON_ERRORS))
-        reading.status = Status(device=IPP_STATE_DEVICE[state] if not errors or state == 5 else "warning",
-                                printer=IPP_STATE[state], errors=errors)
-    if reading.identity.sys_descr is None:
-        device_id = attributes.get("printer-device-id")
-        if device_id and isinstance(device_id[0], str) and device_id[0]:
-            parsed = parse_device_id(device_id[0])
-            reading.identity.sys_descr = parsed.text
-            reading.identity.serial = reading.identity.serial or parsed.serial
-            reading.identity.manufacturer = reading.identity.manufacturer or parsed.manufacturer
-            reading.identity.model = reading.identity.model or profile.clean_model(parsed.model)
-
-
-def _ipp_supplies(attributes: dict[str, list[ipp.Value]]) -> list[Supply]:
-    """printer-supply (PWG 5100.13): RFC 3805 rows as key=value strings, with their descriptions."""
-    descriptions = attributes.get("printer-supply-description", [])
-    supplies = []
-    for number, value in enumerate(attributes.get("printer-supply", []), start=1):
-        row = ipp.parse_supply_value(value)
-        description = descriptions[number - 1] if number - 1 < len(descriptions) else None
-        supplies.append(build_supply(RawSupply(
-            device_index=1, index=_int(row.get("index")) or number,
-            description=description if isinstance(description, str) and description else None,
-            type_code=_IPP_TYPES.get(re.sub(r"([A-Z])", r"-", row.get("type", "")).lower()),
-            class_code=_IPP_CLASSES.get(row.get("class", "").lower()),
-            unit_code=_IPP_UNITS.get(row.get("unit", "")),
-            max_capacity=_int(row.get("maxcapacity")), level=_int(row.get("level")),
-            colorant=row.get("colorantname") or None)))
-    return supplies
-
-
-def _ipp_markers(attributes: dict[str, list[ipp.Value]]) -> list[Supply]:
-    """marker-names/levels/types/colors (CUPS): levels are percentages, -1/-2/-3 as in RFC 3805."""
-    names, levels = attributes.get("marker-names", []), attributes.get("marker-levels", [])
-    types, colors = attributes.get("marker-types", []), attributes.get("marker-colors", [])
-    supplies = []
-    for number, name in enumerate(names, start=1):
-        level = levels[number - 1] if number - 1 < len(levels) else None
-        kind = types[number - 1] if number - 1 < len(types) else None
-        color = colors[number - 1] if number - 1 < len(colors) else None
-        supplies.append(build_supply(RawSupply(
-            device_index=1, index=number, description=name if isinstance(name, str) and name else None,
-            type_code=_IPP_TYPES.get(kind) if isinstance(kind, str) else None,
-            unit_code=PERCENT_UNIT, max_capacity=100,
-            level=level if isinstance(level, int) and not isinstance(level, bool) else None,
-            colorant=_color_name(color))))
-    return supplies
-
-
-def _color_name(value: ipp.Value | None) -> str | None:
-    """marker-colors value ("#00FFFF", "#00FFFF#FF00FF#FFFF00", "none") as a colour word."""
-    if not isinstance(value, str):
-        return None
-    codes = re.findall(r"#[0-9a-fA-F]{6}", value)
-    if len(codes) > 1:
-        return "tri-color"
-    return _HEX_COLORS.get(codes[0].lower()) if codes else None
-
-
-def _first_int(values: list[ipp.Value] | None) -> int | None:
-    if values and isinstance(values[0], int) and not isinstance(values[0], bool):
-        return values[0]
-    return None
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
