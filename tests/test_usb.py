@@ -398,3 +398,16 @@ def test_usblp_node_in_use_leaves_the_printer_alone(tmp_path, pty_printer):
     assert not [e for e in device.events if e[0] in ("detach", "claim", "write")]
     assert reading.identity.serial == sc.LASERJET.serial and reading.identity.sys_descr == sc.LASERJET_ID
     assert any("not disturbed" in w for w in reading.warnings)
+
+
+def test_without_permission_to_open_the_device_sysfs_still_identifies_it(tmp_path):
+    device = sc.usblp_bound()
+    device.open_error = True  # e.g. the agent runs unprivileged: libusb may list but not open
+    options = usblp_tree(tmp_path, None, sc.LASERJET_ID)
+    (options.sysfs / "1-1.4").mkdir()
+    (options.sysfs / "1-1.4" / "serial").write_text(sc.LASERJET.serial + "\n")
+    device.strings = {3: "unreadable"}  # the descriptor says there is a serial; reading it fails
+    [reading] = read_all(device, options=options)
+    assert (reading.identity.serial, reading.identity.manufacturer, reading.identity.model) == (
+        sc.LASERJET.serial, sc.LASERJET.manufacturer, sc.LASERJET.model)
+    assert device.kernel_driver == {0}
