@@ -219,6 +219,13 @@ def test_non_ascii_device_id_through_pyusb():
     assert "Drucker für Büro" in reading.identity.sys_descr
 
 
+def test_listing_printers_claims_and_detaches_nothing():
+    device = sc.usblp_bound()
+    [printer] = find_printers(FakeBackend([device]))
+    assert printer.serial == sc.LASERJET.serial
+    assert not [e for e in device.events if e[0] in ("claim", "detach", "write", "get_device_id")]
+
+
 def test_find_printers_reads_interfaces_and_alt_settings():
     [printer] = find_printers(FakeBackend([sc.brother()]))
     assert [(i.number, i.alt, i.protocol_name, i.ep_in) for i in printer.interfaces] == [
