@@ -294,14 +294,24 @@ def test_lpioc_get_device_id_matches_the_kernel_headers(tmp_path):
     assert linux.lpioc_get_device_id(1024) == expected
 
 
-@pytest.mark.parametrize("path, serial, matches", [
-    (r"\\?\usb#vid_03f0&pid_8a2a#PHBQB12345#{28d78fad-5a12-11d1-ae5b-0000f803a8c2}", "PHBQB12345", True),
-    (r"\\?\usb#vid_03f0&pid_8a2a#OTHER#{28d78fad-5a12-11d1-ae5b-0000f803a8c2}", "PHBQB12345", False),
-    (r"\\?\usb#vid_03f0&pid_8a2a&mi_00#6&1a2b3c&0&0000#{28d78fad-5a12-11d1-ae5b-0000f803a8c2}", None, True),
-    (r"\\?\usb#vid_04f9&pid_0043#X#{28d78fad-5a12-11d1-ae5b-0000f803a8c2}", None, False),
+USBPRINT = windows.GUID_DEVINTERFACE_USBPRINT
+
+
+@pytest.mark.parametrize("paths, serial, picked", [
+    ([rf"\\?\usb#vid_03f0&pid_8a2a#PHBQB12345#{USBPRINT}", rf"\\?\usb#vid_03f0&pid_8a2a#OTHER#{USBPRINT}"],
+     "PHBQB12345", 0),
+    ([rf"\\?\usb#vid_03f0&pid_8a2a#PHBQB12345#{USBPRINT}", rf"\\?\usb#vid_04f9&pid_0043#X#{USBPRINT}"], None, 0),
+    ([rf"\\?\usb#vid_03f0&pid_8a2a&mi_00#6&1a2b3c&0&0000#{USBPRINT}"], None, 0),
+    ([rf"\\?\usb#vid_03f0&pid_8a2a#A1#{USBPRINT}", rf"\\?\usb#vid_03f0&pid_8a2a#B2#{USBPRINT}"], None, None),
+    ([rf"\\?\usb#vid_04f9&pid_0043#X#{USBPRINT}"], None, None),
 ])
-def test_usbprint_paths_are_matched_to_usb_devices(path, serial, matches):
-    assert windows.path_matches(path, 0x03F0, 0x8A2A, serial) is matches
+def test_usbprint_paths_are_matched_only_when_unambiguous(paths, serial, picked):
+    assert windows.pick_path(paths, 0x03F0, 0x8A2A, serial) == (paths[picked] if picked is not None else None)
+
+
+def test_usbprint_serial_is_the_instance_name_unless_windows_invented_it():
+    assert windows.serial_from_path(rf"\\?\usb#vid_03f0&pid_8a2a#PHBQB12345#{USBPRINT}") == "PHBQB12345"
+    assert windows.serial_from_path(rf"\\?\usb#vid_03f0&pid_8a2a&mi_00#6&1a2b3c&0&0000#{USBPRINT}") is None
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="checks the guard on other platforms")

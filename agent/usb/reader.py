@@ -50,14 +50,15 @@ def read_printer(printer: UsbPrinter, options: UsbOptions = UsbOptions()) -> Dev
     id_interface = printer.id_interface
     reading = DeviceReading(address=printer.path, port=id_interface.number, transport="usb", is_printer=True)
     traffic = Traffic()
-    serial, usb_manufacturer, usb_product = printer.serial, printer.manufacturer, printer.product
+    usb_manufacturer, usb_product = printer.manufacturer, printer.product
     try:
         conversation = _converse(printer, options, traffic, reading)
     finally:
         release(printer)  # close the handle: a print queue must find the device free
     device_id = conversation.device_id
     profile = select_profile(None, profile_text(device_id, usb_manufacturer, usb_product))
-    apply_identity(reading, profile, device_id, serial, usb_manufacturer, usb_product)
+    apply_identity(reading, profile, device_id, printer.serial or conversation.serial, usb_manufacturer,
+                   usb_product)
     if conversation.pjl_answers is not None:
         apply_pjl(reading, conversation.pjl_answers)
     if conversation.ipp_attributes is not None:
@@ -75,6 +76,7 @@ def read_printer(printer: UsbPrinter, options: UsbOptions = UsbOptions()) -> Dev
 @dataclass
 class Conversation:
     device_id: DeviceId | None = None
+    serial: str | None = None  # from another source than the USB descriptor (Windows usbprint path)
     pjl_answers: pjl.PjlAnswers | None = None
     ipp_attributes: dict[str, list[ipp.Value]] | None = None
 
@@ -100,10 +102,11 @@ def _converse(printer: UsbPrinter, options: UsbOptions, traffic: Traffic, readin
         except OSError as exc:
             reading.warnings.append(f"{node}: {exc.strerror or exc}")
     if raw_id is None and (problem := _cannot_open(printer)):
-        raw_id = windows.read_device_id(printer.vendor_id, printer.product_id, printer.serial)
+        usbprint = windows.read_device_id(printer.vendor_id, printer.product_id, printer.serial)
         reading.warnings.append(f"{printer.path}: libusb cannot open this device: {problem}"
-                                + ("; Device ID read through usbprint.sys" if raw_id else ""))
-        result.device_id = _parse(raw_id)
+                                + ("; Device ID read through usbprint.sys" if usbprint else ""))
+        if usbprint is not None:
+            result.device_id, result.serial = _parse(usbprint.device_id), usbprint.serial
         return result
 
     def on_id_interface(channel) -> None:

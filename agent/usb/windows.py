@@ -4,16 +4,18 @@ On Windows the in-box usbprint.sys driver owns USB printers; libusb (WinUSB) can
 open them. usbprint exposes each printer as a GUID_DEVINTERFACE_USBPRINT device interface whose handle
 answers IOCTL_USBPRINT_GET_1284_ID with the Device ID (its length prefix included). The device path
 names vendor, product and serial ("\\\\?\\usb#vid_03f0&pid_2b17#SERIAL#{28d78fad-...}"), which is how a
-path is matched to a libusb device. Everything here is a no-op on other platforms.
+path is matched to a libusb device - only when exactly one path fits: identical printers whose serials
+libusb cannot read are not told apart by guessing. Everything here is a no-op on other platforms.
 
 NOT TESTED on real Windows: the project's tests run on Linux; this module is exercised only for
-its platform guard and its path matching.
+its platform guard, path matching and serial extraction. PJL/IPP-USB through usbprint are not done.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 
 GUID_DEVINTERFACE_USBPRINT = "{28d78fad-5a12-11d1-ae5b-0000f803a8c2}"
 IOCTL_USBPRINT_GET_1284_ID = (0x22 << 16) | (13 << 2)  # CTL_CODE(FILE_DEVICE_UNKNOWN, 13, METHOD_BUFFERED, 0)
@@ -21,27 +23,45 @@ BUFFER = 1024
 _PATH = re.compile(r"vid_([0-9a-f]{4})&pid_([0-9a-f]{4})(?:&[^#]*)?#([^#]*)#", re.I)
 
 
+@dataclass(frozen=True)
+class UsbprintAnswer:
+    device_id: bytes | None  # raw, length prefix included
+    serial: str | None  # the device instance name when Windows took it from iSerialNumber
+
+
 def path_matches(path: str, vendor_id: int, product_id: int, serial: str | None) -> bool:
-    """Whether a usbprint device path belongs to this USB device (serial compared when both have one)."""
+    """Whether a usbprint device path may belong to this USB device (serial compared when both have one)."""
     match = _PATH.search(path)
     if not match or int(match.group(1), 16) != vendor_id or int(match.group(2), 16) != product_id:
         return False
-    instance = match.group(3)
-    looks_generated = "&" in instance  # Windows invents "6&1a2b3c&0&USB001" when there is no serial
-    return not serial or looks_generated or instance.lower() == serial.lower()
+    instance = serial_from_path(path)
+    return not serial or instance is None or instance.lower() == serial.lower()
 
 
-def read_device_id(vendor_id: int, product_id: int, serial: str | None) -> bytes | None:
-    """The raw Device ID answer of the matching usbprint printer, or None (not Windows, not found)."""
+def serial_from_path(path: str) -> str | None:
+    """The USB serial Windows used as instance name, or None when it invented one ("6&1a2b3c&0&USB001")."""
+    match = _PATH.search(path)
+    if not match or "&" in match.group(3) or not match.group(3):
+        return None
+    return match.group(3)
+
+
+def pick_path(paths: list[str], vendor_id: int, product_id: int, serial: str | None) -> str | None:
+    """The one usbprint path of this device; None when none or several fit (two identical printers
+    without readable serials cannot be told apart here, and a wrong guess would swap their identities)."""
+    fitting = [path for path in paths if path_matches(path, vendor_id, product_id, serial)]
+    return fitting[0] if len(fitting) == 1 else None
+
+
+def read_device_id(vendor_id: int, product_id: int, serial: str | None) -> UsbprintAnswer | None:
+    """The Device ID (and serial) of the matching usbprint printer, or None (not Windows, not found)."""
     if sys.platform != "win32":
         return None
     try:
-        for path in _usbprint_paths():
-            if path_matches(path, vendor_id, product_id, serial):
-                return _ioctl_device_id(path)
+        path = pick_path(_usbprint_paths(), vendor_id, product_id, serial)
+        return UsbprintAnswer(_ioctl_device_id(path), serial_from_path(path)) if path else None
     except (OSError, AttributeError, ValueError):  # Win32 errors, or an API missing on this Windows
         return None
-    return None
 
 
 def _usbprint_paths() -> list[str]:  # pragma: no cover - Windows only
