@@ -32,10 +32,8 @@ Value = int | bool | str | bytes
 
 @dataclass
 class HttpAnswer:
-    status: int | None
+    status: int | None  # None: no complete response within the budget
     body: bytes
-    bytes_received: int
-    reads: int
 
 
 def encode_get_printer_attributes(request_id: int = 1, uri: str = "ipp://localhost/ipp/print") -> bytes:
@@ -63,17 +61,14 @@ def exchange(channel: Channel, request: bytes, budget_s: float) -> HttpAnswer:
     deadline = time.monotonic() + budget_s
     channel.write(request, timeout_s=max(0.05, budget_s))
     received = bytearray()
-    reads = 0
     while time.monotonic() < deadline:
         chunk = channel.read(timeout_s=min(0.25, max(0.001, deadline - time.monotonic())))
-        reads += 1
         if chunk:
             received += chunk
             status, body, complete = parse_http_response(bytes(received))
             if complete:
-                return HttpAnswer(status, body, len(received), reads)
-    status, body, complete = parse_http_response(bytes(received))
-    return HttpAnswer(status if complete else None, body if complete else b"", len(received), reads)
+                return HttpAnswer(status, body)
+    return HttpAnswer(None, b"")
 
 
 def parse_http_response(data: bytes) -> tuple[int | None, bytes, bool]:
@@ -91,7 +86,7 @@ def parse_http_response(data: bytes) -> tuple[int | None, bytes, bool]:
     length = headers.get("content-length", "")
     if length.isdigit():
         return status, rest[:int(length)], len(rest) >= int(length)
-    return status, rest, False  # no length: complete only when the budget ends
+    return status, rest, False  # neither length nor chunks: its end cannot be told, never complete
 
 
 def _dechunk(data: bytes) -> tuple[bytes, bool]:

@@ -58,13 +58,9 @@ class PjlSupply:
 
 @dataclass
 class PjlAnswers:
-    """Complete answer blocks by category ("INFO PAGECOUNT", "USTATUS DEVICE"), and what it cost."""
+    """Complete answer blocks by category ("INFO PAGECOUNT", "USTATUS DEVICE")."""
 
     blocks: dict[str, str] = field(default_factory=dict)
-    asked: tuple[str, ...] = ()
-    bytes_received: int = 0
-    writes: int = 0
-    reads: int = 0
 
     def info(self, category: str) -> str | None:
         body = self.blocks.get(f"INFO {category.upper()}")
@@ -119,10 +115,9 @@ def build_query(categories: tuple[str, ...]) -> bytes:
 def ask(channel: Channel, categories: tuple[str, ...], budget_s: float, idle_s: float = 0.4) -> PjlAnswers:
     """Send one query and collect answers until every category is answered, the printer has been
     silent for ``idle_s`` after answering something, or ``budget_s`` has passed (whichever is first)."""
-    answers = PjlAnswers(asked=categories)
+    answers = PjlAnswers()
     deadline = time.monotonic() + budget_s
     channel.write(build_query(categories), timeout_s=max(0.05, budget_s))
-    answers.writes += 1
     received = bytearray()
     last_data = None
     while True:
@@ -133,14 +128,12 @@ def ask(channel: Channel, categories: tuple[str, ...], budget_s: float, idle_s: 
             break
         wait = deadline - now if last_data is None else min(deadline - now, idle_s)
         chunk = channel.read(timeout_s=min(wait, 0.25))
-        answers.reads += 1
         if chunk:
             received += chunk
             last_data = time.monotonic()
             answers.blocks = split_blocks(bytes(received))
             if all(f"INFO {c}" in answers.blocks for c in categories):
                 break
-    answers.bytes_received = len(received)
     answers.blocks = split_blocks(bytes(received))
     return answers
 
