@@ -44,7 +44,7 @@ def profile_text(device_id: DeviceId | None, manufacturer: str | None, product: 
 
 
 def apply_identity(reading: DeviceReading, profile: Profile, device_id: DeviceId | None, serial: str | None,
-              usb_manufacturer: str | None, usb_product: str | None) -> None:
+                   usb_manufacturer: str | None, usb_product: str | None) -> None:
     identity = reading.identity
     descr = profile_text(device_id, usb_manufacturer, usb_product)
     raw_manufacturer = (device_id.manufacturer if device_id else None) or usb_manufacturer
@@ -64,13 +64,13 @@ def usable_serial(serial: str | None) -> str | None:
     return value
 
 
-def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers) -> None:
+def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile) -> None:
     pagecount = pjl.parse_pagecount(answers.info("PAGECOUNT"))
     if pagecount is not None:
         reading.counters["total"] = pagecount
         reading.counter_sources["total"] = CounterSource(oid="@PJL INFO PAGECOUNT", origin="pjl")
     if reading.identity.model is None:
-        reading.identity.model = pjl.parse_id(answers.info("ID"))
+        reading.identity.model = profile.clean_model(pjl.parse_id(answers.info("ID")))
     unsolicited = answers.blocks.get("USTATUS DEVICE")  # left on by a driver; never switched on by us
     status = pjl.parse_status(answers.info("STATUS")) or pjl.parse_status(unsolicited)
     meaning = pjl.rules().status_meaning(status.code if status else None)
@@ -108,7 +108,7 @@ def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], pr
         if device_id and isinstance(device_id[0], str) and device_id[0]:
             parsed = parse_device_id(device_id[0])
             reading.identity.sys_descr = parsed.text
-            reading.identity.serial = reading.identity.serial or parsed.serial
+            reading.identity.serial = reading.identity.serial or usable_serial(parsed.serial)
             reading.identity.manufacturer = reading.identity.manufacturer or parsed.manufacturer
             reading.identity.model = reading.identity.model or profile.clean_model(parsed.model)
 

@@ -60,7 +60,7 @@ def read_printer(printer: UsbPrinter, options: UsbOptions = UsbOptions()) -> Dev
     apply_identity(reading, profile, device_id, printer.serial or conversation.serial, usb_manufacturer,
                    usb_product)
     if conversation.pjl_answers is not None:
-        apply_pjl(reading, conversation.pjl_answers)
+        apply_pjl(reading, conversation.pjl_answers, profile)
     if conversation.ipp_attributes is not None:
         apply_ipp(reading, conversation.ipp_attributes, profile)
     if reading.identity.serial is None:
