@@ -8,6 +8,10 @@ Two phases keep the request count low (typically 3-4 PDUs for a whole inventory)
    this reads those values and tells which rows each table has;
 2. GETs of exactly the remaining cells of those rows plus the vendor profile's OIDs, packed.
 
+The PWG Imaging System Counter MIB costs no request of its own: its key column (icKeyServiceType)
+rides along in phase 1 (one more repeater, answered by whatever follows it on devices without it),
+and its counter cells join the phase 2 GETs only when the device listed services.
+
 Decoding is defensive: a value of the wrong type or out of range becomes null plus a warning.
 """
 
@@ -19,7 +23,7 @@ from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
 from agent.snmp import counters as counter_rules
 from agent.snmp import oids
 from agent.snmp.client import SnmpSession
-from agent.snmp.profile import Profile, Source, select_profile
+from agent.snmp.profile import MeterSpec, Profile, Source, select_profile
 from agent.snmp.status import (
     ALERT_CODE,
     ALERT_GROUP,
@@ -45,6 +49,7 @@ KEY_COLUMNS = (
     oids.PRT_COLORANT_VALUE,
     oids.PRT_ALERT_SEVERITY,
     oids.PRT_INPUT_CURRENT_LEVEL,
+    oids.IC_KEY_SERVICE_TYPE,
 )
 SUPPLY_COLUMNS = (
     oids.PRT_SUPPLIES_DESCRIPTION, oids.PRT_SUPPLIES_TYPE, oids.PRT_SUPPLIES_CLASS, oids.PRT_SUPPLIES_UNIT,
@@ -59,8 +64,11 @@ ALERT_COLUMNS = (
 DEVICE_COLUMNS = (oids.HR_DEVICE_DESCR, oids.HR_DEVICE_STATUS)
 
 
-async def read_device(session: SnmpSession) -> DeviceReading:
-    """Poll one device. Raises `SnmpError` subclasses only when the device cannot be read at all."""
+async def read_device(session: SnmpSession, extra_meters: tuple[MeterSpec, ...] = ()) -> DeviceReading:
+    """Poll one device. Raises `SnmpError` subclasses only when the device cannot be read at all.
+
+    `extra_meters` are the user's configured meters (origin ``config``), read in the same GETs.
+    """
     reading = DeviceReading(address=session.host, port=session.port)
     warnings = Warnings()
     walked = await session.walk(KEY_COLUMNS, oids.SYSTEM_SCALARS)
@@ -80,6 +88,9 @@ async def read_device(session: SnmpSession) -> DeviceReading:
     described = printer_devices or rows[oids.HR_DEVICE_TYPE][:1]
     wanted += [f"{column}.{device}" for column in DEVICE_COLUMNS for device in described]
     wanted += profile.vendor_oids()
+    wanted += counter_rules.pwg_oids(keys[oids.IC_KEY_SERVICE_TYPE])
+    wanted += [oid for spec in extra_meters for oid in spec.oids]
+    wanted = list(dict.fromkeys(wanted))
     cells = await session.get(wanted) if wanted else {}
 
     def cell(column: str, row: str) -> Raw:
@@ -107,6 +118,9 @@ async def read_device(session: SnmpSession) -> DeviceReading:
     reading.profile = profile.name if profile.name != "generic" else None
 
     candidates = counter_rules.standard_candidates(reading.markers)
+    candidates += counter_rules.pwg_candidates(keys[oids.IC_KEY_SERVICE_TYPE], cells, warnings)
+    candidates += counter_rules.meter_candidates(profile.counters, cells, f"vendor:{profile.name}", warnings)
+    candidates += counter_rules.meter_candidates(extra_meters, cells, "config", warnings)
     reading.counters, reading.counter_sources = counter_rules.choose(candidates, warnings)
     reading.warnings = list(warnings)
     reading.stats.pdus = session.pdus
@@ -224,7 +238,7 @@ def _supplies(keys, rows, cell, profile: Profile, warnings: Warnings):
             level=as_int(keys[oids.PRT_SUPPLIES_LEVEL][row], where + " level", warnings),
             colorant=colorant,
         )
-        supplies.append(build_supply(raw))
+        supplies.append(build_supply(raw, profile.supply_quirks))
     return supplies
 
 
