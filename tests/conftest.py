@@ -86,3 +86,14 @@ def agent_env(tmp_path_factory) -> dict[str, str]:
     """Environment for CLI subprocesses: an isolated FLEETMETER_HOME."""
     home = tmp_path_factory.mktemp("agent-home")
     return dict(os.environ, FLEETMETER_HOME=str(home), PYTHONPATH=str(ROOT))
+
+
+RECORDINGS = ROOT / "tests" / "recordings"
+
+
+@pytest.fixture(scope="session")
+def recordings_snmpsim(tmp_path_factory) -> Simulator:
+    """The project's own made-up recordings (tests/recordings, see its README), over UDP on loopback."""
+    sim = Simulator(RECORDINGS, tmp_path_factory.mktemp("snmpsim-own"))
+    yield sim
+    sim.stop()
