@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pysnmp.entity.rfc3413 import cmdgen
@@ -227,7 +227,8 @@ class SnmpSession:
                                 *bulk, var_binds, done)
         return await future
 
-    async def walk(self, columns: Iterable[str], scalars: Sequence[str] = ()) -> WalkResult:
+    async def walk(self, columns: Iterable[str], scalars: Sequence[str] = (),
+                   convert: Callable[[object], object] = from_pysnmp) -> WalkResult:
         """Walk table columns in parallel and read scalars by GETNEXT in the same first request.
 
         `scalars` are OIDs *without* their instance suffix (e.g. sysDescr ``1.3.6.1.2.1.1.1``): the
@@ -238,6 +239,9 @@ class SnmpSession:
         large GETBULK runs into) is asked again one row at a time, then with growing batches; columns
         it never answers for are listed in ``result.incomplete``. Only a device that does not answer
         the first request at all raises `SnmpTimeout`.
+
+        Values are plain Python values (`from_pysnmp`); `convert` replaces that, e.g. to keep the SNMP
+        type when recording a device.
         """
         await self._ensure_target()
         columns = list(dict.fromkeys(c.strip(".") for c in columns))
@@ -252,7 +256,7 @@ class SnmpSession:
             repeaters = [position[c] for c in active]
             try:
                 if self.credentials.version == "1":
-                    answer = await self._getnext(pending_scalars + repeaters)
+                    answer = await self._getnext(pending_scalars + repeaters, convert)
                 else:
                     # Fill the response up to what the agent accepts; agents that allow less truncate
                     # (RFC 3416 4.2.3) and the walk continues from the last row received.
@@ -260,7 +264,7 @@ class SnmpSession:
                     repetitions = max(1, room // max(1, len(active)))
                     if cautious_reps:
                         repetitions = min(repetitions, cautious_reps)
-                    answer = await self._bulk(pending_scalars, repetitions, repeaters)
+                    answer = await self._bulk(pending_scalars, repetitions, repeaters, convert)
                     if cautious_reps:
                         cautious_reps *= 2
             except SnmpTimeout:
@@ -297,7 +301,8 @@ class SnmpSession:
                 break  # the agent answered nothing usable; do not loop
         return result
 
-    async def _bulk(self, non_repeaters: list[str], repetitions: int, repeaters: list[str]):
+    async def _bulk(self, non_repeaters: list[str], repetitions: int, repeaters: list[str],
+                    convert: Callable[[object], object]):
         names = non_repeaters + repeaters
         while True:
             error_indication, error_status, _error_index, var_binds = await self._request(
@@ -310,9 +315,9 @@ class SnmpSession:
             self._check(error_indication, "GETBULK")
             if error_status:
                 raise SnmpError(f"SNMP GETBULK to {self.host}:{self.port} failed: {_status(error_status)}")
-            return [_unpack(vb) for vb in var_binds]
+            return [_unpack(vb, convert) for vb in var_binds]
 
-    async def _getnext(self, names: list[str]) -> list[tuple[str, object]]:
+    async def _getnext(self, names: list[str], convert: Callable[[object], object]) -> list[tuple[str, object]]:
         """SNMPv1 GETNEXT of several names; a name past the end of the MIB comes back as END."""
         if not names:
             return []
@@ -323,9 +328,9 @@ class SnmpSession:
             bad = int(error_index or 0) - 1
             if not 0 <= bad < len(names):
                 return [(name, _END) for name in names]
-            rest = await self._getnext(names[:bad] + names[bad + 1:])
+            rest = await self._getnext(names[:bad] + names[bad + 1:], convert)
             return rest[:bad] + [(names[bad], _END)] + rest[bad:]
-        return [_unpack(vb) for vb in var_binds]
+        return [_unpack(vb, convert) for vb in var_binds]
 
 
 class _EndMarker:
@@ -339,12 +344,12 @@ _END = _EndMarker()
 _NULL = Null("")
 
 
-def _unpack(var_bind: object) -> tuple[str, object]:
+def _unpack(var_bind: object, convert: Callable[[object], object] = from_pysnmp) -> tuple[str, object]:
     name, value = var_bind  # type: ignore[misc]
     oid = ".".join(map(str, name.asTuple()))
     if type(value).__name__ == "EndOfMibView":
         return oid, _END
-    return oid, from_pysnmp(value)
+    return oid, convert(value)
 
 
 def _under(oid: str, prefix: str) -> bool:

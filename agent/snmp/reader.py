@@ -18,12 +18,13 @@ Decoding is defensive: a value of the wrong type or out of range becomes null pl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
 from agent.snmp import counters as counter_rules
 from agent.snmp import oids
 from agent.snmp.client import SnmpSession
-from agent.snmp.profile import MeterSpec, Profile, Source, select_profile
+from agent.snmp.profile import Profile, Source, select_profile
 from agent.snmp.status import (
     ALERT_CODE,
     ALERT_GROUP,
@@ -37,6 +38,9 @@ from agent.snmp.status import (
 )
 from agent.snmp.supplies import RawSupply, build_supply
 from agent.snmp.values import Raw, Warnings, as_int, as_mac, as_oid, as_text, enum_name
+
+if TYPE_CHECKING:  # the configuration loader (pysmi) stays off the poll's import path
+    from agent.snmp.meter_config import ConfiguredMeters
 
 KEY_COLUMNS = (
     oids.HR_DEVICE_TYPE,
@@ -64,10 +68,10 @@ ALERT_COLUMNS = (
 DEVICE_COLUMNS = (oids.HR_DEVICE_DESCR, oids.HR_DEVICE_STATUS)
 
 
-async def read_device(session: SnmpSession, extra_meters: tuple[MeterSpec, ...] = ()) -> DeviceReading:
+async def read_device(session: SnmpSession, configured: ConfiguredMeters | None = None) -> DeviceReading:
     """Poll one device. Raises `SnmpError` subclasses only when the device cannot be read at all.
 
-    `extra_meters` are the user's configured meters (origin ``config``), read in the same GETs.
+    `configured` holds the user's own meters (origin ``config``), read in the same GETs.
     """
     reading = DeviceReading(address=session.host, port=session.port)
     warnings = Warnings()
@@ -78,6 +82,7 @@ async def read_device(session: SnmpSession, extra_meters: tuple[MeterSpec, ...] 
 
     identity = _system_identity(scalars, warnings)
     profile = select_profile(identity.sys_object_id, identity.sys_descr)
+    extra_meters = configured.for_profile(profile.name) if configured else ()
     printer_devices = _printer_devices(keys, warnings)
     rows = {column: sorted(keys[column], key=_index_key) for column in KEY_COLUMNS}
 
