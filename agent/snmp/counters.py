@@ -83,11 +83,25 @@ def pwg_candidates(service_types: Mapping[str, Raw], cells: Mapping[str, Raw],
     return candidates
 
 
+def keyed_oids(specs: Iterable[MeterSpec], tables: Mapping[str, Mapping[str, Raw]]) -> list[str]:
+    """The value cells of the counter-table rows the meters pick by type."""
+    return [oid for spec in specs if spec.keyed for oid in _keyed_cells(spec, tables)]
+
+
 def meter_candidates(specs: Iterable[MeterSpec], cells: Mapping[str, Raw], origin: str,
-                     warnings: Warnings) -> list[Candidate]:
-    """Candidates from declared meters (a vendor profile's ``[counters]`` or the user's configuration)."""
+                     warnings: Warnings, tables: Mapping[str, Mapping[str, Raw]] | None = None) -> list[Candidate]:
+    """Candidates from declared meters (a vendor profile's ``[counters]`` or the user's configuration).
+
+    `tables` holds the walked key columns of counter tables (for meters that pick rows by type)."""
     candidates = []
     for spec in specs:
+        if spec.keyed:
+            found = [(oid, _count(cells.get(oid), oid, warnings)) for oid in _keyed_cells(spec, tables or {})]
+            found = [(oid, value) for oid, value in found if value is not None]
+            if found:
+                candidates.append(Candidate(spec.meter, sum(v for _oid, v in found),
+                                            CounterSource("+".join(o for o, _v in found), origin, spec.unit)))
+            continue
         if spec.total_of:
             parts = [_source_value(s, cells, warnings) for s in spec.sources]
             if all(p is not None for p in parts):
@@ -120,6 +134,14 @@ def choose(candidates: Iterable[Candidate], warnings: list[str]) -> tuple[dict, 
                 f"counter {candidate.meter}: {kept.origin} {kept.oid} = {counters[candidate.meter]} kept; "
                 f"{candidate.source.origin} {candidate.source.oid} = {candidate.value} differs")
     return counters, sources
+
+
+def _keyed_cells(spec: MeterSpec, tables: Mapping[str, Mapping[str, Raw]]) -> list[str]:
+    keyed = spec.keyed
+    assert keyed is not None
+    rows = tables.get(keyed.key_column, {})
+    return [f"{keyed.value_column}.{row}" for row, kind in rows.items() if isinstance(kind, int)
+            and kind in keyed.match]
 
 
 def _pwg_services(service_types: Mapping[str, Raw]) -> list[tuple[str, int]]:

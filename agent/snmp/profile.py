@@ -7,8 +7,10 @@ is a string ``"<OID or standard name> [~ <regex>]"``: the value at that OID (or 
 regex's first group. Sources are tried in order; the first that yields a value wins. The reader never
 names a vendor: everything vendor-specific comes from here. See agent/snmp/profiles/README.md.
 
-Meters (``[counters]``) use the same sources: a meter is one source, a list of alternatives, or a
-table ``{ sum = [...] }`` (all parts must answer) with an optional ``unit``. Which meter wins when
+Meters (``[counters]``) use the same sources: a meter is one source, a list of alternatives, a
+table ``{ sum = [...] }`` (all parts must answer), or a row lookup in a counter table keyed by type
+``{ table = <value column>, key = <type column>, match = [types] }`` (the sum of the matching rows),
+each with an optional ``unit``. Which meter wins when
 several sources have one is decided in `agent.snmp.counters`, not here.
 """
 
@@ -61,10 +63,21 @@ class MeterSpec:
     sources: tuple[Source, ...]
     total_of: bool = False  # True: the meter is the sum of all sources, each must answer
     unit: str | None = None
+    keyed: KeyedRows | None = None  # rows of a counter table picked by their type column
 
     @property
     def oids(self) -> list[str]:
         return [s.oid for s in self.sources if s.oid]
+
+
+@dataclass(frozen=True)
+class KeyedRows:
+    """Counter-table rows chosen by type: the key column is walked once the profile is known, the
+    matching rows of the value column are read by GET."""
+
+    value_column: str
+    key_column: str
+    match: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,10 @@ class Profile:
         oids = [s.oid for sources in self.identity.values() for s in sources if s.oid]
         oids += [oid for spec in self.counters for oid in spec.oids]
         return list(dict.fromkeys(oids))
+
+    def key_columns(self) -> list[str]:
+        """Type columns of the counter tables this profile's meters look rows up in."""
+        return list(dict.fromkeys(spec.keyed.key_column for spec in self.counters if spec.keyed))
 
     def manufacturer_for(self, sys_descr: str | None) -> str | None:
         """The brand on the device: an OEM brand named in sysDescr, else the profile's manufacturer."""
@@ -149,6 +166,9 @@ def parse_meters(table: dict, where: str) -> tuple[MeterSpec, ...]:
         if not METER_NAME.match(meter):
             raise ProfileError(f"{here}: meter names are lower_snake_case")
         unit, total_of = None, False
+        if isinstance(spec, dict) and "table" in spec:
+            specs.append(_keyed_meter(meter, spec, here))
+            continue
         if isinstance(spec, dict):
             unknown = set(spec) - {"source", "sources", "sum", "unit"}
             if unknown or len({"source", "sources", "sum"} & set(spec)) != 1:
@@ -164,6 +184,19 @@ def parse_meters(table: dict, where: str) -> tuple[MeterSpec, ...]:
             raise ProfileError(f"{here}: a meter is read from a numeric OID, not {sources[0].alias}")
         specs.append(MeterSpec(meter, sources, total_of, unit))
     return tuple(specs)
+
+
+def _keyed_meter(meter: str, spec: dict, here: str) -> MeterSpec:
+    if set(spec) - {"table", "key", "match", "unit"} or not {"table", "key", "match"} <= set(spec):
+        raise ProfileError(f"{here}: a table meter has table, key, match (and optionally unit)")
+    columns = [parse_source(spec[k], here) for k in ("table", "key")]
+    if any(c.oid is None or c.pattern for c in columns):
+        raise ProfileError(f"{here}: table and key are numeric column OIDs")
+    match = spec["match"] if isinstance(spec["match"], list) else [spec["match"]]
+    if not match or not all(isinstance(m, int) for m in match):
+        raise ProfileError(f"{here}: match is a list of integer types")
+    return MeterSpec(meter, (), unit=spec.get("unit"),
+                     keyed=KeyedRows(columns[0].oid, columns[1].oid, tuple(match)))  # type: ignore[arg-type]
 
 
 def parse_supply_quirks(table: dict, name: str, where: str) -> SupplyQuirks:
@@ -219,6 +252,7 @@ def load_profile(path: Path) -> Profile:
 @lru_cache(maxsize=1)
 def all_profiles() -> tuple[Profile, ...]:
     return tuple(load_profile(p) for p in sorted(PROFILE_DIR.glob("*.toml")))
+
 
 
 def select_profile(sys_object_id: str | None, sys_descr: str | None) -> Profile:

@@ -8,6 +8,9 @@ Two phases keep the request count low (typically 3-4 PDUs for a whole inventory)
    this reads those values and tells which rows each table has;
 2. GETs of exactly the remaining cells of those rows plus the vendor profile's OIDs, packed.
 
+A profile whose meters pick rows of a counter table by type (Ricoh's engine counters) costs its own
+devices one more request: that type column is walked once the profile is known, and the matching
+value cells join the phase 2 GETs.
 The PWG Imaging System Counter MIB costs no request of its own: its key column (icKeyServiceType)
 rides along in phase 1 (one more repeater, answered by whatever follows it on devices without it),
 and its counter cells join the phase 2 GETs only when the device listed services.
@@ -83,6 +86,11 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
     identity = _system_identity(scalars, warnings)
     profile = select_profile(identity.sys_object_id, identity.sys_descr)
     extra_meters = configured.for_profile(profile.name) if configured else ()
+    if profile.key_columns():
+        typed = await session.walk(profile.key_columns())
+        keys = {**keys, **typed.columns}
+        for column in typed.incomplete:
+            warnings.add(column, "the device stopped answering while this column was read; rows may be missing")
     printer_devices = _printer_devices(keys, warnings)
     rows = {column: sorted(keys[column], key=_index_key) for column in KEY_COLUMNS}
 
@@ -94,6 +102,7 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
     wanted += [f"{column}.{device}" for column in DEVICE_COLUMNS for device in described]
     wanted += profile.vendor_oids()
     wanted += counter_rules.pwg_oids(keys[oids.IC_KEY_SERVICE_TYPE])
+    wanted += counter_rules.keyed_oids(profile.counters, keys)
     wanted += [oid for spec in extra_meters for oid in spec.oids]
     wanted = list(dict.fromkeys(wanted))
     cells = await session.get(wanted) if wanted else {}
@@ -124,7 +133,8 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
 
     candidates = counter_rules.standard_candidates(reading.markers)
     candidates += counter_rules.pwg_candidates(keys[oids.IC_KEY_SERVICE_TYPE], cells, warnings)
-    candidates += counter_rules.meter_candidates(profile.counters, cells, f"vendor:{profile.name}", warnings)
+    candidates += counter_rules.meter_candidates(profile.counters, cells, f"vendor:{profile.name}", warnings,
+                                                 keys)
     candidates += counter_rules.meter_candidates(extra_meters, cells, "config", warnings)
     reading.counters, reading.counter_sources = counter_rules.choose(candidates, warnings)
     reading.warnings = list(warnings)
