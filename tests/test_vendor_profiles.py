@@ -76,7 +76,7 @@ def test_made_up_recordings(name, own_readings):
     supplies = {str(s.index): s for s in reading.supplies}
     for index, want in expected.get("supplies", {}).items():
         supply = supplies[index]
-        for field in ("level", "max_capacity", "percent", "state"):
+        for field in ("level", "max_capacity", "percent", "state", "description", "part_number", "serial"):
             if field in want:
                 assert getattr(supply, field) == want[field], (index, field)
         if "class" in want:
