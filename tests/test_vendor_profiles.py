@@ -112,3 +112,21 @@ def test_bad_meter_definitions_are_named(table, message):
 def test_bad_supply_quirk_is_named():
     with pytest.raises(ProfileError, match="bad supply quirk"):
         parse_supply_quirks({"level_codes": [{"state": "low"}]}, "x", "x.toml supplies")
+
+
+def test_ricoh_waste_bottle_counts_free_space(snmpsim):
+    """The real Ricoh recording: the waste bottle reports free space (RFC 3805's wording), so a
+    level equal to its capacity is an empty bottle, not a full one; the raw values stay visible."""
+    entry = next(e for e in load_manifest() if e["snmpsim_community"] == "ricoh_mpc3002")
+    reading = poll(snmpsim, "ricoh_mpc3002", timeout=1.0)
+    supplies = {f"{s.device_index}.{s.index}": s for s in reading.supplies}
+    rows = [r for r in entry["walk_readout"]["prtMarkerSupplies"] if r.get("type") == "wasteToner"]
+    assert rows
+    for row in rows:
+        supply = supplies[row["index"]]
+        level, capacity = row["level_raw"], row["max_capacity_raw"]
+        assert (supply.level, supply.max_capacity) == (level, capacity)
+        assert supply.class_ == "receptacle"
+        assert supply.percent == round(100.0 * (capacity - level) / capacity, 1)
+        assert supply.state == ("ok" if supply.percent < 90 else "near_full" if supply.percent < 100 else "full")
+        assert supply.quirk and supply.quirk.startswith("ricoh:")
