@@ -120,3 +120,19 @@ def test_walk_unknown_module_is_one_line_naming_it(monkeypatch, tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert "\n" not in err and "MIB module KYOCERA-MIB not found" in err
+
+
+def test_record_skips_past_objects_the_device_cannot_answer(snmpsim, tmp_path, monkeypatch, capsys):
+    """zebra.snmprec holds OIDs snmpsim cannot encode (see the fixtures README): a plain walk stops
+    there; record skips ahead, says what it skipped, and still records the rest of the device."""
+    monkeypatch.setenv("FLEETMETER_HOME", str(tmp_path))
+    out = tmp_path / "zebra.snmprec"
+    code = main(["record", snmpsim.host, "--port", str(snmpsim.port), "--community", "zebra",
+                 "--timeout", "0.5", "--retries", "0", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "skipped to" in err and "missing from the recording" in err
+    original = (FIXTURES / "zebra.snmprec").read_text().splitlines()
+    recorded = out.read_text().splitlines()
+    private = [line.split("|")[0] for line in original if line.startswith("1.3.6.1.4.1.")]
+    assert [line.split("|")[0] for line in recorded if line.startswith("1.3.6.1.4.1.")] == private

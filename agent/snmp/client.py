@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pysnmp.entity.rfc3413 import cmdgen
@@ -228,7 +228,8 @@ class SnmpSession:
         return await future
 
     async def walk(self, columns: Iterable[str], scalars: Sequence[str] = (),
-                   convert: Callable[[object], object] = from_pysnmp) -> WalkResult:
+                   convert: Callable[[object], object] = from_pysnmp,
+                   resume: Mapping[str, str] | None = None) -> WalkResult:
         """Walk table columns in parallel and read scalars by GETNEXT in the same first request.
 
         `scalars` are OIDs *without* their instance suffix (e.g. sysDescr ``1.3.6.1.2.1.1.1``): the
@@ -241,12 +242,12 @@ class SnmpSession:
         the first request at all raises `SnmpTimeout`.
 
         Values are plain Python values (`from_pysnmp`); `convert` replaces that, e.g. to keep the SNMP
-        type when recording a device.
+        type when recording a device. `resume` starts a column after a given OID instead of at its top.
         """
         await self._ensure_target()
         columns = list(dict.fromkeys(c.strip(".") for c in columns))
         result = WalkResult({}, {c: {} for c in columns}, [])
-        position = {c: c for c in columns}
+        position = {c: (resume or {}).get(c, c) for c in columns}
         pending_scalars = [s.strip(".") for s in scalars]
         first, cautious_reps = True, 0
         for _round in range(MAX_ROUNDS):
