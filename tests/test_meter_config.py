@@ -31,6 +31,9 @@ a3_prints = "ACME-PRINTER-MIB::acmeA3Prints.0"
 
 [profiles.kyocera.meters]
 kyocera_only = "1.3.6.1.4.1.1347.43.10.1.1.12.1.1"
+
+[profiles.ricoh.meters]
+full_color_copies = { table = "1.3.6.1.4.1.367.3.2.1.2.19.5.1.9", key = "1.3.6.1.4.1.367.3.2.1.2.19.5.1.2", match = [202] }
 """
 
 

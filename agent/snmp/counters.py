@@ -83,6 +83,11 @@ def pwg_candidates(service_types: Mapping[str, Raw], cells: Mapping[str, Raw],
     return candidates
 
 
+def key_columns(specs: Iterable[MeterSpec]) -> list[str]:
+    """Type columns of the counter tables these meters pick rows from (walked before the GETs)."""
+    return list(dict.fromkeys(spec.keyed.key_column for spec in specs if spec.keyed))
+
+
 def keyed_oids(specs: Iterable[MeterSpec], tables: Mapping[str, Mapping[str, Raw]]) -> list[str]:
     """The value cells of the counter-table rows the meters pick by type."""
     return [oid for spec in specs if spec.keyed for oid in _keyed_cells(spec, tables)]

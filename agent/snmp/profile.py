@@ -107,10 +107,6 @@ class Profile:
         oids += [oid for spec in self.counters for oid in spec.oids]
         return list(dict.fromkeys(oids))
 
-    def key_columns(self) -> list[str]:
-        """Type columns of the counter tables this profile's meters look rows up in."""
-        return list(dict.fromkeys(spec.keyed.key_column for spec in self.counters if spec.keyed))
-
     def manufacturer_for(self, sys_descr: str | None) -> str | None:
         """The brand on the device: an OEM brand named in sysDescr, else the profile's manufacturer."""
         for brand in self.brands:

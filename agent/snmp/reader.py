@@ -80,17 +80,16 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
     warnings = Warnings()
     walked = await session.walk(KEY_COLUMNS, oids.SYSTEM_SCALARS)
     scalars, keys = walked.scalars, walked.columns
-    for column in walked.incomplete:
-        warnings.add(column, "the device stopped answering while this column was read; rows may be missing")
+    _note_incomplete(walked.incomplete, warnings)
 
     identity = _system_identity(scalars, warnings)
     profile = select_profile(identity.sys_object_id, identity.sys_descr)
     extra_meters = configured.for_profile(profile.name) if configured else ()
-    if profile.key_columns():
-        typed = await session.walk(profile.key_columns())
+    type_columns = counter_rules.key_columns(profile.counters + extra_meters)
+    if type_columns:  # counter tables keyed by type (Ricoh): one more request, for those devices only
+        typed = await session.walk(type_columns)
         keys = {**keys, **typed.columns}
-        for column in typed.incomplete:
-            warnings.add(column, "the device stopped answering while this column was read; rows may be missing")
+        _note_incomplete(typed.incomplete, warnings)
     printer_devices = _printer_devices(keys, warnings)
     rows = {column: sorted(keys[column], key=_index_key) for column in KEY_COLUMNS}
 
@@ -102,7 +101,7 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
     wanted += [f"{column}.{device}" for column in DEVICE_COLUMNS for device in described]
     wanted += profile.vendor_oids()
     wanted += counter_rules.pwg_oids(keys[oids.IC_KEY_SERVICE_TYPE])
-    wanted += counter_rules.keyed_oids(profile.counters, keys)
+    wanted += counter_rules.keyed_oids(profile.counters + extra_meters, keys)
     wanted += [oid for spec in extra_meters for oid in spec.oids]
     wanted = list(dict.fromkeys(wanted))
     cells = await session.get(wanted) if wanted else {}
@@ -135,13 +134,18 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
     candidates += counter_rules.pwg_candidates(keys[oids.IC_KEY_SERVICE_TYPE], cells, warnings)
     candidates += counter_rules.meter_candidates(profile.counters, cells, f"vendor:{profile.name}", warnings,
                                                  keys)
-    candidates += counter_rules.meter_candidates(extra_meters, cells, "config", warnings)
+    candidates += counter_rules.meter_candidates(extra_meters, cells, "config", warnings, keys)
     reading.counters, reading.counter_sources = counter_rules.choose(candidates, warnings)
     reading.warnings = list(warnings)
     reading.stats.pdus = session.pdus
     reading.stats.bytes = session.bytes
     reading.stats.elapsed_ms = session.elapsed_ms
     return reading
+
+
+def _note_incomplete(columns: list[str], warnings: Warnings) -> None:
+    for column in columns:
+        warnings.add(column, "the device stopped answering while this column was read; rows may be missing")
 
 
 def _system_identity(scalars: Mapping[str, Raw], warnings: Warnings) -> Identity:
