@@ -10,11 +10,12 @@ import argparse
 import sys
 
 from agent import __version__
-from agent.commands import poll, usb
+from agent.commands import poll, record, usb, walk
+from agent.errors import UserConfigError
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
 
-COMMANDS = (poll, usb)
+COMMANDS = (poll, walk, record, usb)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
-    except CredentialError as exc:
+    except (CredentialError, UserConfigError) as exc:
         return _fail(str(exc), 2)
     except SnmpError as exc:
         return _fail(str(exc), exc.exit_code)

@@ -68,6 +68,7 @@ class Supply:
     part_number: str | None = None
     serial: str | None = None
     device_index: int = 1
+    quirk: str | None = None  # set when a vendor quirk (profile) decided percent/state; says which
 
     def to_json(self) -> dict[str, Any]:
         doc = dataclasses.asdict(self)

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLEETMETER_SHARED", ROOT.parent / "shared"))
 FIXTURES = SHARED / "fixtures" / "printers"
 DEMO_DEVICES = ROOT / "demo" / "devices"
+RECORDINGS = ROOT / "tests" / "recordings"
 
 
 def load_manifest() -> list[dict]:
@@ -60,7 +61,7 @@ def local_sim(tmp_path_factory) -> Simulator:
     from walkfile import walk_to_snmprec
 
     data = tmp_path_factory.mktemp("local-recordings")
-    for source in (ROOT / "tests" / "recordings", DEMO_DEVICES):
+    for source in (RECORDINGS, DEMO_DEVICES):
         for path in source.glob("*.snmprec"):
             shutil.copy(path, data / path.name)
     walk_to_snmprec(FIXTURES / "glpi-agent" / "sample2.walk", data / "glpi-sample2.snmprec")

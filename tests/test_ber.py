@@ -46,7 +46,8 @@ def reference_decode(data: bytes):
     var_binds = []
     for name, value in V2C.apiPDU.get_varbinds(pdu):
         kind = type(value).__name__
-        var_binds.append((str(name), ber.END_OF_MIB if kind == "EndOfMibView" else from_pysnmp(value)))
+        tag = value.tagSet[0][0] | value.tagSet[0][1] | value.tagSet[0][2]  # class | format | number
+        var_binds.append((str(name), tag, ber.END_OF_MIB if kind == "EndOfMibView" else from_pysnmp(value)))
     return (int(V2C.apiPDU.get_request_id(pdu)), int(V2C.apiPDU.get_error_status(pdu)),
             int(V2C.apiPDU.get_error_index(pdu)), var_binds)
 
@@ -85,7 +86,9 @@ def test_values_of_every_type():
     pdu = tlv(0x02, b"\x07") + tlv(0x02, b"\x00") + tlv(0x02, b"\x00") + bytes((0x30, 0x81, len(var_binds))) + var_binds
     inner = tlv(0x02, b"\x01") + tlv(0x04, b"public") + bytes((0xA2, 0x81, len(pdu))) + pdu
     message = bytes((0x30, 0x81, len(inner))) + inner
-    assert [value for _oid, value in ber.decode_response(message)[5]] == [expected for *_, expected in items]
+    decoded = ber.decode_response(message)[5]
+    assert [value for _oid, _tag, value in decoded] == [expected for *_, expected in items]
+    assert [tag for _oid, tag, _value in decoded] == [tag for tag, *_ in items]
 
 
 @pytest.fixture(scope="module")

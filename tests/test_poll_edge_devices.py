@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DEMO_DEVICES, ROOT, recorded
+from conftest import DEMO_DEVICES, RECORDINGS, recorded
 from snmp_helpers import poll
 
-RECORDINGS = ROOT / "tests" / "recordings"
+
 
 
 def test_garbage_values_become_null_with_warnings(local_sim):

@@ -152,8 +152,9 @@ def _decode_value(tag: int, body: bytes) -> object:
     raise BerError(f"unknown value tag 0x{tag:02x}")
 
 
-def decode_response(data: bytes) -> tuple[int, bytes, int, int, int, list[tuple[str, object]]]:
-    """(version, community, request_id, error_status, error_index, [(oid, value), ...])."""
+def decode_response(data: bytes) -> tuple[int, bytes, int, int, int, list[tuple[str, int, object]]]:
+    """(version, community, request_id, error_status, error_index, [(oid, tag, value), ...]); the tag is
+    the value's BER tag (kept for recording devices), the value a plain Python value."""
     reader = _Reader(data)
     _start, end = reader.expect(SEQUENCE)
     version = reader.integer()
@@ -165,7 +166,7 @@ def decode_response(data: bytes) -> tuple[int, bytes, int, int, int, list[tuple[
     error_status = reader.integer()
     error_index = reader.integer()
     _vb_start, vb_end = reader.expect(SEQUENCE)
-    var_binds: list[tuple[str, object]] = []
+    var_binds: list[tuple[str, int, object]] = []
     while reader.pos < vb_end:
         _s, item_end = reader.expect(SEQUENCE)
         oid = _decode_oid(reader.primitive(OID))
@@ -173,7 +174,7 @@ def decode_response(data: bytes) -> tuple[int, bytes, int, int, int, list[tuple[
         reader.pos = value_end
         if value_end != item_end:
             raise BerError("variable binding with trailing bytes")
-        var_binds.append((oid, _decode_value(value_tag, data[value_start:value_end])))
+        var_binds.append((oid, value_tag, _decode_value(value_tag, data[value_start:value_end])))
     if reader.pos != vb_end or end != len(data):
         raise BerError("trailing bytes after the message")
     return version, community, request_id, error_status, error_index, var_binds

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from agent.snmp.ber import END_OF_MIB_VIEW as ber_end
 from agent.snmp.credentials import Credentials
 from agent.snmp.transport import (
     END,
@@ -190,11 +191,12 @@ class SnmpSession:
                 for oid in batch:
                     result.setdefault(oid, None)
                 continue
-            for oid, (_name, value) in zip(batch, answer.var_binds):
+            for oid, (_name, _tag, value) in zip(batch, answer.var_binds):
                 result[oid] = None if value is END else value
         return result
 
-    async def walk(self, columns: Iterable[str], scalars: Sequence[str] = ()) -> WalkResult:
+    async def walk(self, columns: Iterable[str], scalars: Sequence[str] = (), typed: bool = False,
+                   resume: Mapping[str, str] | None = None) -> WalkResult:
         """Walk table columns in parallel and read scalars by GETNEXT in the same first request.
 
         `scalars` are OIDs *without* their instance suffix (e.g. sysDescr ``1.3.6.1.2.1.1.1``): the
@@ -205,10 +207,13 @@ class SnmpSession:
         large GETBULK runs into) is asked again one row at a time, then with growing batches; columns
         it never answers for are listed in ``result.incomplete``. Only a device that does not answer
         the first request at all raises `SnmpTimeout`.
+
+        Values are plain Python values; with `typed` they are ``(BER tag, value)`` pairs, to record a
+        device with its types. `resume` starts a column after a given OID instead of at its top.
         """
         columns = list(dict.fromkeys(c.strip(".") for c in columns))
         result = WalkResult({}, {c: {} for c in columns}, [])
-        position = {c: c for c in columns}
+        position = {c: (resume or {}).get(c, c) for c in columns}
         pending_scalars = [s.strip(".") for s in scalars]
         first, cautious_reps = True, 0
         for _round in range(MAX_ROUNDS):
@@ -238,13 +243,13 @@ class SnmpSession:
                 cautious_reps = 1
                 continue
             first = False
-            for scalar, (oid, value) in zip(pending_scalars, answer):
+            for scalar, (oid, _tag, value) in zip(pending_scalars, answer):
                 result.scalars[scalar] = value if _under(oid, scalar) and value is not END else None
             rest = answer[len(pending_scalars):]
             pending_scalars = []
             progressed = False
             finished: set[str] = set()
-            for i, (oid, value) in enumerate(rest):
+            for i, (oid, tag, value) in enumerate(rest):
                 if not active:
                     break
                 column = active[i % len(active)]
@@ -253,7 +258,7 @@ class SnmpSession:
                 if value is END or not _under(oid, column) or not _after(oid, position[column]):
                     finished.add(column)
                     continue
-                result.columns[column][oid[len(column) + 1:]] = value
+                result.columns[column][oid[len(column) + 1:]] = (tag, value) if typed else value
                 position[column] = oid
                 progressed = True
             for column in finished:
@@ -263,7 +268,8 @@ class SnmpSession:
                 break  # the agent answered nothing usable; do not loop
         return result
 
-    async def _bulk(self, non_repeaters: list[str], repetitions: int, repeaters: list[str]):
+    async def _bulk(self, non_repeaters: list[str], repetitions: int,
+                    repeaters: list[str]) -> list[tuple[str, int, object]]:
         names = non_repeaters + repeaters
         while True:
             answer = await self._exchange(PDU_GET_BULK, names, len(non_repeaters), repetitions)
@@ -276,7 +282,7 @@ class SnmpSession:
                                 f"{answer.error_status}")
             return answer.var_binds
 
-    async def _getnext(self, names: list[str]) -> list[tuple[str, object]]:
+    async def _getnext(self, names: list[str]) -> list[tuple[str, int, object]]:
         """SNMPv1 GETNEXT of several names; a name past the end of the MIB comes back as END."""
         if not names:
             return []
@@ -284,9 +290,9 @@ class SnmpSession:
         if answer.error_status:
             bad = answer.error_index - 1
             if not 0 <= bad < len(names):
-                return [(name, END) for name in names]
+                return [(name, ber_end, END) for name in names]
             rest = await self._getnext(names[:bad] + names[bad + 1:])
-            return rest[:bad] + [(names[bad], END)] + rest[bad:]
+            return rest[:bad] + [(names[bad], ber_end, END)] + rest[bad:]
         return answer.var_binds
 
 

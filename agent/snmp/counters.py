@@ -1,24 +1,46 @@
 """Counter precedence: the one place that decides which page meter wins.
 
-Order, for each meter name (total, mono, color, ...), first available wins:
+Every source offers *candidates* (meter name, value, source OID, origin). For each meter the candidate
+of the highest-ranked origin wins:
 
-1. ``rfc3805`` — Printer-MIB prtMarkerLifeCount of the printer's first marker whose counter unit
-   is impressions or sheets (only for ``total``). A standard counter is never silently replaced;
-2. ``vendor:<profile>`` — the vendor profile's counter for that meter (private MIB);
+1. ``config`` — a meter the user configured for this site (numeric OID or MIB symbol in the agent's
+   configuration file): an explicit choice, e.g. the counter a contract bills on;
+2. ``rfc3805`` — Printer-MIB prtMarkerLifeCount of the printer's first marker whose counter unit is
+   impressions or sheets (``total`` only);
+3. ``pwg-imaging`` — the PWG Imaging System Counter MIB (PWG 5106.3, 1.3.6.1.4.1.2699.1.3), read
+   wherever a device implements it: lifetime work totals per service (system, print, copy, scan, fax);
+4. ``vendor:<profile>`` — the vendor profile's private-MIB meter (agent/snmp/profiles/<profile>.toml).
 
-When a lower-precedence source also has a value for the same meter and it differs, the reading
-carries a warning naming both, so a bill can be explained.
+A standard counter is never silently replaced: when a lower-ranked source also has a value for the
+same meter and it differs, the reading carries a warning naming both sources and values, so a bill
+can be explained. Meters outside the standard twelve (e.g. Zebra's printed length) are kept under
+their own names after the standard ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from agent.reading import COUNTER_NAMES, CounterSource, Marker
 from agent.snmp import oids
+from agent.snmp.profile import MeterSpec, Source
+from agent.snmp.values import Raw, Warnings, as_int, as_text
 
+PRECEDENCE = ("config", "rfc3805", "pwg-imaging", "vendor")
 PAGE_UNITS = ("impressions", "sheets", None)
+
+# PWG 5106.3: which counter of which service feeds which meter. Rows are read for work type
+# workTotals(3) and persistence lifetime(3): <column>.<icKeyIndex>.3.3
+_PWG_SUFFIX = ".3.3"
+PWG_SERVICE_METERS: dict[int, tuple[tuple[str, str], ...]] = {
+    3: (("total", oids.IC_IMPRESSION_TOTAL), ("mono", oids.IC_IMPRESSION_MONOCHROME),
+        ("color", oids.IC_IMPRESSION_FULL_COLOR), ("duplex", oids.IC_TWO_SIDED_TOTAL)),  # systemTotals
+    11: (("print_mono", oids.IC_IMPRESSION_MONOCHROME), ("print_color", oids.IC_IMPRESSION_FULL_COLOR)),
+    4: (("copy_mono", oids.IC_IMPRESSION_MONOCHROME), ("copy_color", oids.IC_IMPRESSION_FULL_COLOR)),
+    12: (("scan", oids.IC_IMAGE_TOTAL),),  # scan: images scanned
+    7: (("fax", oids.IC_IMPRESSION_TOTAL),),  # faxIn: received faxes printed
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +48,10 @@ class Candidate:
     meter: str
     value: int
     source: CounterSource
+
+
+def rank(origin: str) -> int:
+    return PRECEDENCE.index(origin.split(":", 1)[0])
 
 
 def standard_candidates(markers: Iterable[Marker]) -> list[Candidate]:
@@ -36,13 +62,74 @@ def standard_candidates(markers: Iterable[Marker]) -> list[Candidate]:
     return []
 
 
+def pwg_oids(service_types: Mapping[str, Raw]) -> list[str]:
+    """The PWG counter cells to GET for the services a device lists in icKeyTable (none if absent)."""
+    wanted = []
+    for key, service in _pwg_services(service_types):
+        wanted += [f"{column}.{key}{_PWG_SUFFIX}" for _meter, column in PWG_SERVICE_METERS[service]]
+    return wanted
+
+
+def pwg_candidates(service_types: Mapping[str, Raw], cells: Mapping[str, Raw],
+                   warnings: Warnings) -> list[Candidate]:
+    candidates = []
+    for key, service in _pwg_services(service_types):
+        for meter, column in PWG_SERVICE_METERS[service]:
+            oid = f"{column}.{key}{_PWG_SUFFIX}"
+            value = _count(cells.get(oid), oid, warnings)
+            if value is not None:
+                unit = "images" if column == oids.IC_IMAGE_TOTAL else "impressions"
+                candidates.append(Candidate(meter, value, CounterSource(oid, "pwg-imaging", unit)))
+    return candidates
+
+
+def key_columns(specs: Iterable[MeterSpec]) -> list[str]:
+    """Type columns of the counter tables these meters pick rows from (walked before the GETs)."""
+    return list(dict.fromkeys(spec.keyed.key_column for spec in specs if spec.keyed))
+
+
+def keyed_oids(specs: Iterable[MeterSpec], tables: Mapping[str, Mapping[str, Raw]]) -> list[str]:
+    """The value cells of the counter-table rows the meters pick by type."""
+    return [oid for spec in specs if spec.keyed for oid in _keyed_cells(spec, tables)]
+
+
+def meter_candidates(specs: Iterable[MeterSpec], cells: Mapping[str, Raw], origin: str,
+                     warnings: Warnings, tables: Mapping[str, Mapping[str, Raw]] | None = None) -> list[Candidate]:
+    """Candidates from declared meters (a vendor profile's ``[counters]`` or the user's configuration).
+
+    `tables` holds the walked key columns of counter tables (for meters that pick rows by type)."""
+    candidates = []
+    for spec in specs:
+        if spec.keyed:
+            found = [(oid, _count(cells.get(oid), oid, warnings)) for oid in _keyed_cells(spec, tables or {})]
+            found = [(oid, value) for oid, value in found if value is not None]
+            if found:
+                candidates.append(Candidate(spec.meter, sum(v for _oid, v in found),
+                                            CounterSource("+".join(o for o, _v in found), origin, spec.unit)))
+            continue
+        if spec.total_of:
+            parts = [_source_value(s, cells, warnings) for s in spec.sources]
+            if all(p is not None for p in parts):
+                oid = "+".join(s.oid or "" for s in spec.sources)
+                candidates.append(Candidate(spec.meter, sum(parts), CounterSource(oid, origin, spec.unit)))
+            elif any(p is not None for p in parts):
+                missing = [s.oid for s, p in zip(spec.sources, parts) if p is None]
+                warnings.add(f"counter {spec.meter}", f"{origin} sum incomplete ({', '.join(missing)} "
+                                                      "did not answer); not used")
+            continue
+        for source in spec.sources:
+            value = _source_value(source, cells, warnings)
+            if value is not None:
+                candidates.append(Candidate(spec.meter, value, CounterSource(source.oid or "", origin, spec.unit)))
+                break
+    return candidates
+
+
 def choose(candidates: Iterable[Candidate], warnings: list[str]) -> tuple[dict, dict]:
-    """Pick one value per meter from candidates given in precedence order."""
+    """One value per meter: the highest-ranked origin wins; differing lower-ranked values are warned."""
     counters: dict[str, int | None] = dict.fromkeys(COUNTER_NAMES)
     sources: dict[str, CounterSource] = {}
-    for candidate in candidates:
-        if candidate.meter not in counters:
-            continue
+    for candidate in sorted(candidates, key=lambda c: rank(c.source.origin)):
         if candidate.meter not in sources:
             counters[candidate.meter] = candidate.value
             sources[candidate.meter] = candidate.source
@@ -52,3 +139,37 @@ def choose(candidates: Iterable[Candidate], warnings: list[str]) -> tuple[dict, 
                 f"counter {candidate.meter}: {kept.origin} {kept.oid} = {counters[candidate.meter]} kept; "
                 f"{candidate.source.origin} {candidate.source.oid} = {candidate.value} differs")
     return counters, sources
+
+
+def _keyed_cells(spec: MeterSpec, tables: Mapping[str, Mapping[str, Raw]]) -> list[str]:
+    keyed = spec.keyed
+    assert keyed is not None
+    rows = tables.get(keyed.key_column, {})
+    return [f"{keyed.value_column}.{row}" for row, kind in rows.items() if isinstance(kind, int)
+            and kind in keyed.match]
+
+
+def _pwg_services(service_types: Mapping[str, Raw]) -> list[tuple[str, int]]:
+    """(icKeyIndex, service type) for the services we read, first of each type only."""
+    seen: dict[int, str] = {}
+    for key, raw in sorted(service_types.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
+        service = raw if isinstance(raw, int) else None
+        if key.isdigit() and service in PWG_SERVICE_METERS and service not in seen:
+            seen[service] = key
+    return [(key, service) for service, key in seen.items()]
+
+
+def _source_value(source: Source, cells: Mapping[str, Raw], warnings: Warnings) -> int | None:
+    raw = cells.get(source.oid or "")
+    if source.pattern is None:
+        return _count(raw, source.oid or "", warnings)
+    text = source.extract(as_text(raw, source.oid or "", warnings))
+    return _count(text.replace(",", "") if text else None, source.oid or "", warnings)
+
+
+def _count(raw: Raw, where: str, warnings: Warnings) -> int | None:
+    value = as_int(raw, f"counter {where}", warnings)
+    if value is not None and value < 0:
+        warnings.add(f"counter {where}", f"negative count {value}; not used")
+        return None
+    return value

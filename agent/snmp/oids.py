@@ -67,3 +67,12 @@ ALIASES = {
     "hrDeviceDescr": HR_DEVICE_DESCR,
     "prtGeneralSerialNumber": PRT_GENERAL_SERIAL_NUMBER,
 }
+
+# PWG Imaging System State and Counter MIB (PWG 5106.3, PWG-IMAGING-COUNTER-MIB)
+IC = "1.3.6.1.4.1.2699.1.3.1"
+IC_KEY_SERVICE_TYPE = IC + ".2.1.1.2"  # icKeyServiceType.<icKeyIndex>: systemTotals(3), copy(4), print(11)...
+IC_IMAGE_TOTAL = IC + ".7.1.1.4"  # icImageTotalImages.<key>.<workType>.<persistence>
+IC_IMPRESSION_TOTAL = IC + ".8.1.1.4"  # icImpressionTotalImps
+IC_IMPRESSION_MONOCHROME = IC + ".8.1.1.5"  # icImpressionMonochromeImps
+IC_IMPRESSION_FULL_COLOR = IC + ".8.1.1.7"  # icImpressionFullColorImps
+IC_TWO_SIDED_TOTAL = IC + ".9.1.1.4"  # icTwoSidedTotalImps

@@ -6,6 +6,12 @@ is a string ``"<OID or standard name> [~ <regex>]"``: the value at that OID (or 
 ``sysDescr``, ``sysName``, ``hrDeviceDescr``, ``prtGeneralSerialNumber``), optionally cut down to the
 regex's first group. Sources are tried in order; the first that yields a value wins. The reader never
 names a vendor: everything vendor-specific comes from here. See agent/snmp/profiles/README.md.
+
+Meters (``[counters]``) use the same sources: a meter is one source, a list of alternatives, a
+table ``{ sum = [...] }`` (all parts must answer), or a row lookup in a counter table keyed by type
+``{ table = <value column>, key = <type column>, match = [types] }`` (the sum of the matching rows),
+each with an optional ``unit``. Which meter wins when
+several sources have one is decided in `agent.snmp.counters`, not here.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from agent.snmp.oids import ALIASES
+from agent.snmp.supplies import LevelCode, SupplyQuirks
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 IDENTITY_FIELDS = ("serial", "model", "firmware")
@@ -49,6 +56,31 @@ class Source:
 
 
 @dataclass(frozen=True)
+class MeterSpec:
+    """Where one meter is read: alternatives (first that answers wins) or the sum of several sources."""
+
+    meter: str
+    sources: tuple[Source, ...]
+    total_of: bool = False  # True: the meter is the sum of all sources, each must answer
+    unit: str | None = None
+    keyed: KeyedRows | None = None  # rows of a counter table picked by their type column
+
+    @property
+    def oids(self) -> list[str]:
+        return [s.oid for s in self.sources if s.oid]
+
+
+@dataclass(frozen=True)
+class KeyedRows:
+    """Counter-table rows chosen by type: the key column is walked once the profile is known, the
+    matching rows of the value column are read by GET."""
+
+    value_column: str
+    key_column: str
+    match: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Brand:
     manufacturer: str
     pattern: re.Pattern[str]
@@ -66,10 +98,13 @@ class Profile:
     # a regex with named groups (description, part_number, serial) for supply descriptions that
     # carry more than a name, e.g. Xerox "Black Toner, PN 006R01509;SN 48178080E0000481"
     supply_description: re.Pattern[str] | None = None
+    counters: tuple[MeterSpec, ...] = ()
+    supply_quirks: SupplyQuirks = field(default_factory=SupplyQuirks)
 
     def vendor_oids(self) -> list[str]:
-        """Numeric OIDs this profile needs read by GET."""
+        """Numeric OIDs this profile needs read by GET (identity and meters)."""
         oids = [s.oid for sources in self.identity.values() for s in sources if s.oid]
+        oids += [oid for spec in self.counters for oid in spec.oids]
         return list(dict.fromkeys(oids))
 
     def manufacturer_for(self, sys_descr: str | None) -> str | None:
@@ -116,6 +151,65 @@ def parse_source(text: str, where: str) -> Source:
     raise ProfileError(f"{where}: {target!r} is neither a numeric OID nor one of {', '.join(ALIASES)}")
 
 
+METER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def parse_meters(table: dict, where: str) -> tuple[MeterSpec, ...]:
+    """``[counters]``: meter name -> source, [alternatives] or { sum = [...], unit = "..." }."""
+    specs = []
+    for meter, spec in table.items():
+        here = f"{where}.{meter}"
+        if not METER_NAME.match(meter):
+            raise ProfileError(f"{here}: meter names are lower_snake_case")
+        unit, total_of = None, False
+        if isinstance(spec, dict) and "table" in spec:
+            specs.append(_keyed_meter(meter, spec, here))
+            continue
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"source", "sources", "sum", "unit"}
+            if unknown or len({"source", "sources", "sum"} & set(spec)) != 1:
+                raise ProfileError(f"{here}: give exactly one of source, sources, sum (and optionally unit)")
+            unit = spec.get("unit")
+            total_of = "sum" in spec
+            spec = spec.get("source") or spec.get("sources") or spec.get("sum")
+        texts = [spec] if isinstance(spec, str) else spec
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            raise ProfileError(f"{here}: expected a source string or a list of them")
+        sources = tuple(parse_source(t, here) for t in texts)
+        if any(s.alias for s in sources):
+            raise ProfileError(f"{here}: a meter is read from a numeric OID, not {sources[0].alias}")
+        specs.append(MeterSpec(meter, sources, total_of, unit))
+    return tuple(specs)
+
+
+def _keyed_meter(meter: str, spec: dict, here: str) -> MeterSpec:
+    if set(spec) - {"table", "key", "match", "unit"} or not {"table", "key", "match"} <= set(spec):
+        raise ProfileError(f"{here}: a table meter has table, key, match (and optionally unit)")
+    columns = [parse_source(spec[k], here) for k in ("table", "key")]
+    if any(c.oid is None or c.pattern for c in columns):
+        raise ProfileError(f"{here}: table and key are numeric column OIDs")
+    match = spec["match"] if isinstance(spec["match"], list) else [spec["match"]]
+    if not match or not all(isinstance(m, int) for m in match):
+        raise ProfileError(f"{here}: match is a list of integer types")
+    return MeterSpec(meter, (), unit=spec.get("unit"),
+                     keyed=KeyedRows(columns[0].oid, columns[1].oid, tuple(match)))  # type: ignore[arg-type]
+
+
+def parse_supply_quirks(table: dict, name: str, where: str) -> SupplyQuirks:
+    try:
+        codes = tuple(LevelCode(level=int(c["level"]), state=str(c["state"]),
+                                percent=float(c["percent"]) if "percent" in c else None,
+                                only_without_capacity=bool(c.get("only_without_capacity", False)),
+                                receptacle=c.get("receptacle"))
+                      for c in table.get("level_codes", ()))
+        step = table.get("level_step")
+        return SupplyQuirks(source=name, level_codes=codes,
+                            receptacle_level_is_remaining=bool(table.get("receptacle_level_is_remaining", False)),
+                            level_step=float(step) if step is not None else None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProfileError(f"{where}: bad supply quirk: {exc!r}") from None
+
+
 def load_profile(path: Path) -> Profile:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -142,7 +236,11 @@ def load_profile(path: Path) -> Profile:
             identity=identity,
             supply_description=re.compile(data["supplies"]["description"])
             if "description" in data.get("supplies", {}) else None,
+            counters=parse_meters(data.get("counters", {}), f"{where} counters"),
+            supply_quirks=parse_supply_quirks(data.get("supplies", {}), path.stem, f"{where} supplies"),
         )
+    except ProfileError:
+        raise
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise ProfileError(f"{where}: {exc!r}") from None
 
@@ -150,6 +248,7 @@ def load_profile(path: Path) -> Profile:
 @lru_cache(maxsize=1)
 def all_profiles() -> tuple[Profile, ...]:
     return tuple(load_profile(p) for p in sorted(PROFILE_DIR.glob("*.toml")))
+
 
 
 def select_profile(sys_object_id: str | None, sys_descr: str | None) -> Profile:

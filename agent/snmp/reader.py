@@ -8,12 +8,20 @@ Two phases keep the request count low (typically 3-4 PDUs for a whole inventory)
    this reads those values and tells which rows each table has;
 2. GETs of exactly the remaining cells of those rows plus the vendor profile's OIDs, packed.
 
+A profile whose meters pick rows of a counter table by type (Ricoh's engine counters) costs its own
+devices one more request: that type column is walked once the profile is known, and the matching
+value cells join the phase 2 GETs.
+The PWG Imaging System Counter MIB costs no request of its own: its key column (icKeyServiceType)
+rides along in phase 1 (one more repeater, answered by whatever follows it on devices without it),
+and its counter cells join the phase 2 GETs only when the device listed services.
+
 Decoding is defensive: a value of the wrong type or out of range becomes null plus a warning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
 from agent.snmp import counters as counter_rules
@@ -34,6 +42,9 @@ from agent.snmp.status import (
 from agent.snmp.supplies import RawSupply, build_supply
 from agent.snmp.values import Raw, Warnings, as_int, as_mac, as_oid, as_text, enum_name
 
+if TYPE_CHECKING:  # the configuration loader (pysmi) stays off the poll's import path
+    from agent.snmp.meter_config import ConfiguredMeters
+
 KEY_COLUMNS = (
     oids.HR_DEVICE_TYPE,
     oids.IF_PHYS_ADDRESS,
@@ -45,6 +56,7 @@ KEY_COLUMNS = (
     oids.PRT_COLORANT_VALUE,
     oids.PRT_ALERT_SEVERITY,
     oids.PRT_INPUT_CURRENT_LEVEL,
+    oids.IC_KEY_SERVICE_TYPE,
 )
 SUPPLY_COLUMNS = (
     oids.PRT_SUPPLIES_DESCRIPTION, oids.PRT_SUPPLIES_TYPE, oids.PRT_SUPPLIES_CLASS, oids.PRT_SUPPLIES_UNIT,
@@ -59,17 +71,25 @@ ALERT_COLUMNS = (
 DEVICE_COLUMNS = (oids.HR_DEVICE_DESCR, oids.HR_DEVICE_STATUS)
 
 
-async def read_device(session: SnmpSession) -> DeviceReading:
-    """Poll one device. Raises `SnmpError` subclasses only when the device cannot be read at all."""
+async def read_device(session: SnmpSession, configured: ConfiguredMeters | None = None) -> DeviceReading:
+    """Poll one device. Raises `SnmpError` subclasses only when the device cannot be read at all.
+
+    `configured` holds the user's own meters (origin ``config``), read in the same GETs.
+    """
     reading = DeviceReading(address=session.host, port=session.port)
     warnings = Warnings()
     walked = await session.walk(KEY_COLUMNS, oids.SYSTEM_SCALARS)
     scalars, keys = walked.scalars, walked.columns
-    for column in walked.incomplete:
-        warnings.add(column, "the device stopped answering while this column was read; rows may be missing")
+    _note_incomplete(walked.incomplete, warnings)
 
     identity = _system_identity(scalars, warnings)
     profile = select_profile(identity.sys_object_id, identity.sys_descr)
+    extra_meters = configured.for_profile(profile.name) if configured else ()
+    type_columns = counter_rules.key_columns(profile.counters + extra_meters)
+    if type_columns:  # counter tables keyed by type (Ricoh): one more request, for those devices only
+        typed = await session.walk(type_columns)
+        keys = {**keys, **typed.columns}
+        _note_incomplete(typed.incomplete, warnings)
     printer_devices = _printer_devices(keys, warnings)
     rows = {column: sorted(keys[column], key=_index_key) for column in KEY_COLUMNS}
 
@@ -80,6 +100,10 @@ async def read_device(session: SnmpSession) -> DeviceReading:
     described = printer_devices or rows[oids.HR_DEVICE_TYPE][:1]
     wanted += [f"{column}.{device}" for column in DEVICE_COLUMNS for device in described]
     wanted += profile.vendor_oids()
+    wanted += counter_rules.pwg_oids(keys[oids.IC_KEY_SERVICE_TYPE])
+    wanted += counter_rules.keyed_oids(profile.counters + extra_meters, keys)
+    wanted += [oid for spec in extra_meters for oid in spec.oids]
+    wanted = list(dict.fromkeys(wanted))
     cells = await session.get(wanted) if wanted else {}
 
     def cell(column: str, row: str) -> Raw:
@@ -107,12 +131,21 @@ async def read_device(session: SnmpSession) -> DeviceReading:
     reading.profile = profile.name if profile.name != "generic" else None
 
     candidates = counter_rules.standard_candidates(reading.markers)
+    candidates += counter_rules.pwg_candidates(keys[oids.IC_KEY_SERVICE_TYPE], cells, warnings)
+    candidates += counter_rules.meter_candidates(profile.counters, cells, f"vendor:{profile.name}", warnings,
+                                                 keys)
+    candidates += counter_rules.meter_candidates(extra_meters, cells, "config", warnings, keys)
     reading.counters, reading.counter_sources = counter_rules.choose(candidates, warnings)
     reading.warnings = list(warnings)
     reading.stats.pdus = session.pdus
     reading.stats.bytes = session.bytes
     reading.stats.elapsed_ms = session.elapsed_ms
     return reading
+
+
+def _note_incomplete(columns: list[str], warnings: Warnings) -> None:
+    for column in columns:
+        warnings.add(column, "the device stopped answering while this column was read; rows may be missing")
 
 
 def _system_identity(scalars: Mapping[str, Raw], warnings: Warnings) -> Identity:
@@ -224,7 +257,7 @@ def _supplies(keys, rows, cell, profile: Profile, warnings: Warnings):
             level=as_int(keys[oids.PRT_SUPPLIES_LEVEL][row], where + " level", warnings),
             colorant=colorant,
         )
-        supplies.append(build_supply(raw))
+        supplies.append(build_supply(raw, profile.supply_quirks))
     return supplies
 
 

@@ -10,8 +10,11 @@ Rules (DESIGN.md):
 - ``type`` is normalised to toner, ink, drum, developer, waste_toner, fuser, transfer, maintenance_kit,
   staples or other; ``color`` comes from the colorant table when present, else from the description.
 
-Vendor quirks (level codes, inverted receptacles, few-step levels) are applied by the reader from the
-profile *before* these rules, as a mapping of raw values; the rules themselves never name a vendor.
+Vendor quirks are data (`SupplyQuirks`, filled from the device's profile) and are applied *before*
+these rules: a level code that means a state rather than an amount (Brother 0..3, Ricoh -100), a
+receptacle whose level is the remaining space rather than the fill (RFC 3805's own reading, which
+most vendors ignore), a device that reports only a few coarse steps. The raw ``level`` always stays
+as sent, and a supply a quirk changed names it in ``quirk``. The rules themselves never name a vendor.
 """
 
 from __future__ import annotations
@@ -91,6 +94,33 @@ _TRICOLOR = re.compile(r"tri-?colou?r|cmy\b|colou?r (ink|cartridge)", re.I)
 
 
 @dataclass(frozen=True)
+class LevelCode:
+    """A raw level value that means a state, not an amount (applies only where its conditions hold)."""
+
+    level: int
+    state: str
+    percent: float | None = None
+    only_without_capacity: bool = False  # only when prtMarkerSuppliesMaxCapacity is not > 0
+    receptacle: bool | None = None  # None: any class; True/False: only receptacles / consumables
+
+
+@dataclass(frozen=True)
+class SupplyQuirks:
+    """What a vendor's supply levels mean when they depart from RFC 3805 (from the profile)."""
+
+    source: str = ""  # the profile's name, shown in Supply.quirk
+    level_codes: tuple[LevelCode, ...] = ()
+    receptacle_level_is_remaining: bool = False  # waste level counts free space: fill = max - level
+    level_step: float | None = None  # levels in percent (max 100) move in steps of this size
+
+    def __bool__(self) -> bool:
+        return bool(self.level_codes or self.receptacle_level_is_remaining or self.level_step)
+
+
+NO_QUIRKS = SupplyQuirks()
+
+
+@dataclass(frozen=True)
 class RawSupply:
     """One row of prtMarkerSuppliesTable after value decoding (still raw RFC 3805 numbers)."""
 
@@ -166,9 +196,16 @@ def level_state(level: int | None, max_capacity: int | None, receptacle: bool) -
     return "low" if percent <= LOW_PERCENT else "ok"
 
 
-def build_supply(raw: RawSupply) -> Supply:
+def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS) -> Supply:
     kind = supply_type(raw.type_code, raw.description)
     klass = supply_class(raw.class_code, kind)
+    receptacle = klass == "receptacle"
+    percent = level_percent(raw.level, raw.max_capacity)
+    state = level_state(raw.level, raw.max_capacity, receptacle)
+    quirk = None
+    adjusted = _apply_quirks(raw, receptacle, quirks)
+    if adjusted is not None:
+        percent, state, quirk = adjusted
     color = color_from_text(raw.colorant) or color_from_text(raw.description)
     if color is None and kind in ("toner", "ink") and raw.description and _mono_hint(raw.description):
         color = "black"
@@ -182,11 +219,37 @@ def build_supply(raw: RawSupply) -> Supply:
         unit=SUPPLY_UNITS.get(raw.unit_code) if raw.unit_code is not None else None,
         level=raw.level,
         max_capacity=raw.max_capacity,
-        percent=level_percent(raw.level, raw.max_capacity),
-        state=level_state(raw.level, raw.max_capacity, klass == "receptacle"),
+        percent=percent,
+        state=state,
         part_number=raw.part_number or part_number(raw.description),
         serial=raw.serial,
+        quirk=quirk,
     )
+
+
+def _apply_quirks(raw: RawSupply, receptacle: bool,
+                  quirks: SupplyQuirks) -> tuple[float | None, str, str] | None:
+    """(percent, state, explanation) when a vendor quirk decides this row, else None."""
+    if not quirks or raw.level is None:
+        return None
+    has_capacity = raw.max_capacity is not None and raw.max_capacity > 0
+    for code in quirks.level_codes:
+        if code.level != raw.level or (code.only_without_capacity and has_capacity):
+            continue
+        if code.receptacle is not None and code.receptacle != receptacle:
+            continue
+        return code.percent, code.state, f"{quirks.source}: level {raw.level} means {code.state}"
+    if receptacle and quirks.receptacle_level_is_remaining and raw.level >= 0 and has_capacity:
+        fill = max(0, raw.max_capacity - raw.level)  # type: ignore[operator]
+        return (level_percent(fill, raw.max_capacity), level_state(fill, raw.max_capacity, True),
+                f"{quirks.source}: level is the remaining space; percent is how full")
+    if quirks.level_step and raw.level >= 0 and raw.max_capacity == 100 and not receptacle:
+        percent = level_percent(raw.level, raw.max_capacity)
+        state = level_state(raw.level, raw.max_capacity, False)
+        if percent is not None and 0 < percent <= quirks.level_step and state == "ok":
+            state = "low"  # the last step before empty: the real level may be just above zero
+        return percent, state, f"{quirks.source}: level reported in steps of {quirks.level_step:g} %"
+    return None
 
 
 _PART_PATTERNS = [

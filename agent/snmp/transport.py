@@ -40,7 +40,7 @@ class TransportError(Exception):
 class Answer:
     error_status: int
     error_index: int
-    var_binds: list[tuple[str, object]]  # (dotted OID, Raw value or END)
+    var_binds: list[tuple[str, int, object]]  # (dotted OID, BER tag, Raw value or END)
 
 
 @dataclass
@@ -223,9 +223,18 @@ class UsmEngine:
         self.snmp.close_dispatcher()
 
 
-def _unpack(var_bind: object) -> tuple[str, object]:
+_TAGS = {
+    "Integer": ber.INTEGER, "Integer32": ber.INTEGER, "OctetString": ber.OCTET_STRING, "Bits": ber.OCTET_STRING,
+    "Null": ber.NULL, "ObjectIdentifier": ber.OID, "ObjectName": ber.OID, "IpAddress": ber.IP_ADDRESS,
+    "Counter32": ber.COUNTER32, "Gauge32": ber.GAUGE32, "Unsigned32": ber.GAUGE32, "TimeTicks": ber.TIMETICKS,
+    "Opaque": ber.OPAQUE, "Counter64": ber.COUNTER64, "NoSuchObject": ber.NO_SUCH_OBJECT,
+    "NoSuchInstance": ber.NO_SUCH_INSTANCE, "EndOfMibView": ber.END_OF_MIB_VIEW,
+}
+
+
+def _unpack(var_bind: object) -> tuple[str, int, object]:
+    """A pysnmp variable binding as (dotted OID, BER tag, plain value), like the codec's."""
     name, value = var_bind  # type: ignore[misc]
     oid = ".".join(map(str, name.asTuple()))
-    if type(value).__name__ == "EndOfMibView":
-        return oid, END
-    return oid, from_pysnmp(value)
+    tag = _TAGS.get(type(value).__name__, ber.NULL)
+    return oid, tag, END if tag == ber.END_OF_MIB_VIEW else from_pysnmp(value)
