@@ -20,7 +20,7 @@ Decoding is defensive: a value of the wrong type or out of range becomes null pl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
@@ -211,11 +211,7 @@ def _mac(keys: Mapping[str, Mapping[str, Raw]]) -> str | None:
 
 def _markers(keys, rows, cell, warnings: Warnings) -> list[Marker]:
     markers = []
-    for row in rows[oids.PRT_MARKER_LIFE_COUNT]:
-        device, index = _split_row(row)
-        if device is None:
-            continue
-        where = f"prtMarker.{row}"
+    for row, device, index, where in _table_rows(rows[oids.PRT_MARKER_LIFE_COUNT], "prtMarker."):
         markers.append(Marker(
             device_index=device, index=index,
             life_count=_non_negative(keys[oids.PRT_MARKER_LIFE_COUNT][row], where + " life count", warnings),
@@ -230,11 +226,7 @@ def _markers(keys, rows, cell, warnings: Warnings) -> list[Marker]:
 def _supplies(keys, rows, cell, profile: Profile, warnings: Warnings):
     colorants = keys[oids.PRT_COLORANT_VALUE]
     supplies = []
-    for row in rows[oids.PRT_SUPPLIES_LEVEL]:
-        device, index = _split_row(row)
-        if device is None:
-            continue
-        where = f"supply {row}"
+    for row, device, index, where in _table_rows(rows[oids.PRT_SUPPLIES_LEVEL], "supply "):
         colorant_index = as_int(cell(oids.PRT_SUPPLIES_COLORANT_INDEX, row), where + " colorant", warnings)
         colorant = None
         if colorant_index and colorant_index > 0:
@@ -263,11 +255,7 @@ def _supplies(keys, rows, cell, profile: Profile, warnings: Warnings):
 
 def _trays(keys, rows, cell, warnings: Warnings) -> list[Tray]:
     trays = []
-    for row in rows[oids.PRT_INPUT_CURRENT_LEVEL]:
-        device, index = _split_row(row)
-        if device is None:
-            continue
-        where = f"input {row}"
+    for row, device, index, where in _table_rows(rows[oids.PRT_INPUT_CURRENT_LEVEL], "input "):
         trays.append(Tray(
             device_index=device, index=index,
             name=as_text(cell(oids.PRT_INPUT_NAME, row), where + " name", warnings),
@@ -281,11 +269,7 @@ def _trays(keys, rows, cell, warnings: Warnings) -> list[Tray]:
 
 def _alerts(keys, rows, cell, warnings: Warnings) -> list[Alert]:
     alerts = []
-    for row in rows[oids.PRT_ALERT_SEVERITY]:
-        device, index = _split_row(row)
-        if device is None:
-            continue
-        where = f"alert {row}"
+    for row, device, index, where in _table_rows(rows[oids.PRT_ALERT_SEVERITY], "alert "):
         alerts.append(Alert(
             device_index=device, index=index,
             severity=enum_name(keys[oids.PRT_ALERT_SEVERITY][row], ALERT_SEVERITY, where + " severity", warnings),
@@ -322,11 +306,12 @@ def _non_negative(raw: Raw, where: str, warnings: Warnings) -> int | None:
     return value
 
 
-def _split_row(row: str) -> tuple[int | None, int]:
-    parts = row.split(".")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        return None, 0
-    return int(parts[0]), int(parts[1])
+def _table_rows(rows: list[str], label: str) -> Iterator[tuple[str, int, int, str]]:
+    """(row, hrDeviceIndex, row index, where-label) for each well-formed "device.index" row."""
+    for row in rows:
+        parts = row.split(".")
+        if len(parts) == 2 and all(p.isdigit() for p in parts):
+            yield row, int(parts[0]), int(parts[1]), f"{label}{row}"
 
 
 def _index_key(row: str) -> tuple[int, ...]:
