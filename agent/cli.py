@@ -10,11 +10,11 @@ import argparse
 import sys
 
 from agent import __version__
-from agent.commands import poll
+from agent.commands import discover, poll
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
 
-COMMANDS = (poll,)
+COMMANDS = (poll, discover)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -66,11 +66,23 @@ class Profile:
     # a regex with named groups (description, part_number, serial) for supply descriptions that
     # carry more than a name, e.g. Xerox "Black Toner, PN 006R01509;SN 48178080E0000481"
     supply_description: re.Pattern[str] | None = None
+    # [discovery]: sysObjectID prefixes and sysDescr patterns that identify a printer by themselves
+    # (devices that answer SNMP but do not implement the Printer-MIB, or whose vendor also makes
+    # switches and servers under the same enterprise number)
+    printer_object_ids: tuple[str, ...] = ()
+    printer_sys_descr: tuple[re.Pattern[str], ...] = ()
 
     def vendor_oids(self) -> list[str]:
         """Numeric OIDs this profile needs read by GET."""
         oids = [s.oid for sources in self.identity.values() for s in sources if s.oid]
         return list(dict.fromkeys(oids))
+
+    def names_a_printer(self, sys_object_id: str | None, sys_descr: str | None) -> bool:
+        """True when the sysObjectID or sysDescr alone says "printer" for this vendor."""
+        oid = (sys_object_id or "").lstrip(".")
+        if oid and any(oid == p or oid.startswith(p + ".") for p in self.printer_object_ids):
+            return True
+        return bool(sys_descr) and any(p.search(sys_descr) for p in self.printer_sys_descr)
 
     def manufacturer_for(self, sys_descr: str | None) -> str | None:
         """The brand on the device: an OEM brand named in sysDescr, else the profile's manufacturer."""
@@ -142,6 +154,9 @@ def load_profile(path: Path) -> Profile:
             identity=identity,
             supply_description=re.compile(data["supplies"]["description"])
             if "description" in data.get("supplies", {}) else None,
+            printer_object_ids=tuple(o.lstrip(".") for o in data.get("discovery", {}).get("printer_object_ids", ())),
+            printer_sys_descr=tuple(re.compile(p, re.I)
+                                    for p in data.get("discovery", {}).get("printer_sys_descr", ())),
         )
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise ProfileError(f"{where}: {exc!r}") from None

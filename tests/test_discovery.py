@@ -1,0 +1,181 @@
+"""Discovery against a simulated LAN on loopback: snmpsim printers at their own addresses, silent hosts
+that drop packets, a non-printer, SNMPv3, a printer reachable under a second community."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.network.known_devices import KnownDevices
+from agent.network.scan import discover
+from agent.snmp.credentials import Credentials
+from agent.snmp.discovery import SweepSettings
+from agent.snmp.targets import TargetError, TargetSet
+from conftest import FIXTURES, ROOT
+from simulated_lan import SilentHosts, SimPrinter, SimPrinters, free_udp_port
+
+NET = "127.0.79"
+RANGE = f"{NET}.1-14"
+TIMEOUT, RETRIES = 0.3, 1
+V3 = Credentials(version="3", user="alice", auth_proto="SHA", auth_key="alice-auth-key",
+                 priv_proto="AES", priv_key="alice-priv-key", context="public")
+SWITCH = """1.3.6.1.2.1.1.1.0|4|Cisco IOS Software, C2960 Software (C2960-LANBASEK9-M)
+1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.9.1.716
+1.3.6.1.2.1.1.5.0|4|core-switch
+1.3.6.1.2.1.2.2.1.6.1|4x|001122334455
+"""
+
+
+def expected(community: str) -> dict:
+    from conftest import load_manifest
+
+    return next(e["expected"] for e in load_manifest() if e["snmpsim_community"] == community)
+
+
+@pytest.fixture(scope="module")
+def lan(tmp_path_factory):
+    work = tmp_path_factory.mktemp("lan")
+    switch = work / "switch.snmprec"
+    switch.write_text(SWITCH)
+    printers = [
+        SimPrinter(f"{NET}.2", FIXTURES / "ricoh_mpc3002.snmprec"),
+        SimPrinter(f"{NET}.3", FIXTURES / "brother.snmprec"),
+        SimPrinter(f"{NET}.4", FIXTURES / "konica_c250i.snmprec", community="private"),
+        SimPrinter(f"{NET}.5", switch),
+        SimPrinter(f"{NET}.6", FIXTURES / "utax.snmprec", v3_user=V3.user, v3_auth_key=V3.auth_key,
+                   v3_priv_key=V3.priv_key),
+        SimPrinter(f"{NET}.7", FIXTURES / "ricoh_mpc3002.snmprec", community="moved"),
+    ]
+    port = free_udp_port(f"{NET}.1")
+    sim = SimPrinters(printers, port, work / "sim")
+    silent = SilentHosts([a for a in TargetSet.parse([RANGE]) if a not in {p.address for p in printers}], port)
+    yield sim, silent
+    sim.stop()
+    silent.stop()
+
+
+def run_discovery(lan, tmp_path, targets, credentials, exclude=()):
+    sim, _silent = lan
+    settings = SweepSettings(tuple(credentials), (sim.port,), TIMEOUT, RETRIES)
+    store = KnownDevices(tmp_path / "known.sqlite")
+    try:
+        return asyncio.run(discover(TargetSet.parse(targets, exclude), settings, store))
+    finally:
+        store.close()
+
+
+def by_address(result):
+    return {d.address: d for d in result.devices}
+
+
+def test_targets_cidr_ranges_hosts_and_exclusions():
+    targets = TargetSet.parse(["10.0.0.0/30", "10.0.0.1-10.0.0.6", "10.0.1.10-12", "10.0.2.9"],
+                              exclude=["10.0.0.4-5", "10.0.1.11"])
+    assert list(targets) == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.6", "10.0.1.10", "10.0.1.12",
+                             "10.0.2.9"]
+    assert len(targets) == 7
+    assert "10.0.0.4" not in targets and "10.0.1.12" in targets
+    for bad in ("10.0.0.9-3", "10.0.0.0/33", "999.1.1.1", "10.0.0.0/8,10.16.0.0/8"):
+        with pytest.raises(TargetError):
+            TargetSet.parse([bad])
+
+
+def test_sweep_identifies_printers_non_printers_and_silent_hosts(lan, tmp_path):
+    sim, silent = lan
+    before = silent.received
+    result = run_discovery(lan, tmp_path, [RANGE], [Credentials(community="public"),
+                                                     Credentials(community="private")])
+    found = by_address(result)
+    assert set(found) == {f"{NET}.{n}" for n in (2, 3, 4, 5, 6)}
+    for address, community in ((f"{NET}.2", "ricoh_mpc3002"), (f"{NET}.3", "brother"),
+                               (f"{NET}.4", "konica_c250i"), (f"{NET}.6", "utax")):
+        device = found[address]
+        assert device.is_printer, address
+        assert device.identity.serial == expected(community)["serial"]
+        assert device.identity.sys_object_id.lstrip(".") == expected(community)["sysObjectID"].lstrip(".")
+    switch = found[f"{NET}.5"]
+    assert not switch.is_printer and switch.printer_evidence is None
+    assert switch.identity.sys_descr.startswith("Cisco IOS") and switch.identity.mac == "00:11:22:33:44:55"
+    # credential sets are tried in order and the first that answers is reported, never its secret
+    assert found[f"{NET}.2"].credential == Credentials(community="public").describe()
+    assert found[f"{NET}.4"].credential == Credentials(community="private").describe()
+    assert "private" not in json.dumps(result.to_json())
+    # each silent address cost exactly (retries + 1) packets per credential set, nothing more
+    silent_count = len(TargetSet.parse([RANGE])) - 6
+    assert silent.received - before == silent_count * (RETRIES + 1) * 2
+    # the printer at .7 only knows "moved": it stayed silent to both sets
+    assert result.stats["answered"] == 5
+
+
+def test_same_device_through_two_credentials_and_overlapping_ranges_is_one_device(lan, tmp_path):
+    result = run_discovery(lan, tmp_path, [f"{NET}.1-3", f"{NET}.2-7", f"{NET}.7"],
+                           [Credentials(community="public"), Credentials(community="moved")])
+    ricoh = [d for d in result.devices if d.identity.serial == expected("ricoh_mpc3002")["serial"]]
+    assert len(ricoh) == 1
+    assert ricoh[0].seen_at == [f"snmp {NET}.2:{lan[0].port}", f"snmp {NET}.7:{lan[0].port}"]
+    assert result.stats["duplicates_merged"] == 1
+    serials = [d.identity.serial for d in result.devices if d.identity.serial]
+    assert len(serials) == len(set(serials))
+
+
+def test_exclusions_are_never_probed(lan, tmp_path):
+    sim, silent = lan
+    before = silent.received
+    result = run_discovery(lan, tmp_path, [RANGE], [Credentials(community="public")],
+                           exclude=[f"{NET}.2", f"{NET}.8-14"])
+    assert f"{NET}.2" not in by_address(result) and f"{NET}.3" in by_address(result)
+    assert silent.received - before == 1 * (RETRIES + 1)  # only .1 of the silent ones
+
+
+def test_snmpv3_first_then_communities(lan, tmp_path):
+    wrong_user = Credentials(version="3", user="mallory", auth_proto="SHA", auth_key="not-the-key",
+                             context="public")
+    result = run_discovery(lan, tmp_path, [f"{NET}.3", f"{NET}.6"], [wrong_user, V3, Credentials(community="public")])
+    found = by_address(result)
+    assert found[f"{NET}.6"].credential == "v3 user alice (authPriv)"
+    assert found[f"{NET}.6"].identity.serial == expected("utax")["serial"]
+    # brother has no v3 users: both v3 sets are refused at once, then the community answers
+    assert found[f"{NET}.3"].credential == Credentials(community="public").describe()
+
+
+def cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+
+
+def test_cli_dhcp_move_keeps_identity_and_lists_devices_to_complete(lan, tmp_path, agent_env):
+    sim, _silent = lan
+    env = dict(agent_env, FLEETMETER_HOME=str(tmp_path / "home"))
+    common = ["--port", str(sim.port), "--timeout", str(TIMEOUT), "--retries", str(RETRIES), "--json"]
+    first = cli(env, "discover", f"{NET}.2", "--community", "public", *common)
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(first.stdout)
+    assert [d["address"] for d in doc["devices"]] == [f"{NET}.2"]
+    assert set(doc["devices"][0]) >= {"address", "port", "is_printer", "credential", "identity"}
+    assert set(doc["devices"][0]["identity"]) == {"serial", "manufacturer", "model", "sys_descr",
+                                                   "sys_object_id", "mac"}
+    # the printer now answers at .7 (new DHCP lease; .2 is silent for this community)
+    moved = json.loads(cli(env, "discover", f"{NET}.2", f"{NET}.7", "--community", "moved", *common).stdout)
+    assert [d["address"] for d in moved["devices"]] == [f"{NET}.7"]
+    assert moved["moved"] == {f"{NET}.7": f"{NET}.2"}
+    assert moved["to_complete"] == []
+    # a sweep that covers its address but does not reach it lists it as a device to complete
+    gone = json.loads(cli(env, "discover", f"{NET}.7", "--community", "public", *common).stdout)
+    assert gone["devices"] == []
+    assert [(d["address"], d["serial"]) for d in gone["to_complete"]] == \
+        [(f"{NET}.7", expected("ricoh_mpc3002")["serial"])]
+    assert gone["to_complete"][0]["last_seen"]
+    human = cli(env, "discover", f"{NET}.3", f"{NET}.7", "--community", "public", *common[:-1])
+    assert human.returncode == 0 and "Devices to complete" in human.stdout and "Brother" in human.stdout
+
+
+def test_cli_usage_errors_are_one_line(agent_env):
+    bad = cli(agent_env, "discover", "10.0.0.9-3")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "ends before it starts" in bad.stderr
+    bad = cli(agent_env, "discover", "127.0.0.1", "--snmp-version", "3")
+    assert bad.returncode == 2 and "user name" in bad.stderr
