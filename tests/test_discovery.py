@@ -179,3 +179,104 @@ def test_cli_usage_errors_are_one_line(agent_env):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "ends before it starts" in bad.stderr
     bad = cli(agent_env, "discover", "127.0.0.1", "--snmp-version", "3")
     assert bad.returncode == 2 and "user name" in bad.stderr
+
+
+# ---------------------------------------------------------------- other sources: mDNS, IPP, neighbours
+IPP_ADDRESS = f"{NET}.20"  # outside RANGE: found only because mDNS announces it
+
+
+@pytest.fixture(scope="module")
+def ipp_printer():
+    from pyipp.enums import IppTag
+
+    from ipp_server import IppPrinter
+
+    printer = IppPrinter(IPP_ADDRESS, [
+        ("printer-device-id", "MFG:ACME;MDL:LaserPro 9000;CMD:PCL,PDF;SN:ACME0042;", IppTag.TEXT),
+        ("printer-make-and-model", "ACME LaserPro 9000", IppTag.TEXT),
+        ("printer-name", "laserpro", IppTag.NAME),
+        ("printer-supply", ["index=1;class=supplyThatIsConsumed;type=tonerCartridge;unit=percent;"
+                            "maxcapacity=100;level=40;colorantname=black;",
+                            "index=2;class=receptacleThatIsFilled;type=wasteToner;unit=percent;"
+                            "maxcapacity=100;level=95;"], IppTag.STRING),
+        ("printer-supply-description", ["Black Toner Cartridge", "Waste Toner Box"], IppTag.TEXT),
+        ("marker-names", ["Black Toner Cartridge"], IppTag.NAME),
+        ("marker-levels", [40], IppTag.INTEGER),
+        ("marker-types", ["toner-cartridge"], IppTag.KEYWORD),
+    ])
+    yield printer
+    printer.stop()
+
+
+@pytest.fixture(scope="module")
+def announced(ipp_printer):
+    """mDNS announcements on loopback only (zeroconf bound to 127.0.0.1)."""
+    import socket
+
+    from zeroconf import IPVersion, ServiceInfo, Zeroconf
+
+    zeroconf = Zeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+    services = [
+        ServiceInfo("_ipp._tcp.local.", "ACME LaserPro 9000._ipp._tcp.local.",
+                    addresses=[socket.inet_aton(IPP_ADDRESS)], port=ipp_printer.port,
+                    properties={"rp": "ipp/print", "ty": "ACME LaserPro 9000"}, server="laserpro.local."),
+        ServiceInfo("_pdl-datastream._tcp.local.", "Brother MFC-L2710DW._pdl-datastream._tcp.local.",
+                    addresses=[socket.inet_aton(f"{NET}.3")], port=9100,
+                    properties={"ty": "Brother MFC-L2710DW series"}, server="brother.local."),
+    ]
+    for service in services:
+        zeroconf.register_service(service)
+    yield services
+    zeroconf.close()
+
+
+def test_mdns_ipp_and_neighbours_find_what_the_sweep_misses(lan, tmp_path, ipp_printer, announced):
+    from agent.network.scan import OtherSources
+
+    sim, _silent = lan
+    neighbours = {IPP_ADDRESS: "02:00:00:00:00:20", f"{NET}.2": "02:00:00:00:00:02", f"{NET}.4": "02:00:00:00:00:04"}
+    settings = SweepSettings((Credentials(community="public"),), (sim.port,), TIMEOUT, RETRIES)
+    store = KnownDevices(tmp_path / "known.sqlite")
+    try:
+        result = asyncio.run(discover(
+            TargetSet.parse([f"{NET}.3"], exclude=[f"{NET}.4"]), settings, store,
+            sources=OtherSources(2.0, ("127.0.0.1",), neighbours)))
+    finally:
+        store.close()
+    found = by_address(result)
+    # .2 comes from the neighbour table; .4 is a neighbour too but excluded: never probed
+    assert set(found) == {f"{NET}.2", f"{NET}.3", IPP_ADDRESS}
+    assert found[f"{NET}.2"].identity.serial == expected("ricoh_mpc3002")["serial"]
+    brother = found[f"{NET}.3"]
+    assert brother.source == "snmp" and brother.names == ["Brother MFC-L2710DW._pdl-datastream._tcp.local."]
+    assert f"mdns {NET}.3:9100" in brother.seen_at
+    acme = found[IPP_ADDRESS]
+    assert (acme.source, acme.is_printer, acme.identity.serial, acme.identity.manufacturer, acme.identity.model) == \
+        ("ipp", True, "ACME0042", "ACME", "LaserPro 9000")
+    assert acme.identity.mac == "02:00:00:00:00:20"  # from the neighbour table
+    toner, waste = acme.supplies
+    assert (toner.type, toner.color, toner.percent, toner.state) == ("toner", "black", 40.0, "ok")
+    assert (waste.type, waste.class_, waste.state) == ("waste_toner", "receptacle", "near_full")
+    assert "printer-supply" in ipp_printer.requests[-1]["operation-attributes"]["requested-attributes"]
+    assert result.stats["mdns_services"] == 2 and result.stats["ipp_read"] == 1
+    assert result.stats["duplicates_merged"] == 2  # brother: SNMP + mDNS; ACME: IPP + mDNS
+
+
+def test_neighbour_table_formats():
+    from agent.network.neighbours import parse_arp_a, parse_ip_neigh, parse_proc_arp, read_neighbours
+
+    proc = ("IP address       HW type     Flags       HW address            Mask     Device\n"
+            "192.168.1.20     0x1         0x2         00:26:73:54:e2:6a     *        eth0\n"
+            "192.168.1.21     0x1         0x0         00:00:00:00:00:00     *        eth0\n")
+    assert parse_proc_arp(proc) == {"192.168.1.20": "00:26:73:54:e2:6a"}
+    neigh = ("192.168.1.20 dev eth0 lladdr 00:26:73:54:e2:6a REACHABLE\n"
+             "192.168.1.22 dev eth0 lladdr 3c:2a:f4:bf:f5:1b STALE\n"
+             "192.168.1.23 dev eth0  FAILED\n")
+    assert parse_ip_neigh(neigh) == {"192.168.1.20": "00:26:73:54:e2:6a", "192.168.1.22": "3c:2a:f4:bf:f5:1b"}
+    windows = ("Interface: 192.168.1.5 --- 0xb\n  Internet Address      Physical Address      Type\n"
+               "  192.168.1.20          00-26-73-54-e2-6a     dynamic\n"
+               "  192.168.1.255         ff-ff-ff-ff-ff-ff     static\n")
+    assert parse_arp_a(windows) == {"192.168.1.20": "00:26:73:54:e2:6a"}
+    assert parse_arp_a("? (192.168.1.20) at 0:26:73:54:e2:6a on en0 ifscope [ethernet]") == \
+        {"192.168.1.20": "00:26:73:54:e2:6a"}
+    assert isinstance(read_neighbours(), dict)  # this machine's own table reads without error

@@ -10,7 +10,8 @@ import sys
 from agent.commands.snmp_options import add_snmp_options, credential_sets_from_args
 from agent.home import agent_paths
 from agent.network.known_devices import KnownDevices
-from agent.network.scan import DiscoveryResult, discover
+from agent.network.neighbours import read_neighbours
+from agent.network.scan import DiscoveryResult, OtherSources, discover
 from agent.snmp.discovery import DEFAULT_CONCURRENCY, DEFAULT_RATE, SweepSettings, SweepStats
 from agent.snmp.targets import TargetError, TargetSet
 
@@ -33,6 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help=f"request packets per second, retries included (default {DEFAULT_RATE:g})")
     sweep.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                        help=f"addresses probed at once (default {DEFAULT_CONCURRENCY})")
+    other = parser.add_argument_group("other sources")
+    other.add_argument("--mdns", type=float, default=0.0, metavar="SECONDS",
+                       help="also browse mDNS/DNS-SD print services for SECONDS (e.g. 3); announced "
+                            "printers are swept too, and read over IPP when SNMP does not answer")
+    other.add_argument("--mdns-interface", action="append", default=[], metavar="ADDRESS",
+                       help="local address to browse on (repeatable; default all interfaces)")
+    other.add_argument("--neighbours", action="store_true",
+                       help="also sweep the hosts in this machine's neighbour (ARP) table and take MACs from it")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=run)
 
@@ -43,16 +52,18 @@ def run(args: argparse.Namespace) -> int:
     except TargetError as exc:
         print(f"fleetmeter-agent: {exc}", file=sys.stderr)
         return 2
-    if args.rate <= 0 or args.concurrency < 1 or args.timeout <= 0 or args.retries < 0:
-        print("fleetmeter-agent: --rate, --concurrency and --timeout must be positive, --retries >= 0",
+    if args.rate <= 0 or args.concurrency < 1 or args.timeout <= 0 or args.retries < 0 or args.mdns < 0:
+        print("fleetmeter-agent: --rate, --concurrency and --timeout must be positive, --retries and --mdns >= 0",
               file=sys.stderr)
         return 2
     settings = SweepSettings(credential_sets_from_args(args), tuple(dict.fromkeys(args.port or [161])),
                              args.timeout, args.retries, args.rate, args.concurrency)
+    sources = OtherSources(args.mdns, tuple(args.mdns_interface),
+                           read_neighbours() if args.neighbours else {}, ipp_timeout=max(args.timeout, 2.0))
     store = KnownDevices(agent_paths().data / STORE_NAME)
     progress = _Progress() if sys.stderr.isatty() else None
     try:
-        result = asyncio.run(discover(targets, settings, store, progress))
+        result = asyncio.run(discover(targets, settings, store, progress, sources))
     finally:
         store.close()
         if progress:

@@ -102,6 +102,10 @@ class TargetSet:
                 yield str(ipaddress.IPv4Address(address))
                 address += 1
 
+    def excludes(self, address: str) -> bool:
+        value = int(ipaddress.IPv4Address(address))
+        return any(e.first <= value <= e.last for e in self.excluded)
+
     def __contains__(self, address: object) -> bool:
         try:
             value = int(ipaddress.IPv4Address(str(address)))
