@@ -280,3 +280,17 @@ def test_neighbour_table_formats():
     assert parse_arp_a("? (192.168.1.20) at 0:26:73:54:e2:6a on en0 ifscope [ethernet]") == \
         {"192.168.1.20": "00:26:73:54:e2:6a"}
     assert isinstance(read_neighbours(), dict)  # this machine's own table reads without error
+
+
+def test_snmpv1_only_set_and_the_order_of_sets_from_the_command_line(lan, tmp_path):
+    from agent.cli import build_parser
+    from agent.commands.snmp_options import credential_sets_from_args
+
+    args = build_parser().parse_args(["discover", "10.0.0.0/24", "--community", "a", "--community", "b",
+                                      "--snmp-version", "1", "--snmp-version", "2c", "--v3-user", "u"])
+    assert [(c.version, c.community if c.version != "3" else c.user) for c in credential_sets_from_args(args)] == \
+        [("3", "u"), ("2c", "a"), ("2c", "b"), ("1", "a"), ("1", "b")]
+    result = run_discovery(lan, tmp_path, [f"{NET}.3"], [Credentials(version="1", community="public")])
+    brother = by_address(result)[f"{NET}.3"]
+    assert brother.credential.startswith("v1 community") and brother.is_printer
+    assert brother.identity.serial == expected("brother")["serial"]

@@ -19,7 +19,7 @@ from agent.network.known_devices import KnownDevice, KnownDevices
 from agent.network.mdns import PrintService, browse
 from agent.reading import Identity
 from agent.snmp.client import SnmpClient
-from agent.snmp.discovery import Sweep, SweepSettings, SweepStats
+from agent.snmp.discovery import Sweep, SweepSettings, SweepStats, settings_json
 from agent.snmp.targets import TargetSet
 
 
@@ -74,7 +74,7 @@ async def discover(targets: TargetSet, settings: SweepSettings, store: KnownDevi
     stats = sweep.stats.to_json()
     stats.update(devices=len(devices), duplicates_merged=len(findings) - len(devices),
                  mdns_services=len(services), neighbours=len(sources.neighbours), extra_addresses=len(extra),
-                 ipp_read=sum(f.source == "ipp" for f in findings))
+                 ipp_read=sum(f.source == "ipp" for f in findings), settings=settings_json(settings))
     return DiscoveryResult(devices, store.to_complete(targets, found_ids), moved, stats)
 
 

@@ -79,6 +79,13 @@ class SweepStats:
         return {**self.__dict__, "elapsed_s": round(self.elapsed_s, 3)}
 
 
+def settings_json(settings: SweepSettings) -> dict:
+    """The settings a sweep ran with, for its report (credential sets described, never their secrets)."""
+    return {"credential_sets": [c.describe() for c in settings.credentials], "ports": list(settings.ports),
+            "timeout_s": settings.timeout, "retries": settings.retries, "rate": settings.rate,
+            "concurrency": settings.concurrency}
+
+
 @dataclass
 class Probe:
     """What the one probe request returned."""
