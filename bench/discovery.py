@@ -64,7 +64,7 @@ def main() -> int:
     try:
         ours = run_fleetmeter(args, work)
         print_row("fleetmeter discover", ours, budget)
-    print(f"  sweep {ours['stats']['elapsed_s']:.2f} s inside the process")
+        print(f"  sweep {ours['stats']['elapsed_s']:.2f} s inside the process")
         print(f"  packets sent {ours['stats']['packets']}, silent hosts received {silent.received}, "
               f"rate limit {DEFAULT_RATE:g}/s, identity PDUs {ours['stats']['identity_pdus']}")
         fusion = None if args.skip_fusion else run_fusion(args)

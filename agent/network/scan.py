@@ -13,14 +13,17 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from agent.network.devices import Found, merge_findings
-from agent.network.ipp import IppUnavailable, read_ipp
 from agent.network.known_devices import KnownDevice, KnownDevices
-from agent.network.mdns import PrintService, browse
 from agent.reading import Identity
 from agent.snmp.client import SnmpClient
 from agent.snmp.discovery import Sweep, SweepSettings, SweepStats, settings_json
 from agent.snmp.targets import TargetSet
+
+if TYPE_CHECKING:
+    from agent.network.mdns import PrintService
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,11 @@ class DiscoveryResult:
 async def discover(targets: TargetSet, settings: SweepSettings, store: KnownDevices,
                    progress: Callable[[SweepStats], None] | None = None,
                    sources: OtherSources = OtherSources()) -> DiscoveryResult:
-    services = await browse(sources.mdns_seconds, list(sources.mdns_interfaces) or None) \
-        if sources.mdns_seconds > 0 else []
+    services: list[PrintService] = []
+    if sources.mdns_seconds > 0:
+        from agent.network.mdns import browse  # zeroconf and aiohttp (IPP) cost ~2 s of start-up: only when asked
+
+        services = await browse(sources.mdns_seconds, list(sources.mdns_interfaces) or None)
     named = {s.address for s in services} | set(sources.neighbours)
     extra = sorted(a for a in named if a not in targets and not targets.excludes(a))
     client = SnmpClient()
@@ -95,6 +101,8 @@ async def _service_findings(services: list[PrintService], snmp_printers: set[str
 
 
 async def _read_ipp(service: PrintService, timeout: float) -> Found | None:
+    from agent.network.ipp import IppUnavailable, read_ipp
+
     try:
         found = await read_ipp(service.address, service.port, service.ipp_path,
                                tls=service.service_type.startswith("_ipps."), timeout=timeout)
