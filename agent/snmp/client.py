@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pysnmp.entity.rfc3413 import cmdgen
@@ -103,8 +103,10 @@ class SnmpClient:
 
     def session(self, host: str, port: int = 161, credentials: Credentials | None = None,
                 timeout: float = 2.0, retries: int = 1,
-                max_varbinds: int = DEFAULT_MAX_VARBINDS) -> SnmpSession:
-        return SnmpSession(self, host, port, credentials or Credentials(), timeout, retries, max_varbinds)
+                max_varbinds: int = DEFAULT_MAX_VARBINDS,
+                pace: Callable[[], Awaitable[None]] | None = None) -> SnmpSession:
+        """`pace`, when given, is awaited before each request PDU (a sweep's packet-rate limit)."""
+        return SnmpSession(self, host, port, credentials or Credentials(), timeout, retries, max_varbinds, pace)
 
     def close(self) -> None:
         self.engine.close_dispatcher()
@@ -114,8 +116,10 @@ class SnmpSession:
     """Requests to one device with one credential."""
 
     def __init__(self, client: SnmpClient, host: str, port: int, credentials: Credentials,
-                 timeout: float, retries: int, max_varbinds: int) -> None:
+                 timeout: float, retries: int, max_varbinds: int,
+                 pace: Callable[[], Awaitable[None]] | None = None) -> None:
         self.client = client
+        self.pace = pace
         self.host = host
         self.port = port
         self.credentials = credentials
@@ -216,6 +220,8 @@ class SnmpSession:
     async def _request(self, generator, names: list[str], *bulk: int):
         """Send one request PDU of numeric OIDs; returns pysnmp's (indication, status, index, varbinds)."""
         await self._ensure_target()
+        if self.pace is not None:
+            await self.pace()
         future = asyncio.get_running_loop().create_future()
 
         def done(_engine, _handle, error_indication, error_status, error_index, var_binds, _ctx):

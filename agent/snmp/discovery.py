@@ -6,7 +6,9 @@ How it spends packets and time:
   thread or process per host, and memory does not grow with the size of the range.
 - Every request packet (first try and each retry) waits for a slot of one shared `PacketRate`: the
   network never sees more than `rate` packets per second, however many addresses are in flight.
-  Retries are ours (the engine is told ``retries=0``) so that they are paced too.
+  Probe retries are ours (the engine is told ``retries=0``) so that they are paced too. Identity reads
+  of printers are paced per request PDU; only the engine's own resends of those (to a device that just
+  answered) and SNMPv3 engine-ID discovery bypass the limit.
 - One probe per address and credential: a single GETNEXT of the few objects that tell a printer
   apart (`PROBE_OBJECTS`); GETNEXT finds the first row of hrDeviceType and of the Printer-MIB columns
   whatever their index. v1/v2c probes share one UDP socket (`probe_socket`: the pysnmp engine costs
@@ -202,16 +204,19 @@ class Sweep:
         return Probe({})
 
     async def _probe_v3(self, address: str, port: int, credentials: Credentials) -> Probe | None:
-        session = self.client.session(address, port, credentials, timeout=self.settings.timeout, retries=0)
+        session = self.client.session(address, port, credentials, timeout=self.settings.timeout, retries=0,
+                                      pace=self._paced_probe)
         for _attempt in range(self.settings.retries + 1):
-            await self.rate.acquire()
-            self.stats.packets += 1
             try:
                 walked = await session.walk((), PROBE_OBJECTS)
             except SnmpTimeout:
                 continue
             return Probe(walked.scalars)
         return None
+
+    async def _paced_probe(self) -> None:
+        await self.rate.acquire()
+        self.stats.packets += 1
 
     async def _identify(self, address: str, port: int, credentials: Credentials, probe: Probe) -> Found:
         described = credentials.describe()
@@ -224,7 +229,7 @@ class Sweep:
         found.is_printer = True
         self.stats.printers += 1
         session = self.client.session(address, port, credentials, timeout=self.settings.timeout,
-                                      retries=self.settings.retries)
+                                      retries=self.settings.retries, pace=self.rate.acquire)
         try:
             identity = await read_identity(session)
         except SnmpError:
