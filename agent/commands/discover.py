@@ -111,6 +111,7 @@ def render(result: DiscoveryResult) -> str:
                          f"last seen {known.last_seen}")
     stats = result.stats
     lines.append("")
-    lines.append(f"{stats['devices']} devices ({stats['printers']} printers) on {stats['targets']} address/port "
+    printers = sum(d.is_printer for d in result.devices)
+    lines.append(f"{stats['devices']} devices ({printers} printers) on {stats['targets']} address/port "
                  f"pairs in {stats['elapsed_s']:.1f} s; {stats['packets']} probe packets")
     return "\n".join(lines)
