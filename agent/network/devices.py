@@ -30,14 +30,6 @@ class Found:
     names: list[str] = field(default_factory=list)  # mDNS service instance names
     seen_at: list[str] = field(default_factory=list)  # "source address:port" of every merged finding
 
-    def key(self) -> str:
-        """The device key of the known-devices store: serial, else MAC, else address."""
-        if self.identity.serial:
-            return "serial:" + normalise_serial(self.identity.serial)
-        if self.identity.mac:
-            return "mac:" + self.identity.mac.lower()
-        return f"address:{self.address}:{self.port}"
-
     def to_json(self) -> dict[str, Any]:
         identity = dataclasses.asdict(self.identity)
         doc: dict[str, Any] = {
