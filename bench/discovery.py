@@ -11,7 +11,7 @@ unbound loopback port would answer ICMP port-unreachable at once). Runs, on the 
 and prints wall times, wall time / (timeout x (retries + 1)), printers found / expected, duplicates,
 the ratio between the two, and the estimate for a /16 at the rate limit.
 
-    .venv/bin/python bench/discovery.py [--threads 20] [--skip-fusion]
+    .venv/bin/python bench/discovery.py [--threads 20] [--skip-fusion] [--v3]
 
 Needs root (port 161 on 127.0.77.x) or pass --port for an unprivileged port (FusionInventory included).
 """
@@ -49,6 +49,8 @@ def main() -> int:
     parser.add_argument("--retries", type=int, default=1)
     parser.add_argument("--threads", type=int, default=20, help="FusionInventory --threads")
     parser.add_argument("--skip-fusion", action="store_true")
+    parser.add_argument("--v3", action="store_true",
+                        help="also sweep with an SNMPv3 set first (no printer knows the user), then v2c")
     args = parser.parse_args()
 
     recordings = sorted(FIXTURES.glob("*.snmprec"))[:PRINTERS]
@@ -67,6 +69,12 @@ def main() -> int:
         print(f"  sweep {ours['stats']['elapsed_s']:.2f} s inside the process")
         print(f"  packets sent {ours['stats']['packets']}, silent hosts received {silent.received}, "
               f"rate limit {DEFAULT_RATE:g}/s, identity PDUs {ours['stats']['identity_pdus']}")
+        if args.v3:
+            both = run_fleetmeter(args, work, ["--v3-user", "bench", "--auth-key", "bench-auth-key",
+                                               "--community", "public"])
+            print_row("fleetmeter discover, SNMPv3 set then v2c", both, 2 * budget)
+            print(f"  sweep {both['stats']['elapsed_s']:.2f} s inside the process; "
+                  f"{both['stats']['refused']} addresses refused the v3 user")
         fusion = None if args.skip_fusion else run_fusion(args)
         if fusion:
             print_row(f"fusioninventory-netdiscovery (--threads {args.threads})", fusion, budget)
@@ -88,10 +96,10 @@ def print_row(name: str, result: dict, budget: float) -> None:
           f"[{budget:g} s]; printers found {result['printers']}/{PRINTERS}; duplicates {result['duplicates']}")
 
 
-def run_fleetmeter(args, work: Path) -> dict:
+def run_fleetmeter(args, work: Path, extra: list[str] | None = None) -> dict:
     env = dict(os.environ, FLEETMETER_HOME=str(work / "home"), PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "agent.cli", "discover", f"{NET}.0/24", "--port", str(args.port),
-               "--timeout", str(args.timeout), "--retries", str(args.retries), "--json"]
+               "--timeout", str(args.timeout), "--retries", str(args.retries), "--json", *(extra or [])]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     wall = time.perf_counter() - started

@@ -134,8 +134,14 @@ def test_exclusions_are_never_probed(lan, tmp_path):
 def test_snmpv3_first_then_communities(lan, tmp_path):
     wrong_user = Credentials(version="3", user="mallory", auth_proto="SHA", auth_key="not-the-key",
                              context="public")
-    result = run_discovery(lan, tmp_path, [f"{NET}.3", f"{NET}.6"], [wrong_user, V3, Credentials(community="public")])
+    _sim, silent = lan
+    before = silent.received
+    result = run_discovery(lan, tmp_path, [f"{NET}.3", f"{NET}.6", f"{NET}.8"],
+                           [wrong_user, V3, Credentials(community="public")])
     found = by_address(result)
+    assert set(found) == {f"{NET}.3", f"{NET}.6"}
+    # the silent .8: one engine-ID discovery (with its retry) for both v3 sets, then the community
+    assert silent.received - before == 2 * (RETRIES + 1)
     assert found[f"{NET}.6"].credential == "v3 user alice (authPriv)"
     assert found[f"{NET}.6"].identity.serial == expected("utax")["serial"]
     # brother has no v3 users: both v3 sets are refused at once, then the community answers
@@ -289,6 +295,13 @@ def test_snmpv1_only_set_and_the_order_of_sets_from_the_command_line(lan, tmp_pa
                                       "--snmp-version", "1", "--snmp-version", "2c", "--v3-user", "u"])
     assert [(c.version, c.community if c.version != "3" else c.user) for c in credential_sets_from_args(args)] == \
         [("3", "u"), ("2c", "a"), ("2c", "b"), ("1", "a"), ("1", "b")]
+
+    def sets(*argv):
+        return [c.describe() for c in credential_sets_from_args(build_parser().parse_args(["discover", "x", *argv]))]
+
+    assert sets() == [Credentials(community="public").describe()]
+    assert sets("--v3-user", "u") == ["v3 user u (noAuthNoPriv)"]
+    assert sets("--v3-user", "u", "--community", "c") == ["v3 user u (noAuthNoPriv)", Credentials(community="c").describe()]
     result = run_discovery(lan, tmp_path, [f"{NET}.3"], [Credentials(version="1", community="public")])
     brother = by_address(result)[f"{NET}.3"]
     assert brother.credential.startswith("v1 community") and brother.is_printer

@@ -47,13 +47,13 @@ def credentials_from_args(args: argparse.Namespace) -> Credentials:
 
 
 def credential_sets_from_args(args: argparse.Namespace) -> tuple[Credentials, ...]:
-    """Every credential set a sweep tries, in order: the SNMPv3 user first (when given), then each
-    community as v2c, then each community as v1 (when version 1 is asked for). Without
-    --snmp-version, communities are tried as v2c only."""
+    """Every credential set a sweep tries, in order: the SNMPv3 user first, then each community as v2c,
+    then each community as v1. A --v3-user is always tried; communities are tried with the versions
+    given by --snmp-version, else as v2c when communities are given or no v3 user is."""
     communities = args.community or [os.environ.get("FLEETMETER_COMMUNITY") or "public"]
-    versions = set(args.snmp_version or (() if args.v3_user else ("2c",)))
-    if args.v3_user:
-        versions.add("3")
+    versions = set(args.snmp_version or ()) | ({"3"} if args.v3_user else set())
+    if not args.snmp_version and (args.community or not args.v3_user):
+        versions.add("2c")
     sets: list[Credentials] = []
     if "3" in versions:
         sets.append(credentials_from_args(argparse.Namespace(**{**vars(args), "snmp_version": "3",

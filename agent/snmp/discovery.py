@@ -12,11 +12,12 @@ How it spends packets and time:
 - One probe per address and credential: a single GETNEXT of the few objects that tell a printer
   apart (`PROBE_OBJECTS`); GETNEXT finds the first row of hrDeviceType and of the Printer-MIB columns
   whatever their index. v1/v2c probes share one UDP socket (`probe_socket`: the pysnmp engine costs
-  ~8 ms of CPU per target, too much for a sweep); SNMPv3 probes go through the engine.
+  ~8 ms of CPU per target, too much for a sweep). SNMPv3 sets start with an unauthenticated engine-ID
+  discovery on the same socket; only SNMPv3 agents that answer get the engine's authenticated probe.
 - Credential sets are tried in order; the first that answers wins and the rest are never sent (a
   wrong community triggers authentication-failure traps on many devices). A silent address therefore
-  costs ``timeout x (retries + 1)`` per credential set and nothing more; an SNMPv3 "unknown user" or
-  "wrong digest" report moves on to the next set at once.
+  costs ``timeout x (retries + 1)`` per community set, and once for all SNMPv3 sets together; an
+  SNMPv3 "unknown user" or "wrong digest" report moves on to the next set at once.
 - Printers (Printer-MIB present, hrDeviceType printer, or a vendor profile's printer sysObjectID /
   sysDescr) get a short identity read (`reader.read_identity`: 2 PDUs); other devices are listed with
   what the probe returned and are not inventoried.
@@ -35,7 +36,7 @@ from agent.reading import Identity
 from agent.snmp import oids
 from agent.snmp.client import SnmpAuthError, SnmpClient, SnmpError, SnmpTimeout
 from agent.snmp.credentials import Credentials
-from agent.snmp.probe_socket import ProbeSocket, encode_getnext
+from agent.snmp.probe_socket import ProbeSocket, encode_getnext, encode_v3_discovery
 from agent.snmp.profile import select_profile
 from agent.snmp.reader import read_identity
 from agent.snmp.values import Raw, Warnings, as_mac, as_oid, as_text
@@ -71,7 +72,7 @@ class SweepStats:
     scanned: int = 0  # pairs finished
     answered: int = 0  # pairs where some credential set answered
     printers: int = 0
-    refused: int = 0  # pairs that answered only with SNMPv3 authentication errors
+    refused: int = 0  # pairs that refused some SNMPv3 set (unknown user, wrong key: an answer, no wait)
     packets: int = 0  # probe request packets sent, retries included
     identity_pdus: int = 0  # request PDUs of the identity reads of printers
     elapsed_s: float = 0.0
@@ -134,6 +135,7 @@ class Sweep:
         self.rate = PacketRate(settings.rate)
         self.stats = SweepStats()
         self.progress = progress
+        self._v3_agents: dict[tuple[str, int], bool] = {}  # address -> answered engine-ID discovery
 
     async def run(self, addresses: Iterable[str], count: int) -> list[Found]:
         """Probe every address on every port; returns one `Found` per answering address and port."""
@@ -166,16 +168,15 @@ class Sweep:
             try:
                 probe = await (self._probe_v3(address, port, credentials) if credentials.version == "3"
                                else self._probe(address, port, credentials))
-            except SnmpAuthError:
-                refused = True  # the device is there but does not take this set: try the next one
+            except SnmpAuthError:  # the device is there but does not take this set: try the next one
+                self.stats.refused += not refused
+                refused = True
                 continue
             except SnmpError:
                 continue
             if probe is None:
                 continue
             return await self._identify(address, port, credentials, probe)
-        if refused:
-            self.stats.refused += 1
         return None
 
     async def _probe(self, address: str, port: int, credentials: Credentials) -> Probe | None:
@@ -204,6 +205,21 @@ class Sweep:
         return Probe({})
 
     async def _probe_v3(self, address: str, port: int, credentials: Credentials) -> Probe | None:
+        """Engine-ID discovery over the shared socket first (cheap); the authenticated probe through the
+        engine only where an SNMPv3 agent answered. The outcome holds for every v3 set (discovery names
+        no user), so an address silent to SNMPv3 costs one timeout for all v3 sets together."""
+        if (address, port) not in self._v3_agents:
+            alive = None
+            request_id = self.socket.new_request_id()
+            message = encode_v3_discovery(request_id)
+            for _attempt in range(self.settings.retries + 1):
+                await self._paced_probe()
+                alive = await self.socket.request(message, request_id, (address, port), self.settings.timeout)
+                if alive is not None:
+                    break
+            self._v3_agents[(address, port)] = alive is not None
+        if not self._v3_agents[(address, port)]:
+            return None
         session = self.client.session(address, port, credentials, timeout=self.settings.timeout, retries=0,
                                       pace=self._paced_probe)
         for _attempt in range(self.settings.retries + 1):

@@ -5,8 +5,13 @@ Why not the pysnmp engine for probes: configuring an engine target writes its MI
 send resolves the target through them; measured here that costs ~8 ms of CPU per probe, so a /24 sweep
 was CPU-bound (7.5 s for a 2 s budget) and a /16 would take minutes of CPU. A probe is one fixed
 message, so it is encoded here by hand (a few microseconds) and only *answers* are decoded, with
-pysnmp's own message decoder. SNMPv3 probes (USM, engine-ID discovery) and everything after the probe
-(identity reads) still go through `SnmpClient`.
+pysnmp's own message decoders.
+
+For SNMPv3 the socket sends the unauthenticated engine-ID discovery request of RFC 3414 section 4
+(empty engine ID and user, reportable): every SNMPv3 agent answers it with a Report, whatever users it
+has. Only addresses that answer it get the authenticated probe through `SnmpClient`, so a silent
+address costs one cheap packet per try instead of an engine target. Identity reads also go through
+`SnmpClient`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Sequence
 
 from pyasn1.codec.ber import decoder
 from pysnmp.proto import api
+from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
 
 from agent.snmp.values import Raw, from_pysnmp
 
@@ -57,6 +63,16 @@ def encode_getnext(version: str, community: str, request_id: int, oids: Sequence
     varbinds = b"".join(_tlv(0x30, _oid(oid) + b"\x05\x00") for oid in oids)
     pdu = _tlv(GETNEXT_PDU, _integer(request_id) + _integer(0) + _integer(0) + _tlv(0x30, varbinds))
     return _tlv(0x30, _integer(_VERSIONS[version]) + _tlv(0x04, community.encode()) + pdu)
+
+
+def encode_v3_discovery(message_id: int) -> bytes:
+    """An SNMPv3 engine-ID discovery message: noAuthNoPriv, reportable, empty USM parameters, an empty
+    GetRequest (RFC 3414 4; RFC 3412 for the header)."""
+    header = _tlv(0x30, _integer(message_id) + _integer(65507) + _tlv(0x04, b"\x04") + _integer(3))
+    usm = _tlv(0x30, _tlv(0x04, b"") + _integer(0) + _integer(0) + _tlv(0x04, b"") + _tlv(0x04, b"") + _tlv(0x04, b""))
+    pdu = _tlv(0xA0, _integer(message_id) + _integer(0) + _integer(0) + _tlv(0x30, b""))
+    scoped = _tlv(0x30, _tlv(0x04, b"") + _tlv(0x04, b"") + pdu)
+    return _tlv(0x30, _integer(3) + header + _tlv(0x04, usm) + scoped)
 
 
 class ProbeAnswer:
@@ -112,20 +128,27 @@ class ProbeSocket(asyncio.DatagramProtocol):
         self.received_bytes += len(data)
         try:
             version = int(api.decodeMessageVersion(data))
+            if version == 3:  # a Report to our engine-ID discovery: the agent is there
+                message, _rest = decoder.decode(data, asn1Spec=SNMPv3Message())
+                self._answer(int(message["msgGlobalData"]["msgID"]), addr, ProbeAnswer(0, 0, []))
+                return
             module = api.PROTOCOL_MODULES[version]
             message, _rest = decoder.decode(data, asn1Spec=module.Message())
             pdu = module.apiMessage.get_pdu(message)
             request_id = int(module.apiPDU.get_request_id(pdu))
         except Exception:  # noqa: BLE001 - garbage on the wire is dropped, as any agent would
             return
+        var_binds = [(".".join(str(x) for x in name), from_pysnmp(value))
+                     for name, value in module.apiPDU.get_varbinds(pdu)]
+        self._answer(request_id, addr, ProbeAnswer(int(module.apiPDU.get_error_status(pdu)),
+                                                   int(module.apiPDU.get_error_index(pdu, muteErrors=True)),
+                                                   var_binds))
+
+    def _answer(self, request_id: int, addr: tuple[str, int], answer: ProbeAnswer) -> None:
         waiting = self.pending.get(request_id)
         if waiting is None or waiting[0] != (addr[0], addr[1]) or waiting[1].done():
             return
-        var_binds = [(".".join(str(x) for x in name), from_pysnmp(value))
-                     for name, value in module.apiPDU.get_varbinds(pdu)]
-        waiting[1].set_result(ProbeAnswer(int(module.apiPDU.get_error_status(pdu)),
-                                          int(module.apiPDU.get_error_index(pdu, muteErrors=True)),
-                                          var_binds))
+        waiting[1].set_result(answer)
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors on an unconnected socket: the request simply times out
