@@ -24,7 +24,8 @@ class IppPrinter:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 request = parse(body, contains_data=False)
                 printer.requests.append(request)
-                if self.path != printer.path or request["status-code"] != IppOperation.GET_PRINTER_ATTRIBUTES:  # operation-id
+                operation = request["status-code"]  # the operation-id, in a request
+                if self.path != printer.path or operation != IppOperation.GET_PRINTER_ATTRIBUTES:
                     self.send_error(404)
                     return
                 answer = struct.pack(">bbhi", 1, 1, 0, request["request-id"])  # IPP/1.1 successful-ok

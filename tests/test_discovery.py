@@ -301,8 +301,33 @@ def test_snmpv1_only_set_and_the_order_of_sets_from_the_command_line(lan, tmp_pa
 
     assert sets() == [Credentials(community="public").describe()]
     assert sets("--v3-user", "u") == ["v3 user u (noAuthNoPriv)"]
-    assert sets("--v3-user", "u", "--community", "c") == ["v3 user u (noAuthNoPriv)", Credentials(community="c").describe()]
+    assert sets("--v3-user", "u", "--community", "c") == \
+        ["v3 user u (noAuthNoPriv)", Credentials(community="c").describe()]
     result = run_discovery(lan, tmp_path, [f"{NET}.3"], [Credentials(version="1", community="public")])
     brother = by_address(result)[f"{NET}.3"]
     assert brother.credential.startswith("v1 community") and brother.is_printer
     assert brother.identity.serial == expected("brother")["serial"]
+
+
+def test_known_devices_keys_serial_then_mac_then_address(tmp_path):
+    from agent.network.devices import Found
+    from agent.reading import Identity
+
+    store = KnownDevices(tmp_path / "known.sqlite")
+    try:
+        mac = "aa:bb:cc:00:00:01"
+        first, _ = store.record(Found("10.0.0.5", 161, "snmp", True, identity=Identity(serial="S1", mac=mac)))
+        # the MAC alone recognises the device before its serial is readable, and after a move
+        again, moved = store.record(Found("10.0.0.9", 161, "snmp", True, identity=Identity(mac="AA:BB:CC:00:00:01")))
+        assert (again, moved) == (first, "10.0.0.5")
+        # another serial behind the same MAC (a print server, a swapped board) is another device
+        other, _ = store.record(Found("10.0.0.9", 161, "snmp", True, identity=Identity(serial="S2", mac=mac)))
+        assert other != first
+        # no serial, no MAC: the address and port are all there is
+        bare, _ = store.record(Found("10.0.0.7", 161, "snmp", False))
+        assert store.record(Found("10.0.0.7", 161, "snmp", False))[0] == bare
+        rows = {d.id: d for d in store.all()}
+        assert rows[first].serial == "S1" and rows[first].mac is None and rows[other].mac == mac
+        assert [d.serial for d in store.to_complete(TargetSet.parse(["10.0.0.0/24"]), {other, bare})] == ["S1"]
+    finally:
+        store.close()

@@ -69,6 +69,9 @@ class KnownDevices:
         mac = found.identity.mac.lower() if found.identity.mac else None
         row = self._match(serial, mac, found.address, found.port)
         with self.db:
+            if mac:  # a MAC now seen on this device cannot stay on another row (NIC moved, print server)
+                self.db.execute("UPDATE devices SET mac = NULL WHERE mac = ? AND id != ?",
+                                (mac, row[0] if row else -1))
             if row is None:
                 cursor = self.db.execute(
                     "INSERT INTO devices (serial, mac, address, port, is_printer, manufacturer, model, source,"
@@ -78,8 +81,6 @@ class KnownDevices:
                 return int(cursor.lastrowid or 0), None
             device_id, old_address, old_port = row
             moved = old_address if (old_address, old_port) != (found.address, found.port) else None
-            if mac:  # a MAC now seen on this device cannot stay on another row
-                self.db.execute("UPDATE devices SET mac = NULL WHERE mac = ? AND id != ?", (mac, device_id))
             self.db.execute(
                 "UPDATE devices SET serial = COALESCE(?, serial), mac = COALESCE(?, mac), address = ?, port = ?,"
                 " previous_address = COALESCE(?, previous_address), is_printer = ?,"
