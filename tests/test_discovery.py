@@ -28,6 +28,12 @@ SWITCH = """1.3.6.1.2.1.1.1.0|4|Cisco IOS Software, C2960 Software (C2960-LANBAS
 1.3.6.1.2.1.1.5.0|4|core-switch
 1.3.6.1.2.1.2.2.1.6.1|4x|001122334455
 """
+# a Windows PC with SNMP on: its print queues are hrDevicePrinter rows, but it is no printer
+WINDOWS = """1.3.6.1.2.1.1.1.0|4|Hardware: Intel64 Family 6 Model 158 - Software: Windows Version 6.3 (Build 19045)
+1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.311.1.1.3.1.1
+1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.5
+1.3.6.1.2.1.25.3.2.1.3.1|4|Microsoft Print to PDF
+"""
 
 
 def expected(community: str) -> dict:
@@ -39,8 +45,9 @@ def expected(community: str) -> dict:
 @pytest.fixture(scope="module")
 def lan(tmp_path_factory):
     work = tmp_path_factory.mktemp("lan")
-    switch = work / "switch.snmprec"
+    switch, windows = work / "switch.snmprec", work / "windows.snmprec"
     switch.write_text(SWITCH)
+    windows.write_text(WINDOWS)
     printers = [
         SimPrinter(f"{NET}.2", FIXTURES / "ricoh_mpc3002.snmprec"),
         SimPrinter(f"{NET}.3", FIXTURES / "brother.snmprec"),
@@ -49,6 +56,7 @@ def lan(tmp_path_factory):
         SimPrinter(f"{NET}.6", FIXTURES / "utax.snmprec", v3_user=V3.user, v3_auth_key=V3.auth_key,
                    v3_priv_key=V3.priv_key),
         SimPrinter(f"{NET}.7", FIXTURES / "ricoh_mpc3002.snmprec", community="moved"),
+        SimPrinter(f"{NET}.9", windows),
     ]
     port = free_udp_port(f"{NET}.1")
     sim = SimPrinters(printers, port, work / "sim")
@@ -90,7 +98,7 @@ def test_sweep_identifies_printers_non_printers_and_silent_hosts(lan, tmp_path):
     result = run_discovery(lan, tmp_path, [RANGE], [Credentials(community="public"),
                                                      Credentials(community="private")])
     found = by_address(result)
-    assert set(found) == {f"{NET}.{n}" for n in (2, 3, 4, 5, 6)}
+    assert set(found) == {f"{NET}.{n}" for n in (2, 3, 4, 5, 6, 9)}
     for address, community in ((f"{NET}.2", "ricoh_mpc3002"), (f"{NET}.3", "brother"),
                                (f"{NET}.4", "konica_c250i"), (f"{NET}.6", "utax")):
         device = found[address]
@@ -100,15 +108,16 @@ def test_sweep_identifies_printers_non_printers_and_silent_hosts(lan, tmp_path):
     switch = found[f"{NET}.5"]
     assert not switch.is_printer and switch.printer_evidence is None
     assert switch.identity.sys_descr.startswith("Cisco IOS") and switch.identity.mac == "00:11:22:33:44:55"
+    assert not found[f"{NET}.9"].is_printer  # a PC listing its print queues in hrDeviceTable
     # credential sets are tried in order and the first that answers is reported, never its secret
     assert found[f"{NET}.2"].credential == Credentials(community="public").describe()
     assert found[f"{NET}.4"].credential == Credentials(community="private").describe()
     assert "private" not in json.dumps(result.to_json())
     # each silent address cost exactly (retries + 1) packets per credential set, nothing more
-    silent_count = len(TargetSet.parse([RANGE])) - 6
+    silent_count = len(TargetSet.parse([RANGE])) - 7
     assert silent.received - before == silent_count * (RETRIES + 1) * 2
     # the printer at .7 only knows "moved": it stayed silent to both sets
-    assert result.stats["answered"] == 5
+    assert result.stats["answered"] == 6
 
 
 def test_same_device_through_two_credentials_and_overlapping_ranges_is_one_device(lan, tmp_path):

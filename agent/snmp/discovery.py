@@ -52,6 +52,10 @@ PROBE_OBJECTS = (
     oids.IF_PHYS_ADDRESS,
 )
 
+# SNMP agents of general-purpose operating systems (Microsoft, Net-SNMP) list the computer's print
+# queues as hrDevicePrinter rows: on them hrDeviceType is no evidence; the Printer-MIB still is.
+COMPUTER_OBJECT_IDS = ("1.3.6.1.4.1.311.", "1.3.6.1.4.1.8072.")
+
 DEFAULT_RATE = 250.0  # request packets per second: about 25 kB/s of small UDP packets
 DEFAULT_CONCURRENCY = 256  # addresses in flight: a /24 at once
 
@@ -110,13 +114,15 @@ class Probe:
     def printer_evidence(self) -> str | None:
         """Why this device is a printer, or None: the standard MIBs first, then the vendor profiles."""
         warnings = Warnings()
-        if as_oid(self.values.get(oids.HR_DEVICE_TYPE), "hrDeviceType", warnings) == oids.HR_DEVICE_PRINTER:
-            return "hrDeviceType"
+        sys_object_id = as_oid(self.values.get(oids.SYS_OBJECT_ID), "sysObjectID", warnings)
+        sys_descr = as_text(self.values.get(oids.SYS_DESCR), "sysDescr", warnings)
         if self.values.get(oids.PRT_GENERAL_SERIAL_NUMBER) is not None or \
                 self.values.get(oids.PRT_MARKER_LIFE_COUNT) is not None:
             return "Printer-MIB"
-        sys_object_id = as_oid(self.values.get(oids.SYS_OBJECT_ID), "sysObjectID", warnings)
-        sys_descr = as_text(self.values.get(oids.SYS_DESCR), "sysDescr", warnings)
+        computer = (sys_object_id or "").lstrip(".").startswith(COMPUTER_OBJECT_IDS)
+        if not computer and \
+                as_oid(self.values.get(oids.HR_DEVICE_TYPE), "hrDeviceType", warnings) == oids.HR_DEVICE_PRINTER:
+            return "hrDeviceType"
         profile = select_profile(sys_object_id, sys_descr)
         if profile.names_a_printer(sys_object_id, sys_descr):
             return f"profile {profile.name}"
