@@ -36,7 +36,7 @@ from agent.reading import Identity
 from agent.snmp import oids
 from agent.snmp.client import SnmpAuthError, SnmpClient, SnmpError, SnmpTimeout
 from agent.snmp.credentials import Credentials
-from agent.snmp.probe_socket import ProbeSocket, encode_getnext, encode_v3_discovery
+from agent.snmp.probe_socket import ProbeAnswer, ProbeSocket, encode_getnext, encode_v3_discovery
 from agent.snmp.profile import select_profile
 from agent.snmp.reader import read_identity
 from agent.snmp.values import Raw, Warnings, as_mac, as_oid, as_text
@@ -141,7 +141,7 @@ class Sweep:
         self.rate = PacketRate(settings.rate)
         self.stats = SweepStats()
         self.progress = progress
-        self._v3_agents: dict[tuple[str, int], bool] = {}  # address -> answered engine-ID discovery
+        self.socket: ProbeSocket | None = None  # open while `run` runs
 
     async def run(self, addresses: Iterable[str], count: int) -> list[Found]:
         """Probe every address on every port; returns one `Found` per answering address and port."""
@@ -165,15 +165,21 @@ class Sweep:
             await asyncio.gather(*(worker() for _ in range(workers)))
         finally:
             self.socket.close()
+            self.socket = None
         self.stats.elapsed_s = time.perf_counter() - started
         return sorted(found, key=lambda f: (_address_key(f.address), f.port))
 
     async def _one(self, address: str, port: int) -> Found | None:
         refused = False
+        speaks_v3: bool | None = None  # engine-ID discovery names no user: its outcome holds for all v3 sets
         for credentials in self.settings.credentials:
             try:
-                probe = await (self._probe_v3(address, port, credentials) if credentials.version == "3"
-                               else self._probe(address, port, credentials))
+                if credentials.version == "3":
+                    if speaks_v3 is None:
+                        speaks_v3 = await self._discover_v3_engine(address, port)
+                    probe = await self._probe_v3(address, port, credentials) if speaks_v3 else None
+                else:
+                    probe = await self._probe(address, port, credentials)
             except SnmpAuthError:  # the device is there but does not take this set: try the next one
                 self.stats.refused += not refused
                 refused = True
@@ -185,20 +191,25 @@ class Sweep:
             return await self._identify(address, port, credentials, probe)
         return None
 
+    async def _ask(self, message: bytes, request_id: int, peer: tuple[str, int]) -> ProbeAnswer | None:
+        """Send on the shared socket, paced, resent `retries` times on silence."""
+        assert self.socket is not None
+        for _attempt in range(self.settings.retries + 1):
+            await self._paced_probe()
+            answer = await self.socket.request(message, request_id, peer, self.settings.timeout)
+            if answer is not None:
+                return answer
+        return None
+
     async def _probe(self, address: str, port: int, credentials: Credentials) -> Probe | None:
-        """One GETNEXT over the shared socket, resent `retries` times on silence. SNMPv1 agents fail
-        the whole PDU for an object past their MIB's end: that object is dropped and the rest asked."""
+        """One GETNEXT of `PROBE_OBJECTS`. SNMPv1 agents fail the whole PDU for an object past their
+        MIB's end: that object is dropped and the rest asked again."""
+        assert self.socket is not None
         objects = list(PROBE_OBJECTS)
         while objects:
-            answer = None
             request_id = self.socket.new_request_id()
-            message = encode_getnext(credentials.version, credentials.community, request_id, objects)
-            for _attempt in range(self.settings.retries + 1):
-                await self.rate.acquire()
-                self.stats.packets += 1
-                answer = await self.socket.request(message, request_id, (address, port), self.settings.timeout)
-                if answer is not None:
-                    break
+            answer = await self._ask(encode_getnext(credentials.version, credentials.community, request_id, objects),
+                                     request_id, (address, port))
             if answer is None:
                 return None
             if answer.error_status and 0 < answer.error_index <= len(objects):
@@ -210,22 +221,14 @@ class Sweep:
                           for obj, (oid, value) in zip(objects, answer.var_binds)})
         return Probe({})
 
+    async def _discover_v3_engine(self, address: str, port: int) -> bool:
+        """Whether an SNMPv3 agent answers the unauthenticated engine-ID discovery (cheap, no engine)."""
+        assert self.socket is not None
+        request_id = self.socket.new_request_id()
+        return await self._ask(encode_v3_discovery(request_id), request_id, (address, port)) is not None
+
     async def _probe_v3(self, address: str, port: int, credentials: Credentials) -> Probe | None:
-        """Engine-ID discovery over the shared socket first (cheap); the authenticated probe through the
-        engine only where an SNMPv3 agent answered. The outcome holds for every v3 set (discovery names
-        no user), so an address silent to SNMPv3 costs one timeout for all v3 sets together."""
-        if (address, port) not in self._v3_agents:
-            alive = None
-            request_id = self.socket.new_request_id()
-            message = encode_v3_discovery(request_id)
-            for _attempt in range(self.settings.retries + 1):
-                await self._paced_probe()
-                alive = await self.socket.request(message, request_id, (address, port), self.settings.timeout)
-                if alive is not None:
-                    break
-            self._v3_agents[(address, port)] = alive is not None
-        if not self._v3_agents[(address, port)]:
-            return None
+        """The authenticated probe, through the engine (USM), at an address that speaks SNMPv3."""
         session = self.client.session(address, port, credentials, timeout=self.settings.timeout, retries=0,
                                       pace=self._paced_probe)
         for _attempt in range(self.settings.retries + 1):
