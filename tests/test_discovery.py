@@ -340,3 +340,27 @@ def test_known_devices_keys_serial_then_mac_then_address(tmp_path):
         assert [d.serial for d in store.to_complete(TargetSet.parse(["10.0.0.0/24"]), {other, bare})] == ["S1"]
     finally:
         store.close()
+
+
+def test_cli_progress_on_a_terminal_only_and_repeatable_ports(lan, tmp_path, agent_env):
+    import os
+    import pty
+
+    sim, _silent = lan
+    env = dict(agent_env, FLEETMETER_HOME=str(tmp_path / "home"))
+    other_port = free_udp_port(f"{NET}.3")  # nothing listens there
+    master, slave = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "discover", f"{NET}.2-3", "--port", str(sim.port),
+                           "--port", str(other_port), "--timeout", str(TIMEOUT), "--retries", "0", "--json"],
+                          stdout=subprocess.PIPE, stderr=slave, env=env, cwd=ROOT, timeout=120, text=True)
+    os.close(slave)
+    progress = os.read(master, 65536).decode()
+    os.close(master)
+    assert done.returncode == 0
+    doc = json.loads(done.stdout)  # stdout stays one JSON document
+    assert doc["stats"]["targets"] == 4 and doc["stats"]["settings"]["ports"] == [sim.port, other_port]
+    assert [d["address"] for d in doc["devices"]] == [f"{NET}.2", f"{NET}.3"]
+    assert "scanned 4/4" in progress and "printers 2" in progress
+    # not a terminal: no progress at all
+    quiet = cli(env, "discover", f"{NET}.3", "--port", str(sim.port), "--timeout", str(TIMEOUT), "--json")
+    assert quiet.returncode == 0 and quiet.stderr == ""
