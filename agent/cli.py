@@ -10,12 +10,12 @@ import argparse
 import sys
 
 from agent import __version__
-from agent.commands import poll, record, usb, walk
+from agent.commands import discover, poll, record, usb, walk
 from agent.errors import UserConfigError
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
 
-COMMANDS = (poll, walk, record, usb)
+COMMANDS = (poll, discover, walk, record, usb)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,6 +61,26 @@ def encode_oid(dotted: str) -> bytes:
     return _tlv(OID, bytes(out))
 
 
+def encode_v3_discovery(message_id: int) -> bytes:
+    """An SNMPv3 engine-ID discovery message (RFC 3414 section 4): noAuthNoPriv, reportable, empty USM
+    parameters, an empty GetRequest. Every SNMPv3 agent answers it with a Report, whatever its users."""
+    header = _tlv(SEQUENCE, _int(message_id) + _int(65507) + _tlv(OCTET_STRING, b"\x04") + _int(3))
+    usm = _tlv(SEQUENCE, _tlv(OCTET_STRING, b"") + _int(0) + _int(0) + _tlv(OCTET_STRING, b"") * 3)
+    pdu = _tlv(GET, _int(message_id) + _int(0) + _int(0) + _tlv(SEQUENCE, b""))
+    scoped = _tlv(SEQUENCE, _tlv(OCTET_STRING, b"") + _tlv(OCTET_STRING, b"") + pdu)
+    return _tlv(SEQUENCE, _int(3) + header + _tlv(OCTET_STRING, usm) + scoped)
+
+
+def decode_v3_message_id(data: bytes) -> int:
+    """The msgID of an SNMPv3 message (enough to match a Report to an engine-ID discovery)."""
+    reader = _Reader(data)
+    reader.expect(SEQUENCE)
+    if reader.integer() != 3:
+        raise BerError("not an SNMPv3 message")
+    reader.expect(SEQUENCE)
+    return reader.integer()
+
+
 def encode_request(version: str, community: str, pdu_type: int, request_id: int, oids: list[str],
                    non_repeaters: int = 0, max_repetitions: int = 0) -> bytes:
     """A GET, GETNEXT or GETBULK request; GETBULK puts its two numbers where GET has error fields."""

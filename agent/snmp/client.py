@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.snmp.ber import END_OF_MIB_VIEW as ber_end
@@ -33,7 +33,9 @@ from agent.snmp.transport import (
     TransportTimeout,
     UdpDispatcher,
     UsmEngine,
+    Traffic,
     UsmTransport,
+    speaks_snmpv3,
 )
 from agent.snmp.values import Raw
 
@@ -93,8 +95,10 @@ class SnmpClient:
 
     def session(self, host: str, port: int = 161, credentials: Credentials | None = None,
                 timeout: float = 2.0, retries: int = 1,
-                max_varbinds: int = DEFAULT_MAX_VARBINDS) -> SnmpSession:
-        return SnmpSession(self, host, port, credentials or Credentials(), timeout, retries, max_varbinds)
+                max_varbinds: int = DEFAULT_MAX_VARBINDS,
+                pace: Callable[[], Awaitable[None]] | None = None) -> SnmpSession:
+        """`pace`, when given, is awaited before each request PDU (a sweep's packet-rate limit)."""
+        return SnmpSession(self, host, port, credentials or Credentials(), timeout, retries, max_varbinds, pace)
 
     def close(self) -> None:
         self.dispatcher.close()
@@ -106,8 +110,10 @@ class SnmpSession:
     """Requests to one device with one credential."""
 
     def __init__(self, client: SnmpClient, host: str, port: int, credentials: Credentials,
-                 timeout: float, retries: int, max_varbinds: int) -> None:
+                 timeout: float, retries: int, max_varbinds: int,
+                 pace: Callable[[], Awaitable[None]] | None = None) -> None:
         self.client = client
+        self.pace = pace
         self.host = host
         self.port = port
         self.credentials = credentials
@@ -115,6 +121,8 @@ class SnmpSession:
         self.retries = max(0, retries)
         self.max_varbinds = max(1, max_varbinds)
         self._transport: CommunityTransport | UsmTransport | None = None
+        self._family = socket.AF_INET
+        self._probe_traffic = Traffic()  # engine-ID discovery packets, sent outside the transport
         self._started = time.perf_counter()
 
     async def _ensure_transport(self) -> CommunityTransport | UsmTransport:
@@ -126,6 +134,7 @@ class SnmpSession:
                                   "check the address") from None
             family, _type, _proto, _name, sockaddr = infos[0]
             address = (sockaddr[0], sockaddr[1])
+            self._family = family
             if self.credentials.version == "3":
                 self._transport = UsmTransport(self.client.usm, address, self.credentials, self.timeout,
                                                self.retries)
@@ -136,11 +145,11 @@ class SnmpSession:
 
     @property
     def pdus(self) -> int:
-        return self._transport.traffic.pdus if self._transport else 0
+        return self._probe_traffic.pdus + (self._transport.traffic.pdus if self._transport else 0)
 
     @property
     def bytes(self) -> int:
-        return self._transport.traffic.bytes if self._transport else 0
+        return self._probe_traffic.bytes + (self._transport.traffic.bytes if self._transport else 0)
 
     @property
     def elapsed_ms(self) -> int:
@@ -149,6 +158,8 @@ class SnmpSession:
     async def _exchange(self, pdu_type: int, names: list[str], non_repeaters: int = 0,
                         max_repetitions: int = 0) -> Answer:
         transport = await self._ensure_transport()
+        if self.pace is not None:
+            await self.pace()
         try:
             return await transport.exchange(pdu_type, names, non_repeaters, max_repetitions)
         except TransportTimeout:
@@ -163,6 +174,14 @@ class SnmpSession:
             if message:
                 raise SnmpAuthError(f"{message} at {self.host}:{self.port} ({self.credentials.describe()})") from None
             raise SnmpError(f"SNMP request to {self.host}:{self.port} failed: {exc}") from None
+
+    async def speaks_snmpv3(self) -> bool:
+        """Whether an SNMPv3 agent answers at this address (engine-ID discovery; no user needed)."""
+        transport = await self._ensure_transport()
+        if self.pace is not None:
+            await self.pace()
+        return await speaks_snmpv3(self.client.dispatcher, transport.address, self._family, self.timeout,
+                                   self.retries, self._probe_traffic)
 
     async def get(self, oids: Sequence[str]) -> dict[str, Raw]:
         """GET exact instances; missing ones map to None. Packs up to `max_varbinds` per PDU."""

@@ -100,12 +100,26 @@ class Profile:
     supply_description: re.Pattern[str] | None = None
     counters: tuple[MeterSpec, ...] = ()
     supply_quirks: SupplyQuirks = field(default_factory=SupplyQuirks)
+    # [discovery]: sysObjectID prefixes and sysDescr patterns that identify a printer by themselves
+    # (devices that answer SNMP but do not implement the Printer-MIB, or whose vendor also makes
+    # switches and servers under the same enterprise number)
+    printer_object_ids: tuple[str, ...] = ()
+    printer_sys_descr: tuple[re.Pattern[str], ...] = ()
+
+    def identity_oids(self) -> list[str]:
+        """Numeric OIDs of the identity sources (serial, model, firmware), read by GET."""
+        return list(dict.fromkeys(s.oid for sources in self.identity.values() for s in sources if s.oid))
 
     def vendor_oids(self) -> list[str]:
         """Numeric OIDs this profile needs read by GET (identity and meters)."""
-        oids = [s.oid for sources in self.identity.values() for s in sources if s.oid]
-        oids += [oid for spec in self.counters for oid in spec.oids]
-        return list(dict.fromkeys(oids))
+        return list(dict.fromkeys(self.identity_oids() + [oid for spec in self.counters for oid in spec.oids]))
+
+    def names_a_printer(self, sys_object_id: str | None, sys_descr: str | None) -> bool:
+        """True when the sysObjectID or sysDescr alone says "printer" for this vendor."""
+        oid = (sys_object_id or "").lstrip(".")
+        if oid and any(oid == p or oid.startswith(p + ".") for p in self.printer_object_ids):
+            return True
+        return bool(sys_descr) and any(p.search(sys_descr) for p in self.printer_sys_descr)
 
     def manufacturer_for(self, sys_descr: str | None) -> str | None:
         """The brand on the device: an OEM brand named in sysDescr, else the profile's manufacturer."""
@@ -238,6 +252,10 @@ def load_profile(path: Path) -> Profile:
             if "description" in data.get("supplies", {}) else None,
             counters=parse_meters(data.get("counters", {}), f"{where} counters"),
             supply_quirks=parse_supply_quirks(data.get("supplies", {}), path.stem, f"{where} supplies"),
+            printer_object_ids=tuple(o.lstrip(".")
+                                     for o in data.get("discovery", {}).get("printer_object_ids", ())),
+            printer_sys_descr=tuple(re.compile(p, re.I)
+                                    for p in data.get("discovery", {}).get("printer_sys_descr", ())),
         )
     except ProfileError:
         raise

@@ -69,6 +69,7 @@ ALERT_COLUMNS = (
     oids.PRT_ALERT_CODE, oids.PRT_ALERT_DESCRIPTION, oids.PRT_ALERT_TIME,
 )
 DEVICE_COLUMNS = (oids.HR_DEVICE_DESCR, oids.HR_DEVICE_STATUS)
+IDENTITY_COLUMNS = (oids.HR_DEVICE_TYPE, oids.IF_PHYS_ADDRESS, oids.PRT_GENERAL_SERIAL_NUMBER)
 
 
 async def read_device(session: SnmpSession, configured: ConfiguredMeters | None = None) -> DeviceReading:
@@ -116,17 +117,7 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
     reading.status = _status(keys, printer_devices, cell, warnings)
     reading.is_printer = bool(printer_devices) or bool(reading.supplies or reading.markers)
 
-    first_device = described[0] if described else None
-    standard = {
-        "sysDescr": identity.sys_descr,
-        "sysName": identity.sys_name,
-        "hrDeviceDescr": as_text(cell(oids.HR_DEVICE_DESCR, first_device), "hrDeviceDescr", warnings)
-        if first_device else None,
-        "prtGeneralSerialNumber": _serial_from_table(keys, first_device, warnings),
-    }
-    vendor = {oid: cells.get(oid) for oid in profile.vendor_oids()}
-    _profile_identity(identity, profile, standard, vendor, warnings)
-    identity.mac = _mac(keys)
+    _complete_identity(identity, profile, keys, described[0] if described else None, cells, warnings)
     reading.identity = identity
     reading.profile = profile.name if profile.name != "generic" else None
 
@@ -146,6 +137,37 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
 def _note_incomplete(columns: list[str], warnings: Warnings) -> None:
     for column in columns:
         warnings.add(column, "the device stopped answering while this column was read; rows may be missing")
+
+
+async def read_identity(session: SnmpSession) -> Identity:
+    """Identity only (discovery of a printer): one GETBULK of the system scalars and the identity key
+    columns, then one GET of hrDeviceDescr and the profile's identity OIDs."""
+    warnings = Warnings()
+    walked = await session.walk(IDENTITY_COLUMNS, oids.SYSTEM_SCALARS)
+    keys = {column: walked.columns.get(column, {}) for column in KEY_COLUMNS}
+    identity = _system_identity(walked.scalars, warnings)
+    profile = select_profile(identity.sys_object_id, identity.sys_descr)
+    printer_devices = _printer_devices(keys, warnings)
+    described = printer_devices or sorted(keys[oids.HR_DEVICE_TYPE], key=_index_key)[:1]
+    wanted = [f"{oids.HR_DEVICE_DESCR}.{device}" for device in described[:1]] + profile.identity_oids()
+    cells = await session.get(wanted) if wanted else {}
+    _complete_identity(identity, profile, keys, described[0] if described else None, cells, warnings)
+    return identity
+
+
+def _complete_identity(identity: Identity, profile: Profile, keys: Mapping[str, Mapping[str, Raw]],
+                       device: str | None, cells: Mapping[str, Raw], warnings: Warnings) -> None:
+    """Serial, model, firmware, manufacturer (profile rules) and MAC, from what was read."""
+    standard = {
+        "sysDescr": identity.sys_descr,
+        "sysName": identity.sys_name,
+        "hrDeviceDescr": as_text(cells.get(f"{oids.HR_DEVICE_DESCR}.{device}"), "hrDeviceDescr", warnings)
+        if device else None,
+        "prtGeneralSerialNumber": _serial_from_table(keys, device, warnings),
+    }
+    vendor = {oid: cells.get(oid) for oid in profile.identity_oids()}
+    _profile_identity(identity, profile, standard, vendor, warnings)
+    identity.mac = _mac(keys)
 
 
 def _system_identity(scalars: Mapping[str, Raw], warnings: Warnings) -> Identity:

@@ -74,9 +74,12 @@ class UdpDispatcher(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         try:
             decoded = ber.decode_response(data)
+            _version, community, request_id, *_rest = decoded
         except ber.BerError:
-            return  # not an SNMP answer we can read: dropped, as a router would
-        _version, community, request_id, *_rest = decoded
+            try:  # an SNMPv3 Report answering an engine-ID discovery
+                request_id, community, decoded = ber.decode_v3_message_id(data), b"", None
+            except ber.BerError:
+                return  # not an SNMP answer we can read: dropped, as a router would
         pending = self._pending.get(request_id)
         if pending is None:
             return
@@ -111,6 +114,19 @@ class UdpDispatcher(asyncio.DatagramProtocol):
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
+
+
+async def speaks_snmpv3(dispatcher: UdpDispatcher, address: tuple[str, int], family: int, timeout: float,
+                        retries: int, traffic: Traffic) -> bool:
+    """Whether an SNMPv3 agent answers the unauthenticated engine-ID discovery: one small packet per
+    try, no USM engine involved, whatever users the agent has."""
+    message_id = dispatcher.next_request_id()
+    try:
+        await dispatcher.request(address, family, ber.encode_v3_discovery(message_id), message_id, b"",
+                                 timeout, retries, traffic)
+    except TransportTimeout:
+        return False
+    return True
 
 
 @dataclass

@@ -1,0 +1,121 @@
+"""The known-devices store: every device discovery has found, keyed by identity, in SQLite under the
+agent's data directory (``known_devices.sqlite``).
+
+A device is matched by serial, else MAC, else (for devices that give neither) address and port: a
+printer that moved to another address (DHCP) keeps its row, and its previous address is remembered.
+Known printers that a sweep covering their last address did not find are "devices to complete".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Container
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.network.devices import Found, normalise_serial
+from agent.reading import utc_now_iso
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    id INTEGER PRIMARY KEY,
+    serial TEXT UNIQUE,            -- normalised (no blanks, upper case)
+    mac TEXT UNIQUE,               -- lower case, colon-separated
+    address TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    previous_address TEXT,
+    is_printer INTEGER NOT NULL,
+    manufacturer TEXT,
+    model TEXT,
+    source TEXT NOT NULL,
+    credential TEXT,               -- which credential set answered (described; never the secret)
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class KnownDevice:
+    id: int
+    serial: str | None
+    mac: str | None
+    address: str
+    port: int
+    previous_address: str | None
+    is_printer: bool
+    manufacturer: str | None
+    model: str | None
+    credential: str | None
+    last_seen: str
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+class KnownDevices:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path)
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def record(self, found: Found, seen_at: str | None = None) -> tuple[int, str | None]:
+        """Insert or update the device; returns (its id, the address it moved from or None)."""
+        now = seen_at or utc_now_iso()
+        serial = normalise_serial(found.identity.serial) if found.identity.serial else None
+        mac = found.identity.mac.lower() if found.identity.mac else None
+        row = self._match(serial, mac, found.address, found.port)
+        with self.db:
+            if mac:  # a MAC now seen on this device cannot stay on another row (NIC moved, print server)
+                self.db.execute("UPDATE devices SET mac = NULL WHERE mac = ? AND id != ?",
+                                (mac, row[0] if row else -1))
+            if row is None:
+                cursor = self.db.execute(
+                    "INSERT INTO devices (serial, mac, address, port, is_printer, manufacturer, model, source,"
+                    " credential, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (serial, mac, found.address, found.port, int(found.is_printer), found.identity.manufacturer,
+                     found.identity.model, found.source, found.credential, now, now))
+                return int(cursor.lastrowid or 0), None
+            device_id, old_address, old_port = row
+            moved = old_address if (old_address, old_port) != (found.address, found.port) else None
+            self.db.execute(
+                "UPDATE devices SET serial = COALESCE(?, serial), mac = COALESCE(?, mac), address = ?, port = ?,"
+                " previous_address = COALESCE(?, previous_address), is_printer = ?,"
+                " manufacturer = COALESCE(?, manufacturer), model = COALESCE(?, model), source = ?,"
+                " credential = COALESCE(?, credential), last_seen = ? WHERE id = ?",
+                (serial, mac, found.address, found.port, moved, int(found.is_printer), found.identity.manufacturer,
+                 found.identity.model, found.source, found.credential, now, device_id))
+            return device_id, moved
+
+    def _match(self, serial: str | None, mac: str | None, address: str, port: int):
+        if serial:
+            row = self.db.execute("SELECT id, address, port FROM devices WHERE serial = ?", (serial,)).fetchone()
+            if row:
+                return row
+            # a row known by MAC only, or with another serial under this MAC, is this device only
+            # when it had no serial yet
+            row = self.db.execute("SELECT id, address, port FROM devices WHERE mac = ? AND serial IS NULL",
+                                  (mac,)).fetchone() if mac else None
+            return row
+        if mac:
+            return self.db.execute("SELECT id, address, port FROM devices WHERE mac = ?", (mac,)).fetchone()
+        return self.db.execute(
+            "SELECT id, address, port FROM devices WHERE serial IS NULL AND mac IS NULL AND address = ? AND port = ?",
+            (address, port)).fetchone()
+
+    def to_complete(self, covered: Container[str], found_ids: Container[int]) -> list[KnownDevice]:
+        """Known printers whose last address a sweep covered but which it did not find."""
+        rows = self.db.execute(
+            "SELECT id, serial, mac, address, port, previous_address, is_printer, manufacturer, model,"
+            " credential, last_seen FROM devices WHERE is_printer = 1 ORDER BY last_seen").fetchall()
+        devices = [KnownDevice(*row[:6], bool(row[6]), *row[7:]) for row in rows]
+        return [d for d in devices if d.id not in found_ids and d.address in covered]
+
+    def all(self) -> list[KnownDevice]:
+        rows = self.db.execute(
+            "SELECT id, serial, mac, address, port, previous_address, is_printer, manufacturer, model,"
+            " credential, last_seen FROM devices ORDER BY id").fetchall()
+        return [KnownDevice(*row[:6], bool(row[6]), *row[7:]) for row in rows]
