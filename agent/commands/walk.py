@@ -14,7 +14,6 @@ import sys
 from agent.commands.snmp_options import add_snmp_options, credentials_from_args
 from agent.home import agent_paths
 from agent.snmp.client import SnmpClient
-from agent.snmp.mibs import resolver_for
 from agent.snmp.snmprec import Record, to_record
 
 DEFAULT_ROOT = "1.3.6.1"
@@ -37,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     paths = agent_paths()
+    from agent.snmp.mibs import resolver_for  # pysmi costs half a second: only for this command
+
     resolver = resolver_for(paths.config, paths.cache)
     root = resolver.oid_of(args.oid)
     records = asyncio.run(_walk(args.host, args.port, credentials_from_args(args), args.timeout, args.retries,

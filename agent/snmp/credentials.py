@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
-from pysnmp.hlapi.v3arch.asyncio import auth as _auth
-
+# Protocol names -> pysnmp's constant names (pysnmp itself is imported only when SNMPv3 is used: it
+# costs about half a second of start-up).
 AUTH_PROTOCOLS = {
-    "MD5": _auth.USM_AUTH_HMAC96_MD5,
-    "SHA": _auth.USM_AUTH_HMAC96_SHA,
-    "SHA224": _auth.USM_AUTH_HMAC128_SHA224,
-    "SHA256": _auth.USM_AUTH_HMAC192_SHA256,
-    "SHA384": _auth.USM_AUTH_HMAC256_SHA384,
-    "SHA512": _auth.USM_AUTH_HMAC384_SHA512,
+    "MD5": "USM_AUTH_HMAC96_MD5",
+    "SHA": "USM_AUTH_HMAC96_SHA",
+    "SHA224": "USM_AUTH_HMAC128_SHA224",
+    "SHA256": "USM_AUTH_HMAC192_SHA256",
+    "SHA384": "USM_AUTH_HMAC256_SHA384",
+    "SHA512": "USM_AUTH_HMAC384_SHA512",
 }
 PRIV_PROTOCOLS = {
-    "DES": _auth.USM_PRIV_CBC56_DES,
-    "3DES": _auth.USM_PRIV_CBC168_3DES,
-    "AES": _auth.USM_PRIV_CFB128_AES,
-    "AES128": _auth.USM_PRIV_CFB128_AES,
-    "AES192": _auth.USM_PRIV_CFB192_AES,
-    "AES256": _auth.USM_PRIV_CFB256_AES,
+    "DES": "USM_PRIV_CBC56_DES",
+    "3DES": "USM_PRIV_CBC168_3DES",
+    "AES": "USM_PRIV_CFB128_AES",
+    "AES128": "USM_PRIV_CFB128_AES",
+    "AES192": "USM_PRIV_CFB192_AES",
+    "AES256": "USM_PRIV_CFB256_AES",
 }
 
 
@@ -74,23 +73,19 @@ class Credentials:
             return f"v3 user {self.user} ({self.security_level})"
         return f"v{self.version} community #{_fingerprint(self.community)}"
 
-    def auth_data(self) -> CommunityData | UsmUserData:
-        if self.version != "3":
-            return CommunityData(self.community, mpModel=0 if self.version == "1" else 1)
+    def auth_data(self):
+        """pysnmp's USM user for this SNMPv3 credential (community requests do not use pysnmp)."""
+        from pysnmp.hlapi.v3arch.asyncio import UsmUserData
+        from pysnmp.hlapi.v3arch.asyncio import auth
+
         kwargs: dict[str, object] = {}
         if self.auth_key:
             kwargs["authKey"] = self.auth_key
-            kwargs["authProtocol"] = AUTH_PROTOCOLS[(self.auth_proto or "SHA").upper()]
+            kwargs["authProtocol"] = getattr(auth, AUTH_PROTOCOLS[(self.auth_proto or "SHA").upper()])
         if self.priv_key:
             kwargs["privKey"] = self.priv_key
-            kwargs["privProtocol"] = PRIV_PROTOCOLS[(self.priv_proto or "AES").upper()]
+            kwargs["privProtocol"] = getattr(auth, PRIV_PROTOCOLS[(self.priv_proto or "AES").upper()])
         return UsmUserData(self.user, **kwargs)
-
-    @property
-    def security_name(self) -> str:
-        """The security name pysnmp files requests under (used to attribute PDU counts)."""
-        data = self.auth_data()
-        return str(data.securityName if hasattr(data, "securityName") else data.userName)
 
 
 def _fingerprint(secret: str) -> str:
