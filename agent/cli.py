@@ -10,11 +10,12 @@ import argparse
 import sys
 
 from agent import __version__
-from agent.commands import poll
+from agent.certs.errors import TrustError
+from agent.commands import enroll, poll, status
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
 
-COMMANDS = (poll,)
+COMMANDS = (poll, enroll, status)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     except CredentialError as exc:
         return _fail(str(exc), 2)
     except SnmpError as exc:
+        return _fail(str(exc), exc.exit_code)
+    except TrustError as exc:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 1)

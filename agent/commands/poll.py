@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
+from agent.certs.store import agent_store
 from agent.commands.snmp_options import add_snmp_options, credentials_from_args
+from agent.outbox import agent_outbox
 from agent.reading import DeviceReading
 from agent.render import render_reading
 from agent.snmp.client import SnmpClient
 from agent.snmp.reader import read_device
+from agent.upload import deliver, not_enrolled
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("host", help="IP address or host name of the printer")
     add_snmp_options(parser)
     parser.add_argument("--json", action="store_true", help="print the fleetmeter.device/1 JSON document")
+    parser.add_argument("--upload", action="store_true",
+                        help="also send the reading to the server now (needs enrolment; kept if it fails)")
     parser.set_defaults(handler=run)
 
 
@@ -26,7 +32,19 @@ def run(args: argparse.Namespace) -> int:
     credentials = credentials_from_args(args)
     reading = asyncio.run(_poll(args.host, args.port, credentials, args.timeout, args.retries))
     print(reading.dumps() if args.json else render_reading(reading))
-    return 0
+    return upload_now(reading) if args.upload else 0
+
+
+def upload_now(reading: DeviceReading) -> int:
+    """Queue the reading and deliver the queue; the outcome goes to stderr (stdout stays the reading)."""
+    store = agent_store()
+    if store.enrolment() is None:
+        raise not_enrolled()
+    outbox = agent_outbox()
+    outbox.put(reading.to_json())
+    result = deliver(store, outbox)
+    print(f"fleetmeter-agent: upload {'ok' if result.ok else 'failed'}: {result.message}", file=sys.stderr)
+    return 0 if result.ok else (2 if result.status is None else 1)
 
 
 async def _poll(host, port, credentials, timeout, retries) -> DeviceReading:

@@ -1,0 +1,19 @@
+"""Which physical device a reading belongs to: the one place that decides a device's identity.
+
+Serial number (with the manufacturer, since serials are only unique per vendor) when the device reports
+one, else its MAC address, else where it was read (transport, address, port). Together with the agent and
+`collected_at` this is a reading's idempotency key.
+"""
+
+from __future__ import annotations
+
+
+def device_key(reading: dict) -> str:
+    identity = reading.get("identity") or {}
+    serial = (identity.get("serial") or "").strip()
+    if serial:
+        return f"serial:{(identity.get('manufacturer') or '').strip().lower()}:{serial}"[:300]
+    mac = (identity.get("mac") or "").strip().lower()
+    if mac:
+        return f"mac:{mac}"
+    return f"{reading['transport']}:{reading['address']}:{reading.get('port')}"[:300]

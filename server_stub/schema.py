@@ -1,0 +1,146 @@
+"""The wire documents the server accepts, as pydantic models (strict JSON: no "5" for 5).
+
+`fleetmeter.device/1` is described in DESIGN.md; unknown keys are kept (newer agents may add some), known
+keys must have the documented types. The stored document is what the agent sent, not a re-serialisation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError
+
+HARD_MAX_READINGS = 1000  # schema ceiling; the configured per-batch cap (serve --max-readings) is below it
+
+Text = Annotated[str, Field(max_length=1024)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class Identity(_Open):
+    serial: Text | None = None
+    manufacturer: Text | None = None
+    model: Text | None = None
+    sys_descr: Annotated[str, Field(max_length=4096)] | None = None
+    sys_object_id: Text | None = None
+    sys_name: Text | None = None
+    mac: Text | None = None
+    firmware: Text | None = None
+    location: Text | None = None
+    contact: Text | None = None
+    uptime_s: Count | None = None
+
+
+class Supply(_Open):
+    index: int
+    description: Text | None = None
+    type: Text
+    color: Text | None = None
+    class_: Text | None = Field(default=None, alias="class")
+    unit: Text | None = None
+    level: int | None = None
+    max_capacity: int | None = None
+    percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    state: Text
+
+
+class Tray(_Open):
+    index: int
+    name: Text | None = None
+    media: Text | None = None
+    level: int | None = None
+    max_capacity: int | None = None
+
+
+class Status(_Open):
+    device: Text | None = None
+    printer: Text | None = None
+    errors: list[Text] = []
+
+
+class Alert(_Open):
+    index: int
+    severity: Text | None = None
+    code: Text | None = None
+    description: Text | None = None
+
+
+class DeviceReading(_Open):
+    schema_: Literal["fleetmeter.device/1"] = Field(alias="schema")
+    collected_at: AwareDatetime
+    transport: Literal["snmp", "usb"]
+    address: Annotated[str, Field(min_length=1, max_length=255)]
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    is_printer: bool
+    identity: Identity
+    counters: Annotated[dict[Annotated[str, Field(max_length=64)], Count | None], Field(max_length=64)]
+    supplies: Annotated[list[Supply], Field(max_length=256)] = []
+    trays: Annotated[list[Tray], Field(max_length=256)] = []
+    status: Status | None = None
+    alerts: Annotated[list[Alert], Field(max_length=1024)] = []
+    warnings: Annotated[list[Text], Field(max_length=1024)] = []
+
+
+class Heartbeat(_Open):
+    version: Annotated[str, Field(min_length=1, max_length=100)]
+    hostname: Annotated[str, Field(min_length=1, max_length=255)]
+    os: Annotated[str, Field(max_length=255)]
+    ip_addresses: Annotated[list[IPvAnyAddress], Field(max_length=64)] = []
+    queue_depth: Count = 0
+
+
+class Batch(BaseModel):
+    """POST /v1/ingest: one agent's heartbeat and up to N readings."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    agent: Heartbeat
+    readings: Annotated[list[DeviceReading], Field(max_length=HARD_MAX_READINGS)]
+
+
+class EnrolRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    key: Annotated[str, Field(min_length=1, max_length=200)]
+    csr: Annotated[str, Field(min_length=1, max_length=16384)]
+    hostname: Annotated[str, Field(max_length=255)] | None = None
+
+
+class EnrolResponse(BaseModel):
+    agent: str
+    client: str
+    certificate: str
+    ca_certificate: str
+    fingerprint: str
+    not_after: AwareDatetime
+
+
+class IngestResponse(BaseModel):
+    received: int
+    stored: int
+    duplicates: int
+
+
+class Problem(BaseModel):
+    """Every error answer: what failed, and for a bad document the field that made it fail."""
+
+    error: str
+    detail: str | None = None
+    field: str | None = None
+
+
+def field_path(loc: tuple) -> str:
+    """('readings', 3, 'collected_at') -> 'readings[3].collected_at'."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def first_problem(exc: ValidationError) -> Problem:
+    error = exc.errors(include_url=False)[0]
+    field = field_path(tuple(error["loc"]))
+    if error["type"] == "json_invalid":
+        return Problem(error="malformed JSON", detail=error["msg"])
+    return Problem(error="invalid document", field=field or None, detail=f"{field or 'body'}: {error['msg']}")
