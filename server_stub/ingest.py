@@ -42,8 +42,9 @@ def _insert(conn: Connection, table):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def store_batch(engine: Engine, agent_id: int, nonce: str, heartbeat: Heartbeat, documents: list[dict],
-                remote_ip: str | None, rate_per_minute: int) -> Stored:
+def store_batch(engine: Engine, agent_id: int, nonce: str, heartbeat: Heartbeat,
+                documents: list[tuple[dict, datetime]], remote_ip: str | None, rate_per_minute: int) -> Stored:
+    """`documents`: each reading as sent, with its validated collected_at (aware, UTC)."""
     now = utcnow()
     window = int(now.timestamp()) // 60
     with engine.begin() as conn:
@@ -64,9 +65,8 @@ def store_batch(engine: Engine, agent_id: int, nonce: str, heartbeat: Heartbeat,
             raise RateLimited(retry_after=60 - int(now.timestamp()) % 60)
         stored = 0
         if documents:
-            rows = [{"agent_id": agent_id, "device_key": device_key(doc),
-                     "collected_at": _parse_time(doc["collected_at"]), "received_at": now, "document": doc}
-                    for doc in documents]
+            rows = [{"agent_id": agent_id, "device_key": device_key(doc), "collected_at": collected_at,
+                     "received_at": now, "document": doc} for doc, collected_at in documents]
             result = conn.execute(_insert(conn, readings)
                                   .on_conflict_do_nothing(index_elements=["agent_id", "device_key", "collected_at"])
                                   .returning(readings.c.id), rows)
@@ -78,9 +78,5 @@ def prune_nonces(engine: Engine, older_than: timedelta) -> int:
     """Nonces older than the signature window can never be replayed (the signature is too old)."""
     with engine.begin() as conn:
         return conn.execute(delete(nonces).where(nonces.c.seen_at < utcnow() - older_than)).rowcount
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 

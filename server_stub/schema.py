@@ -6,14 +6,37 @@ keys must have the documented types. The stored document is what the agent sent,
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError
 
 HARD_MAX_READINGS = 1000  # schema ceiling; the configured per-batch cap (serve --max-readings) is below it
 
+INT32 = 2**31 - 1
 Text = Annotated[str, Field(max_length=1024)]
 Count = Annotated[int, Field(ge=0)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000)")
+    return value
+
+
+Clean = AfterValidator(_no_nul)
+
+
+def _plausible_utc(value: datetime) -> datetime:
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("out of range") from None
+    if not 1970 <= value.year <= 9998:
+        raise ValueError("must be between 1970 and 9998")
+    return value
 
 
 class _Open(BaseModel):
@@ -70,7 +93,7 @@ class Alert(_Open):
 
 class DeviceReading(_Open):
     schema_: Literal["fleetmeter.device/1"] = Field(alias="schema")
-    collected_at: AwareDatetime
+    collected_at: Annotated[AwareDatetime, AfterValidator(_plausible_utc)]
     transport: Literal["snmp", "usb"]
     address: Annotated[str, Field(min_length=1, max_length=255)]
     port: Annotated[int, Field(ge=0, le=65535)] | None = None
@@ -89,7 +112,7 @@ class Heartbeat(_Open):
     hostname: Annotated[str, Field(min_length=1, max_length=255)]
     os: Annotated[str, Field(max_length=255)]
     ip_addresses: Annotated[list[IPvAnyAddress], Field(max_length=64)] = []
-    queue_depth: Count = 0
+    queue_depth: Annotated[int, Field(ge=0, le=INT32)] = 0
 
 
 class Batch(BaseModel):
@@ -102,9 +125,9 @@ class Batch(BaseModel):
 
 class EnrolRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
-    key: Annotated[str, Field(min_length=1, max_length=200)]
-    csr: Annotated[str, Field(min_length=1, max_length=16384)]
-    hostname: Annotated[str, Field(max_length=255)] | None = None
+    key: Annotated[str, Field(min_length=1, max_length=200), Clean]
+    csr: Annotated[str, Field(min_length=1, max_length=16384), Clean]
+    hostname: Annotated[str, Field(max_length=255), Clean] | None = None
 
 
 class EnrolResponse(BaseModel):
@@ -128,6 +151,40 @@ class Problem(BaseModel):
     error: str
     detail: str | None = None
     field: str | None = None
+
+
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def stored_documents(body: bytes) -> tuple[list[dict] | None, Problem | None]:
+    """The readings exactly as sent, for storage, once the batch validated. Values no database column can
+    hold are refused here: NaN/Infinity, and NUL characters (PostgreSQL text and jsonb cannot hold them)."""
+    try:
+        doc = json.loads(body, parse_constant=_reject_constant)
+    except ValueError as exc:
+        return None, Problem(error="malformed JSON", detail=str(exc))
+    if _NUL_ESCAPE.search(body):
+        where = _find_nul(doc, ())
+        return None, Problem(error="invalid document", field=field_path(where) or None,
+                             detail=f"{field_path(where) or 'body'}: strings must not contain NUL (\\u0000)")
+    return doc["readings"], None
+
+
+def _find_nul(value: Any, loc: tuple) -> tuple:
+    if isinstance(value, str):
+        return loc if "\x00" in value else ()
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return loc + (key,)
+        found = _find_nul(item, loc + (key,))
+        if found:
+            return found
+    return ()
 
 
 def field_path(loc: tuple) -> str:
