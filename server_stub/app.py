@@ -20,7 +20,7 @@ from server_stub import agents as agent_registry
 from server_stub.ca import CertificateAuthority, CsrError
 from server_stub.ingest import RateLimited, Replayed, prune_nonces, store_batch
 from server_stub.schema import (Batch, EnrolRequest, EnrolResponse, IngestResponse, Problem, field_path,
-                                first_problem, stored_documents)
+                                first_problem, unstorable)
 from server_stub.signatures import RequestVerifier, Rejected
 
 
@@ -138,13 +138,12 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         if len(batch.readings) > limits.max_readings:
             return problem(400, "invalid document", f"readings: at most {limits.max_readings} per batch",
                            "readings")
-        documents, found = stored_documents(body)
+        found = unstorable(body)
         if found:
             return problem(400, found.error, found.detail, found.field)
         try:
-            stored = store_batch(engine, signer.agent_id, signer.nonce, batch.agent,
-                                 [(doc, reading.collected_at) for doc, reading in zip(documents, batch.readings)],
-                                 remote, limits.rate_per_minute)
+            stored = store_batch(engine, signer.agent_id, signer.nonce, batch, body, remote,
+                                 limits.rate_per_minute)
         except Replayed:
             return problem(401, "replayed request", "this signature's nonce was already used; sign every "
                                                     "request afresh")

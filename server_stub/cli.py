@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="uploads per agent per minute (0: unlimited)")
     serve.add_argument("--signature-window", type=duration, default=timedelta(minutes=5), metavar="DURATION")
     serve.add_argument("--cert-days", type=int, default=365, help="validity of issued agent certificates")
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                       help="uvicorn log level ('warning' drops the per-request access log)")
     serve.set_defaults(handler=cmd_serve)
 
     agents = sub.add_parser("agents", help="enrolment keys, listing, revocation")
@@ -150,7 +152,7 @@ def cmd_serve(args) -> int:
                     signature_window=args.signature_window, cert_days=args.cert_days)
     app = create_app(engine, CertificateAuthority.load(paths.ca_dir), limits)
     uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info")
+                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level=args.log_level)
     return 0
 
 

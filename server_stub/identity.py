@@ -7,13 +7,15 @@ one, else its MAC address, else where it was read (transport, address, port). To
 
 from __future__ import annotations
 
+from server_stub.schema import DeviceReading
 
-def device_key(reading: dict) -> str:
-    identity = reading.get("identity") or {}
-    serial = (identity.get("serial") or "").strip()
+
+def device_key(reading: DeviceReading) -> str:
+    identity = reading.identity
+    serial = (identity.serial or "").strip()
     if serial:
-        return f"serial:{(identity.get('manufacturer') or '').strip().lower()}:{serial}"[:300]
-    mac = (identity.get("mac") or "").strip().lower()
+        return f"serial:{(identity.manufacturer or '').strip().lower()}:{serial}"[:300]
+    mac = (identity.mac or "").strip().lower()
     if mac:
-        return f"mac:{mac}"
-    return f"{reading['transport']}:{reading['address']}:{reading.get('port')}"[:300]
+        return f"mac:{mac}"[:300]
+    return f"{reading.transport}:{reading.address}:{reading.port}"[:300]

@@ -154,24 +154,28 @@ class Problem(BaseModel):
 
 
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_CONSTANT = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)")
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def stored_documents(body: bytes) -> tuple[list[dict] | None, Problem | None]:
-    """The readings exactly as sent, for storage, once the batch validated. Values no database column can
-    hold are refused here: NaN/Infinity, and NUL characters (PostgreSQL text and jsonb cannot hold them)."""
+def unstorable(body: bytes) -> Problem | None:
+    """Values the strict schema lets through in unknown keys but no database can hold: NaN/Infinity
+    (not JSON) and NUL characters (PostgreSQL text and jsonb refuse them). A cheap scan of the raw body
+    first; the exact (slower) check only when it finds a candidate."""
+    if not (_CONSTANT.search(body) or _NUL_ESCAPE.search(body)):
+        return None
     try:
         doc = json.loads(body, parse_constant=_reject_constant)
     except ValueError as exc:
-        return None, Problem(error="malformed JSON", detail=str(exc))
-    if _NUL_ESCAPE.search(body):
-        where = _find_nul(doc, ())
-        return None, Problem(error="invalid document", field=field_path(where) or None,
-                             detail=f"{field_path(where) or 'body'}: strings must not contain NUL (\\u0000)")
-    return doc["readings"], None
+        return Problem(error="malformed JSON", detail=str(exc))
+    where = _find_nul(doc, ())
+    if not where:
+        return None
+    return Problem(error="invalid document", field=field_path(where),
+                   detail=f"{field_path(where)}: strings must not contain NUL (\\u0000)")
 
 
 def _find_nul(value: Any, loc: tuple) -> tuple:

@@ -255,3 +255,33 @@ def test_several_servers_share_nonces_and_state(site, tmp_path):
     finally:
         twin.stop()
         engine.dispose()
+
+
+@pytest.mark.parametrize("raw,error,field", [
+    (b'"profile": null', "malformed JSON", None),
+    (b'"location": null', "invalid document", "readings[0].identity.location"),
+], ids=["nan", "nul"])
+def test_values_no_database_can_hold_are_refused(site, tmp_path, raw, error, field):
+    agent = site.enrolled(tmp_path)
+    body = batch(agent, [reading("Z-1")])
+    replacement = b'"profile": NaN' if b"profile" in raw else b'"location": "Floor\\u00002"'
+    response = send(agent.signed(site.url, body.replace(raw, replacement, 1)))
+    assert response.status_code == 400 and response.json()["error"] == error
+    assert response.json().get("field") == field
+    assert site.readings_of(agent.name) == 0
+
+
+def test_devices_list_shows_latest_reading_as_sent(site, tmp_path):
+    from server_stub.devices import list_devices
+
+    agent = site.enrolled(tmp_path)
+    for at, total in (("2026-11-22T09:00:00Z", 100), ("2026-11-22T10:15:00+01:00", 200),
+                      ("2026-11-22T09:30:00Z", 150)):
+        agent.outbox.put(reading("LIST-1", total=total, at=at))
+    assert deliver(agent.store, agent.outbox).stored == 3
+    [device] = [d for d in list_devices(site.engine) if d.agent == agent.name]
+    shown = device.to_json()
+    assert (shown["serial"], shown["counters"]["total"], shown["readings"]) == ("LIST-1", 150, 3)
+    assert shown["latest_reading_at"] == "2026-11-22T09:30:00Z"
+    assert device.document["supplies"][0]["class"] == "consumed"
+    assert device.document == reading("LIST-1", total=150, at="2026-11-22T09:30:00Z")

@@ -1,0 +1,187 @@
+"""Verified ingest throughput: readings/second through the real server (uvicorn subprocess on 127.0.0.1),
+each batch of 100 readings signed (RFC 9421, Ed25519), verified, validated and stored, on SQLite and on
+PostgreSQL. Prints the figure per database, the ratio against the 5,000 readings/s target, and against the
+same batches stored directly (no HTTP, no signature: the storage ceiling).
+
+    .venv/bin/python bench/ingest.py [--batches 300] [--clients 4] [--db sqlite,postgresql]
+
+PostgreSQL: needs the local cluster running (scripts/setup-env.sh starts it); a scratch database is created
+and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import sqlalchemy  # noqa: E402
+
+from agent.certs.enroll import enrol  # noqa: E402
+from agent.certs.signing import request_signer  # noqa: E402
+from agent.certs.store import CertStore  # noqa: E402
+from agent.reading import DeviceReading, Identity, Supply  # noqa: E402
+from agent.upload import heartbeat  # noqa: E402
+from server_stub import agents as registry  # noqa: E402
+from server_stub.db import make_engine  # noqa: E402
+from server_stub.ingest import store_batch  # noqa: E402
+from server_stub.schema import Batch  # noqa: E402
+
+TARGET = 5000  # readings/s on PostgreSQL, 2-core machine
+BATCH = 100
+
+
+def reading(device: int, at: datetime) -> dict:
+    doc = DeviceReading(address=f"10.0.{device // 250}.{device % 250}", port=161, is_printer=True,
+                        collected_at=at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        identity=Identity(serial=f"BENCH{device:06d}", manufacturer="Ricoh", model="MP C3002",
+                                          sys_descr="RICOH MP C3002 1.10 / RICOH Network Printer C model",
+                                          mac=f"00:26:73:{device >> 16 & 255:02x}:{device >> 8 & 255:02x}:"
+                                              f"{device & 255:02x}", firmware="1.10", location="Floor 2"),
+                        supplies=[Supply(i, f"{c} Toner", "toner", c, "consumed", "percent", 40 + i, 100,
+                                         40.0 + i, "ok") for i, c in enumerate(("black", "cyan", "magenta",
+                                                                                 "yellow"), 1)])
+    doc.counters.update(total=271871 + device, mono=200000, color=71871 + device)
+    return doc.to_json()
+
+
+def bodies(count: int, offset: int) -> list[bytes]:
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=offset)
+    hb = heartbeat("127.0.0.1", 0)
+    return [json.dumps({"agent": hb, "readings": [reading(d, start + timedelta(minutes=b))
+                                                  for d in range(BATCH)]}, separators=(",", ":")).encode()
+            for b in range(count)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scratch_database(kind: str, work: Path) -> tuple[str, str | None]:
+    if kind == "sqlite":
+        return f"sqlite:///{work / 'bench.db'}", None
+    name = f"fm_bench_{secrets.token_hex(4)}"
+    admin = sqlalchemy.create_engine("postgresql+psycopg:///postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return f"postgresql+psycopg:///{name}", name
+
+
+def drop_database(name: str | None) -> None:
+    if name:
+        admin = sqlalchemy.create_engine("postgresql+psycopg:///postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, float]:
+    url, name = scratch_database(kind, work)
+    env = dict(os.environ, FLEETMETER_HOME=str(work / "home"), FLEETMETER_DB=url)
+    server = [sys.executable, "-m", "server_stub.cli"]
+    subprocess.run(server + ["init"], env=env, check=True, capture_output=True, cwd=ROOT)
+    port = free_port()
+    proc = subprocess.Popen(server + ["serve", "--port", str(port), "--rate-limit", "0", "--log-level", "warning"],
+                            env=env, cwd=ROOT)
+    engine = make_engine(url)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(base + "/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("server did not start")
+                time.sleep(0.1)
+        stores = []
+        for i in range(clients):
+            new = registry.add_agent(engine, f"bench-{i}", "Bench", timedelta(hours=1))
+            store = CertStore(work / f"agent-{i}")
+            enrol(store, base, new.key)
+            stores.append(store)
+        per_client = [bodies(batches // clients, offset=i) for i in range(clients)]
+        errors: list[str] = []
+
+        def client(store: CertStore, work_items: list[bytes]) -> None:
+            http = requests.Session()
+            http.trust_env = False
+            signer = request_signer(store, store.enrolment().fingerprint)
+            for body in work_items:
+                response = http.post(base + "/v1/ingest", data=body, auth=signer, timeout=60,
+                                     headers={"Content-Type": "application/json"})
+                if response.status_code != 200 or response.json()["stored"] != BATCH:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+
+        threads = [threading.Thread(target=client, args=(s, w)) for s, w in zip(stores, per_client)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        if errors:
+            raise SystemExit(f"{len(errors)} batches failed, first: {errors[0]}")
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql("SELECT count(*) FROM readings").scalar_one()
+        sent = sum(len(w) for w in per_client) * BATCH
+        if stored != sent:
+            raise SystemExit(f"sent {sent} readings but {stored} are stored")
+        http_rate = sent / elapsed
+
+        # the same kind of batches stored without HTTP and signatures: what the storage alone can take
+        direct = bodies(max(20, batches // 10), offset=100)
+        agent_id = conn_agent_id(engine)
+        started = time.perf_counter()
+        for body in direct:
+            store_batch(engine, agent_id, secrets.token_hex(16), Batch.model_validate_json(body), body, None, 0)
+        direct_rate = len(direct) * BATCH / (time.perf_counter() - started)
+        return http_rate, direct_rate
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        engine.dispose()
+        drop_database(name)
+
+
+def conn_agent_id(engine) -> int:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT min(id) FROM agents").scalar_one()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=300, help="batches of 100 readings in the timed run")
+    parser.add_argument("--clients", type=int, default=4, help="agents uploading concurrently")
+    parser.add_argument("--db", default="sqlite,postgresql")
+    args = parser.parse_args()
+    print(f"verified ingest, batches of {BATCH}, {args.batches} batches from {args.clients} concurrent agents, "
+          f"{os.cpu_count()} CPUs")
+    for kind in args.db.split(","):
+        with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
+            http_rate, direct_rate = run_http(kind, args.batches, args.clients, Path(tmp))
+        print(f"{kind:>10}: {http_rate:8.0f} readings/s signed over HTTP  "
+              f"(x{http_rate / TARGET:.2f} of the {TARGET}/s target; "
+              f"storage alone {direct_rate:.0f}/s, HTTP+signature path at {http_rate / direct_rate:.0%} of it)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
