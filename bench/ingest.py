@@ -3,7 +3,7 @@ each batch of 100 readings signed (RFC 9421, Ed25519), verified, validated and s
 PostgreSQL. Prints the figure per database, the ratio against the 5,000 readings/s target, and against the
 same batches stored directly (no HTTP, no signature: the storage ceiling).
 
-    .venv/bin/python bench/ingest.py [--batches 300] [--clients 4] [--db sqlite,postgresql]
+    .venv/bin/python bench/ingest.py [--batches 300] [--clients 4] [--servers 2] [--db sqlite,postgresql]
 
 PostgreSQL: needs the local cluster running (scripts/setup-env.sh starts it); a scratch database is created
 and dropped.
@@ -91,31 +91,36 @@ def drop_database(name: str | None) -> None:
         admin.dispose()
 
 
-def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, float]:
+def wait_up(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(base + "/healthz", timeout=1)
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server {base} did not start")
+            time.sleep(0.1)
+
+
+def run_http(kind: str, batches: int, clients: int, servers: int, work: Path) -> tuple[float, float]:
     url, name = scratch_database(kind, work)
     env = dict(os.environ, FLEETMETER_HOME=str(work / "home"), FLEETMETER_DB=url)
     server = [sys.executable, "-m", "server_stub.cli"]
     subprocess.run(server + ["init"], env=env, check=True, capture_output=True, cwd=ROOT)
-    port = free_port()
-    proc = subprocess.Popen(server + ["serve", "--port", str(port), "--rate-limit", "0", "--log-level", "warning"],
-                            env=env, cwd=ROOT)
+    ports = [free_port() for _ in range(servers)]
+    procs = [subprocess.Popen(server + ["serve", "--port", str(port), "--rate-limit", "0", "--log-level",
+                                        "warning"], env=env, cwd=ROOT) for port in ports]
     engine = make_engine(url)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not start")
-                time.sleep(0.1)
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base in bases:
+            wait_up(base)
         stores = []
         for i in range(clients):
             new = registry.add_agent(engine, f"bench-{i}", "Bench", timedelta(hours=1))
             store = CertStore(work / f"agent-{i}")
-            enrol(store, base, new.key)
+            enrol(store, bases[i % servers], new.key)
             stores.append(store)
         per_client = [bodies(batches // clients, offset=i) for i in range(clients)]
         errors: list[str] = []
@@ -124,6 +129,7 @@ def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, 
             http = requests.Session()
             http.trust_env = False
             signer = request_signer(store, store.enrolment().fingerprint)
+            base = store.enrolment().server
             for body in work_items:
                 response = http.post(base + "/v1/ingest", data=body, auth=signer, timeout=60,
                                      headers={"Content-Type": "application/json"})
@@ -155,8 +161,9 @@ def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, 
         direct_rate = len(direct) * BATCH / (time.perf_counter() - started)
         return http_rate, direct_rate
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
         engine.dispose()
         drop_database(name)
 
@@ -170,13 +177,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=300, help="batches of 100 readings in the timed run")
     parser.add_argument("--clients", type=int, default=4, help="agents uploading concurrently")
+    parser.add_argument("--servers", type=int, default=2, help="serve processes sharing the database")
     parser.add_argument("--db", default="sqlite,postgresql")
     args = parser.parse_args()
     print(f"verified ingest, batches of {BATCH}, {args.batches} batches from {args.clients} concurrent agents, "
-          f"{os.cpu_count()} CPUs")
+          f"{args.servers} serve process(es), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     for kind in args.db.split(","):
         with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
-            http_rate, direct_rate = run_http(kind, args.batches, args.clients, Path(tmp))
+            http_rate, direct_rate = run_http(kind, args.batches, args.clients, args.servers, Path(tmp))
         print(f"{kind:>10}: {http_rate:8.0f} readings/s signed over HTTP  "
               f"(x{http_rate / TARGET:.2f} of the {TARGET}/s target; "
               f"storage alone {direct_rate:.0f}/s, HTTP+signature path at {http_rate / direct_rate:.0%} of it)")
