@@ -19,6 +19,7 @@ import re
 import socket
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
@@ -109,7 +110,8 @@ def _engine(args, paths: ServerPaths) -> Engine:
 def _ready_engine(args) -> tuple[ServerPaths, Engine]:
     paths = server_paths()
     engine = _engine(args, paths)
-    if not migrate.is_current(engine):
+    sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+    if (sqlite_file and not Path(sqlite_file).exists()) or not migrate.is_current(engine):
         raise CliError(f"database {_safe_url(engine)} is not initialised or not up to date; "
                        "run: fleetmeter-server init")
     return paths, engine
