@@ -137,12 +137,16 @@ def run_http(kind: str, batches: int, clients: int, servers: int, work: Path) ->
                     errors.append(f"{response.status_code} {response.text[:200]}")
 
         threads = [threading.Thread(target=client, args=(s, w)) for s, w in zip(stores, per_client)]
+        server_cpu = sum(cpu_seconds(proc.pid) for proc in procs)
+        client_cpu = time.process_time()
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
+        server_cpu = sum(cpu_seconds(proc.pid) for proc in procs) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         if errors:
             raise SystemExit(f"{len(errors)} batches failed, first: {errors[0]}")
         with engine.connect() as conn:
@@ -151,6 +155,9 @@ def run_http(kind: str, batches: int, clients: int, servers: int, work: Path) ->
         if stored != sent:
             raise SystemExit(f"sent {sent} readings but {stored} are stored")
         http_rate = sent / elapsed
+        batches_sent = sent // BATCH
+        print(f"{kind:>10}: CPU per batch: serve {server_cpu / batches_sent * 1000:.1f} ms, "
+              f"signing client {client_cpu / batches_sent * 1000:.1f} ms; wall {elapsed / batches_sent * 1000:.1f} ms")
 
         # the same kind of batches stored without HTTP and signatures: what the storage alone can take
         direct = bodies(max(20, batches // 10), offset=100)
@@ -166,6 +173,11 @@ def run_http(kind: str, batches: int, clients: int, servers: int, work: Path) ->
             proc.wait(10)
         engine.dispose()
         drop_database(name)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def conn_agent_id(engine) -> int:

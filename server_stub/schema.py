@@ -1,7 +1,8 @@
 """The wire documents the server accepts, as pydantic models (strict JSON: no "5" for 5).
 
-`fleetmeter.device/1` is described in DESIGN.md; unknown keys are kept (newer agents may add some), known
-keys must have the documented types. The stored document is what the agent sent, not a re-serialisation.
+`fleetmeter.device/1` is described in DESIGN.md; known keys must have the documented types, unknown keys
+(newer agents may add some) pass unvalidated. The stored document is the body the agent sent, unknown keys
+included, not a re-serialisation of these models.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _plausible_utc(value: datetime) -> datetime:
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="ignore")
 
 
 class Identity(_Open):
