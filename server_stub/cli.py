@@ -153,6 +153,9 @@ def cmd_serve(args) -> int:
     limits = Limits(max_body=args.max_body, max_readings=args.max_readings, rate_per_minute=args.rate_limit,
                     signature_window=args.signature_window, cert_days=args.cert_days)
     app = create_app(engine, CertificateAuthority.load(paths.ca_dir), limits)
+    if not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"fleetmeter-server: serving plain HTTP on {args.host}; agents refuse it unless a TLS-terminating "
+              "proxy is in front (or they enrol with --allow-http)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                 proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level=args.log_level)
     return 0
@@ -167,6 +170,9 @@ def cmd_agents_add(args) -> int:
         return 0
     what = "new key for existing agent" if new.existing else "agent created"
     print(f"{what}: {new.name} (client {new.client})")
+    if new.live_certificate:
+        print(f"note: {new.name} is still enrolled on another machine; this key enrols only after "
+              f"fleetmeter-server agents revoke {new.name}")
     print(f"one-time agent key (shown only now, expires {expires}):\n  {new.key}")
     print("on the agent machine: fleetmeter-agent enroll --server https://SERVER --key KEY")
     return 0
