@@ -59,6 +59,23 @@ async def read_capped(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
+class DeclaredBodyCap:
+    """413 before reading a body whose Content-Length is over the cap (every route; plain ASGI, so bodies
+    are not re-wrapped). Bodies without a length are capped while read (read_capped)."""
+
+    def __init__(self, app, max_body: int) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                    response = problem(413, "body too large", f"at most {self.max_body} bytes per request")
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits()) -> FastAPI:
     verifier = RequestVerifier(engine, ca, limits.signature_window)
 
@@ -87,12 +104,7 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         field = field_path(tuple(p for p in loc if isinstance(p, (str, int))))
         return problem(400, "invalid document", f"{field or 'body'}: {error['msg']}", field or None)
 
-    @app.middleware("http")
-    async def cap_declared_body(request: Request, call_next):
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limits.max_body:
-            return problem(413, "body too large", f"at most {limits.max_body} bytes per request")
-        return await call_next(request)
+    app.add_middleware(DeclaredBodyCap, max_body=limits.max_body)
 
     @app.get("/healthz", summary="Liveness check")
     def healthz() -> dict[str, str]:
