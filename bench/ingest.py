@@ -4,7 +4,7 @@ PostgreSQL. Prints the figure per database and its ratio against the 5,000 readi
 each batch cost in the serve processes, the signing clients and the database backends: on a shared machine
 the wall-clock figure depends on what else runs, so the CPU cost also gives the rate with every CPU free.
 
-    .venv/bin/python bench/ingest.py [--batches 300] [--clients 4] [--servers 2] [--db sqlite,postgresql]
+    .venv/bin/python bench/ingest.py [--batches 400] [--clients 4] [--servers 2] [--db sqlite,postgresql]
 
 PostgreSQL: needs the local cluster running (scripts/setup-env.sh starts it); a scratch database is created
 and dropped.
