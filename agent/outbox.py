@@ -1,8 +1,9 @@
 """A small durable queue of readings waiting for upload (SQLite in the agent data directory).
 
 put() stores a reading; peek() returns the oldest ones without removing them; ack() removes the ones the
-server confirmed. A reading leaves the outbox only after the server said it has it, so a crash, an outage
-or a revoked certificate never loses one.
+server confirmed; reject() sets aside one the server refused for good (kept, with the reason, in table
+`rejected`), so it cannot block the ones behind it. A reading leaves the outbox only after the server said
+it has it, so a crash, an outage or a revoked certificate never loses one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class Outbox:
         with closing(self._connect()) as conn, conn:
             conn.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                          "document TEXT NOT NULL, queued_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+            conn.execute("CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY, document TEXT NOT NULL, "
+                         "queued_at TEXT NOT NULL, reason TEXT NOT NULL, "
+                         "rejected_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30)
@@ -47,6 +51,16 @@ class Outbox:
     def ack(self, ids: list[int]) -> None:
         with closing(self._connect()) as conn, conn:
             conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def reject(self, id_: int, reason: str) -> None:
+        with closing(self._connect()) as conn, conn:
+            conn.execute("INSERT INTO rejected (id, document, queued_at, reason) "
+                         "SELECT id, document, queued_at, ? FROM outbox WHERE id = ?", (reason, id_))
+            conn.execute("DELETE FROM outbox WHERE id = ?", (id_,))
+
+    def rejected(self) -> int:
+        with closing(self._connect()) as conn:
+            return conn.execute("SELECT count(*) FROM rejected").fetchone()[0]
 
     def __len__(self) -> int:
         with closing(self._connect()) as conn:
