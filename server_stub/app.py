@@ -42,6 +42,10 @@ def problem(status: int, error: str, detail: str | None = None, field: str | Non
 ERRORS = {status: {"model": Problem} for status in (400, 401, 403, 409, 413, 429)}
 
 
+def too_large(max_body: int) -> JSONResponse:
+    return problem(413, "body too large", f"at most {max_body} bytes per request")
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -70,8 +74,7 @@ class DeclaredBodyCap:
         if scope["type"] == "http":
             for name, value in scope["headers"]:
                 if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                    response = problem(413, "body too large", f"at most {self.max_body} bytes per request")
-                    await response(scope, receive, send)
+                    await too_large(self.max_body)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
@@ -131,7 +134,7 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         try:
             body = await read_capped(request, limits.max_body)
         except BodyTooLarge:
-            return problem(413, "body too large", f"at most {limits.max_body} bytes per request")
+            return too_large(limits.max_body)
         remote = request.client.host if request.client else None
         return await run_in_threadpool(_ingest, request.method, str(request.url), dict(request.headers), body,
                                        remote)

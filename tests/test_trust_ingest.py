@@ -16,7 +16,6 @@ from agent.certs.enroll import enrol
 from agent.certs.errors import TrustError
 from agent.certs.signing import COVERED
 from agent.certs.store import CertStore
-from agent.outbox import Outbox
 from agent.reading import DeviceReading, Identity, Supply
 from agent.upload import deliver, heartbeat
 from server_stub import agents as registry
