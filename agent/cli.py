@@ -10,12 +10,13 @@ import argparse
 import sys
 
 from agent import __version__
-from agent.commands import discover, poll, record, usb, walk
+from agent.certs.errors import TrustError
+from agent.commands import discover, enroll, poll, record, status, usb, walk
 from agent.errors import UserConfigError
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
 
-COMMANDS = (poll, discover, walk, record, usb)
+COMMANDS = (poll, discover, walk, record, usb, enroll, status)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     except (CredentialError, UserConfigError) as exc:
         return _fail(str(exc), 2)
     except SnmpError as exc:
+        return _fail(str(exc), exc.exit_code)
+    except TrustError as exc:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 1)

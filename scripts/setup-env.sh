@@ -22,6 +22,22 @@ fi
 stamp=.venv/.fleetmeter-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-    .venv/bin/python -m pip install -q -e '.[test]'
+    .venv/bin/python -m pip install -q -e '.[test,server]'
     touch "$stamp"
 fi
+
+# PostgreSQL (Debian's cluster 15/main, installed but down): the server's storage tests run against it
+# as well as SQLite. Started here, with a superuser role for the current user; tests make their own databases.
+start_postgresql() {
+    command -v pg_ctlcluster >/dev/null 2>&1 || return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    if ! pg_lsclusters -h 2>/dev/null | awk '$1=="15" && $2=="main" {print $4}' | grep -q online; then
+        $sudo pg_ctlcluster 15 main start
+    fi
+    local out
+    if ! out=$($sudo runuser -u postgres -- createuser -s "$(id -un)" 2>&1); then
+        case "$out" in *"already exists"*) ;; *) echo "$out" >&2; return 1 ;; esac
+    fi
+}
+start_postgresql

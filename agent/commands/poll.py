@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
+from agent.certs.store import agent_store
 from agent.commands.snmp_options import add_snmp_options, credentials_from_args
 from agent.home import agent_paths
+from agent.outbox import agent_outbox
 from agent.reading import DeviceReading
 from agent.render import render_reading
 from agent.snmp.client import SnmpClient
 from agent.snmp.meter_config import CONFIG_NAME, ConfiguredMeters, load_meter_config
 from agent.snmp.reader import read_device
+from agent.upload import deliver, not_enrolled
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,15 +29,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="extra meters by OID or MIB symbol (default: meters.toml in the agent's "
                              "configuration directory, when present)")
+    parser.add_argument("--upload", action="store_true",
+                        help="also send the reading to the server now (needs enrolment; kept if it fails)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.upload and agent_store().enrolment() is None:
+        raise not_enrolled()  # say so before spending a poll
     credentials = credentials_from_args(args)
     configured = _configured_meters(args.config)
     reading = asyncio.run(_poll(args.host, args.port, credentials, args.timeout, args.retries, configured))
     print(reading.dumps() if args.json else render_reading(reading))
-    return 0
+    return upload_now(reading) if args.upload else 0
+
+
+def upload_now(reading: DeviceReading) -> int:
+    """Queue the reading and deliver the queue; the outcome goes to stderr (stdout stays the reading)."""
+    store = agent_store()
+    outbox = agent_outbox()
+    outbox.put(reading.to_json())
+    result = deliver(store, outbox)
+    print(f"fleetmeter-agent: upload {'ok' if result.ok else 'failed'}: {result.message}", file=sys.stderr)
+    return 0 if result.ok else (2 if result.status is None else 1)
 
 
 def _configured_meters(option: str | None) -> ConfiguredMeters | None:

@@ -1,0 +1,52 @@
+"""Where the server keeps its state: FLEETMETER_HOME/server when set, else the platform's directories.
+
+The database is a SQLite file there unless `--db URL` or FLEETMETER_DB names another (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP = "fleetmeter"
+
+
+@dataclass(frozen=True)
+class ServerPaths:
+    data: Path  # database (SQLite), CA, TLS certificate
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.data / "ca"
+
+    @property
+    def sqlite_file(self) -> Path:
+        return self.data / "fleetmeter.db"
+
+    def ensure(self) -> ServerPaths:
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.ca_dir.mkdir(mode=0o700, exist_ok=True)
+        return self
+
+
+def server_paths() -> ServerPaths:
+    home = os.environ.get("FLEETMETER_HOME")
+    if home:
+        return ServerPaths(Path(home).expanduser() / "server" / "data")
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    base = platformdirs.site_data_dir(APP) if is_root else platformdirs.user_data_dir(APP)
+    return ServerPaths(Path(base) / "server")
+
+
+def database_url(explicit: str | None, paths: ServerPaths) -> str:
+    """--db, else FLEETMETER_DB, else the SQLite file in the data directory."""
+    url = explicit or os.environ.get("FLEETMETER_DB")
+    if not url:
+        return f"sqlite:///{paths.sqlite_file}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
