@@ -12,18 +12,15 @@ Used by the discovery tests and by bench/discovery.py.
 
 from __future__ import annotations
 
-import os
 import selectors
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from peers import SnmpsimProcess
 
 
 @dataclass(frozen=True)
@@ -36,18 +33,16 @@ class SimPrinter:
     v3_priv_key: str | None = None  # AES
 
 
-class SimPrinters:
+class SimPrinters(SnmpsimProcess):
     """snmpsim serving each `SimPrinter` at its own address and the shared port."""
 
     def __init__(self, printers: Iterable[SimPrinter], port: int, work: Path) -> None:
         self.printers = list(printers)
         self.port = port
-        work.mkdir(parents=True, exist_ok=True)
-        self.log = work / "snmpsim.log"
-        args: list[str] = [f"--cache-dir={work / 'cache'}"]
+        args: list[str] = []
         for n, printer in enumerate(self.printers):
             data = work / f"device-{n}"
-            data.mkdir(exist_ok=True)
+            data.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(printer.recording, data / f"{printer.community}.snmprec")
             args += ["--v3-engine-id=auto", f"--data-dir={data}",
                      f"--agent-udpv4-endpoint={printer.address}:{port}"]
@@ -57,32 +52,7 @@ class SimPrinters:
                     args += [f"--v3-auth-key={printer.v3_auth_key}", "--v3-auth-proto=SHA"]
                 if printer.v3_priv_key:
                     args += [f"--v3-priv-key={printer.v3_priv_key}", "--v3-priv-proto=AES"]
-        responder = shutil.which("snmpsim-command-responder", path=str(Path(sys.executable).parent))
-        if responder is None:
-            raise RuntimeError("snmpsim is not installed in this environment")
-        self.proc = subprocess.Popen(
-            [responder, *args], stdout=self.log.open("w"), stderr=subprocess.STDOUT,
-            env=dict(os.environ, SNMPSIM_ALLOW_ROOT="true"), start_new_session=True)
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"snmpsim exited: {self.log.read_text()[-2000:]}")
-            if self.log.read_text(errors="replace").count("Listening at UDP") >= len(self.printers):
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("snmpsim did not start within 120 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        super().__init__(args, work, listeners=len(self.printers))
 
 
 class SilentHosts:
@@ -120,9 +90,3 @@ class SilentHosts:
             self.selector.unregister(sock)
             sock.close()
         self.selector.close()
-
-
-def free_udp_port(address: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]

@@ -16,7 +16,8 @@ from agent.snmp.credentials import Credentials
 from agent.snmp.discovery import SweepSettings
 from agent.snmp.targets import TargetError, TargetSet
 from conftest import FIXTURES, ROOT
-from simulated_lan import SilentHosts, SimPrinter, SimPrinters, free_udp_port
+from peers import free_udp_port
+from simulated_lan import SilentHosts, SimPrinter, SimPrinters
 
 NET = "127.0.79"
 RANGE = f"{NET}.1-14"
