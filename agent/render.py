@@ -47,9 +47,9 @@ def render_reading(reading: DeviceReading) -> str:
     if reading.trays:
         lines.append("  trays")
         for t in reading.trays:
-            level = {-3: "some", -2: "unknown", -1: "other"}.get(t.level, str(t.level)) if t.level is not None else "-"
-            lines.append(f"    {t.name or f'tray {t.index}':<20} {level:>7} / {t.max_capacity if t.max_capacity is not None else '-'}"
-                         f"  {t.media or ''}")
+            level = "-" if t.level is None else {-3: "some", -2: "unknown", -1: "other"}.get(t.level, str(t.level))
+            capacity = "-" if t.max_capacity is None else str(t.max_capacity)
+            lines.append(f"    {t.name or f'tray {t.index}':<20} {level:>7} / {capacity:<6} {t.media or ''}")
     if reading.alerts:
         lines.append("  alerts")
         for a in reading.alerts:

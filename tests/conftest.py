@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from peers import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLEETMETER_SHARED", ROOT.parent / "shared"))
@@ -24,48 +21,13 @@ def load_manifest() -> list[dict]:
     return json.loads((FIXTURES / "manifest.json").read_text())["entries"]
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Simulator:
-    """A running snmpsim-command-responder on 127.0.0.1:<port>; community = data file stem."""
-
-    def __init__(self, data_dir: Path, work: Path, extra_args: tuple[str, ...] = ()) -> None:
-        self.host = "127.0.0.1"
-        self.port = free_udp_port()
-        self.data_dir = data_dir
-        work.mkdir(parents=True, exist_ok=True)
-        self.log = work / "snmpsim.log"
-        responder = shutil.which("snmpsim-command-responder", path=str(Path(sys.executable).parent))
-        if responder is None:
-            pytest.fail("snmpsim is not installed in this environment (pip install snmpsim pysmi)")
-        env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
-        self.proc = subprocess.Popen(
-            [responder, f"--data-dir={data_dir}", f"--agent-udpv4-endpoint={self.host}:{self.port}",
-             f"--cache-dir={work / 'cache'}", *extra_args],
-            stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"snmpsim exited: {self.log.read_text()[-2000:]}")
-            if "Listening at UDP" in self.log.read_text(errors="replace"):
-                return
-            time.sleep(0.1)
-        pytest.fail("snmpsim did not start within 60 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+def recorded(path: Path, oid: str) -> str:
+    """The value an snmprec file holds at `oid` (for tests on Fleetmeter's own recordings)."""
+    for line in path.read_text().splitlines():
+        name, _tag, value = line.split("|", 2)
+        if name == oid:
+            return value
+    raise KeyError(f"{oid} not in {path}")
 
 
 @pytest.fixture(scope="session")
@@ -86,3 +48,25 @@ def agent_env(tmp_path_factory) -> dict[str, str]:
     """Environment for CLI subprocesses: an isolated FLEETMETER_HOME."""
     home = tmp_path_factory.mktemp("agent-home")
     return dict(os.environ, FLEETMETER_HOME=str(home), PYTHONPATH=str(ROOT))
+
+V3_USER = {"user": "fleetv3", "auth_proto": "SHA256", "auth_key": "authpass-3xq", "priv_proto": "AES",
+           "priv_key": "privpass-7kz"}
+
+
+@pytest.fixture(scope="session")
+def local_sim(tmp_path_factory) -> Simulator:
+    """Fleetmeter's own recordings (tests/recordings, demo/devices) and the glpi-agent walk converted to
+    snmpsim format, served on loopback; also answers the SNMPv3 user V3_USER (context = file stem)."""
+    from walkfile import walk_to_snmprec
+
+    data = tmp_path_factory.mktemp("local-recordings")
+    for source in (ROOT / "tests" / "recordings", DEMO_DEVICES):
+        for path in source.glob("*.snmprec"):
+            shutil.copy(path, data / path.name)
+    walk_to_snmprec(FIXTURES / "glpi-agent" / "sample2.walk", data / "glpi-sample2.snmprec")
+    sim = Simulator(data, tmp_path_factory.mktemp("local-snmpsim"), (
+        "--v3-engine-id=auto", f"--v3-user={V3_USER['user']}", f"--v3-auth-key={V3_USER['auth_key']}",
+        f"--v3-auth-proto={V3_USER['auth_proto']}", f"--v3-priv-key={V3_USER['priv_key']}",
+        f"--v3-priv-proto={V3_USER['priv_proto']}"))
+    yield sim
+    sim.stop()

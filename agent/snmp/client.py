@@ -1,33 +1,40 @@
-"""A thin asynchronous SNMP client over pysnmp 7: batched GETs and parallel column walks by GETBULK.
+"""An asynchronous SNMP client: batched GETs and parallel column walks by GETBULK.
 
-Why not pysnmp's walk helpers: an inventory needs a dozen table columns; walking them one by one costs a
+Why not a generic walk helper: an inventory needs a dozen table columns; walking them one by one costs a
 round trip per column and page. `SnmpSession.walk` walks many columns in *one* GETBULK stream (each
 column is one repeater), carries scalars as non-repeaters of the first request, follows agents that
 truncate responses, and stops each column at its end. `SnmpSession.get` packs exact OIDs into as few GETs
-as the agent accepts. Every call runs with ``lookupMib=False``: MIB lookups would double the CPU cost.
+as the agent accepts. Requests carry numeric OIDs only: no MIB lookups on this path.
 
-Requests go straight to pysnmp's RFC 3413 command generators with numeric OIDs: the high-level
-``get_cmd``/``bulk_cmd`` resolve every OID through the MIB view even with ``lookupMib=False``, which
-costs about as much CPU as the SNMP exchange itself.
-
-All values leave this module as plain Python values (see `agent.snmp.values.from_pysnmp`).
+The wire work is in `agent.snmp.transport` (SNMPv1/v2c through a lean codec on one shared UDP socket,
+SNMPv3 through pysnmp's USM engine). All values leave this module as plain Python values.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-
-from pysnmp.entity.rfc3413 import cmdgen
-from pysnmp.hlapi.v3arch.asyncio import SnmpEngine, UdpTransportTarget
-from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
-from pysnmp.proto import errind
-from pysnmp.proto.rfc1902 import Null, ObjectName
+from dataclasses import dataclass
 
 from agent.snmp.credentials import Credentials
-from agent.snmp.values import Raw, from_pysnmp
+from agent.snmp.transport import (
+    END,
+    NO_SUCH_NAME,
+    PDU_GET,
+    PDU_GET_BULK,
+    PDU_GET_NEXT,
+    TOO_BIG,
+    Answer,
+    CommunityTransport,
+    TransportError,
+    TransportTimeout,
+    UdpDispatcher,
+    UsmEngine,
+    UsmTransport,
+)
+from agent.snmp.values import Raw
 
 DEFAULT_MAX_VARBINDS = 64  # what many printer agents (and snmpsim) answer at most per PDU
 MAX_ROUNDS = 400  # a hard stop against agents that never end a walk
@@ -54,52 +61,34 @@ class SnmpAuthError(SnmpError):
     exit_code = 2
 
 
-_AUTH_ERRORS: dict[type, str] = {
-    errind.UnknownUserName: "SNMPv3 user unknown to the device",
-    errind.WrongDigest: "SNMPv3 authentication failed (wrong auth key or protocol)",
-    errind.AuthenticationFailure: "SNMPv3 authentication failed",
-    errind.AuthenticationError: "SNMPv3 authentication failed",
-    errind.DecryptionError: "SNMPv3 decryption failed (wrong privacy key or protocol)",
-    errind.UnsupportedSecurityLevel: "SNMPv3 security level not supported by the device for this user",
-    errind.UnknownSecurityName: "SNMPv3 security name unknown to the device",
-    errind.NotInTimeWindow: "SNMPv3 message outside the device's time window",
-    errind.UnknownEngineID: "SNMPv3 engine ID discovery failed",
-    errind.UnsupportedAuthProtocol: "SNMPv3 auth protocol not supported",
-    errind.UnsupportedPrivProtocol: "SNMPv3 privacy protocol not supported",
+_AUTH_ERRORS: dict[str, str] = {  # pysnmp error-indication class name -> message
+    "UnknownUserName": "SNMPv3 user unknown to the device",
+    "WrongDigest": "SNMPv3 authentication failed (wrong auth key or protocol)",
+    "AuthenticationFailure": "SNMPv3 authentication failed",
+    "AuthenticationError": "SNMPv3 authentication failed",
+    "DecryptionError": "SNMPv3 decryption failed (wrong privacy key or protocol)",
+    "UnsupportedSecurityLevel": "SNMPv3 security level not supported by the device for this user",
+    "UnknownSecurityName": "SNMPv3 security name unknown to the device",
+    "NotInTimeWindow": "SNMPv3 message outside the device's time window",
+    "UnknownEngineID": "SNMPv3 engine ID discovery failed",
+    "UnsupportedAuthProtocol": "SNMPv3 auth protocol not supported",
+    "UnsupportedPrivProtocol": "SNMPv3 privacy protocol not supported",
 }
 
 
-@dataclass
-class TrafficCounter:
-    """Request PDUs sent (retries included) and bytes on the wire, per (address, security name)."""
-
-    by_peer: dict[tuple[str, int, str], list[int]] = field(default_factory=dict)
-
-    def observe(self, _engine: object, execpoint: str, variables: dict, _ctx: object) -> None:
-        address = variables.get("transportAddress")
-        key = (str(address[0]), int(address[1]), str(variables.get("securityName"))) if address else None
-        if key is None:
-            return
-        entry = self.by_peer.setdefault(key, [0, 0])
-        if execpoint == "rfc3412.sendPdu":
-            entry[0] += 1
-            entry[1] += len(variables.get("outgoingMessage") or b"")
-        else:
-            entry[1] += len(variables.get("wholeMsg") or b"")
-
-    def snapshot(self, key: tuple[str, int, str]) -> tuple[int, int]:
-        pdus, size = self.by_peer.get(key, (0, 0))
-        return pdus, size
-
-
 class SnmpClient:
-    """One pysnmp engine shared by all sessions of a process (engine creation is costly)."""
+    """What all sessions of a process share: one UDP socket for community requests, and (created on
+    first SNMPv3 use, as it is costly) one pysnmp engine."""
 
     def __init__(self) -> None:
-        self.engine = SnmpEngine()
-        self.traffic = TrafficCounter()
-        self.engine.observer.register_observer(
-            self.traffic.observe, "rfc3412.sendPdu", "rfc3412.receiveMessage:response")
+        self.dispatcher = UdpDispatcher()
+        self._usm: UsmEngine | None = None
+
+    @property
+    def usm(self) -> UsmEngine:
+        if self._usm is None:
+            self._usm = UsmEngine()
+        return self._usm
 
     def session(self, host: str, port: int = 161, credentials: Credentials | None = None,
                 timeout: float = 2.0, retries: int = 1,
@@ -107,7 +96,9 @@ class SnmpClient:
         return SnmpSession(self, host, port, credentials or Credentials(), timeout, retries, max_varbinds)
 
     def close(self) -> None:
-        self.engine.close_dispatcher()
+        self.dispatcher.close()
+        if self._usm is not None:
+            self._usm.close()
 
 
 class SnmpSession:
@@ -120,65 +111,57 @@ class SnmpSession:
         self.port = port
         self.credentials = credentials
         self.timeout = timeout
-        self.retries = retries
+        self.retries = max(0, retries)
         self.max_varbinds = max(1, max_varbinds)
-        self._auth = credentials.auth_data()
-        self._context_name = credentials.context or ""
-        self._target_name: str | None = None
-        self._target: UdpTransportTarget | None = None
-        self._peer: tuple[str, int, str] | None = None
-        self._traffic_start = (0, 0)
+        self._transport: CommunityTransport | UsmTransport | None = None
         self._started = time.perf_counter()
 
-    # ------------------------------------------------------------------ set-up and accounting
-    async def _ensure_target(self) -> UdpTransportTarget:
-        if self._target is None:
+    async def _ensure_transport(self) -> CommunityTransport | UsmTransport:
+        if self._transport is None:
             try:
-                self._target = await UdpTransportTarget.create(
-                    (self.host, self.port), timeout=self.timeout, retries=self.retries)
-            except Exception as exc:  # resolution failures and bad addresses
-                raise SnmpTimeout(f"cannot reach {self.host}:{self.port}: {exc}") from None
-            self._target_name, _params = LCD.configure(
-                self.client.engine, self._auth, self._target, self._context_name)
-            address = self._target.transport_address
-            name = getattr(self._auth, "securityName", None) or getattr(self._auth, "userName", "")
-            self._peer = (str(address[0]), int(address[1]), str(name))
-            self._traffic_start = self.client.traffic.snapshot(self._peer)
-        return self._target
+                infos = await asyncio.get_running_loop().getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+            except (OSError, UnicodeError) as exc:
+                raise SnmpTimeout(f"cannot resolve {self.host}: {getattr(exc, 'strerror', None) or exc}; "
+                                  "check the address") from None
+            family, _type, _proto, _name, sockaddr = infos[0]
+            address = (sockaddr[0], sockaddr[1])
+            if self.credentials.version == "3":
+                self._transport = UsmTransport(self.client.usm, address, self.credentials, self.timeout,
+                                               self.retries)
+            else:
+                self._transport = CommunityTransport(self.client.dispatcher, address, family, self.credentials,
+                                                     self.timeout, self.retries)
+        return self._transport
 
     @property
     def pdus(self) -> int:
-        return self._traffic()[0]
+        return self._transport.traffic.pdus if self._transport else 0
 
     @property
     def bytes(self) -> int:
-        return self._traffic()[1]
+        return self._transport.traffic.bytes if self._transport else 0
 
     @property
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self._started) * 1000)
 
-    def _traffic(self) -> tuple[int, int]:
-        if self._peer is None:
-            return 0, 0
-        pdus, size = self.client.traffic.snapshot(self._peer)
-        return pdus - self._traffic_start[0], size - self._traffic_start[1]
-
-    # ------------------------------------------------------------------ requests
-    def _check(self, error_indication: object, what: str) -> None:
-        if not error_indication:
-            return
-        if isinstance(error_indication, errind.RequestTimedOut):
+    async def _exchange(self, pdu_type: int, names: list[str], non_repeaters: int = 0,
+                        max_repetitions: int = 0) -> Answer:
+        transport = await self._ensure_transport()
+        try:
+            return await transport.exchange(pdu_type, names, non_repeaters, max_repetitions)
+        except TransportTimeout:
             tries = self.retries + 1
             hint = "check address, port, community" if self.credentials.version != "3" else \
                 "check address, port, SNMPv3 user and keys"
             raise SnmpTimeout(
                 f"no SNMP answer from {self.host}:{self.port} after {self.timeout:g} s x {tries} "
-                f"{'try' if tries == 1 else 'tries'}; {hint}")
-        for kind, message in _AUTH_ERRORS.items():
-            if isinstance(error_indication, kind):
-                raise SnmpAuthError(f"{message} at {self.host}:{self.port} ({self.credentials.describe()})")
-        raise SnmpError(f"SNMP {what} to {self.host}:{self.port} failed: {error_indication}")
+                f"{'try' if tries == 1 else 'tries'}; {hint}") from None
+        except TransportError as exc:
+            message = _AUTH_ERRORS.get(exc.kind.__name__ if exc.kind else "")
+            if message:
+                raise SnmpAuthError(f"{message} at {self.host}:{self.port} ({self.credentials.describe()})") from None
+            raise SnmpError(f"SNMP request to {self.host}:{self.port} failed: {exc}") from None
 
     async def get(self, oids: Sequence[str]) -> dict[str, Raw]:
         """GET exact instances; missing ones map to None. Packs up to `max_varbinds` per PDU."""
@@ -188,44 +171,28 @@ class SnmpSession:
             batch = queue.pop(0)
             if not batch:
                 continue
-            error_indication, error_status, error_index, var_binds = await self._request(
-                cmdgen.GetCommandGenerator(), batch)
-            if isinstance(error_indication, errind.TooBig) or _status(error_status) == "tooBig":
+            answer = await self._exchange(PDU_GET, batch)
+            if answer.error_status == TOO_BIG:
                 if len(batch) == 1:
                     result[batch[0]] = None
                     continue
                 self.max_varbinds = max(1, len(batch) // 2)
                 queue[:0] = [batch[: len(batch) // 2], batch[len(batch) // 2:]]
                 continue
-            self._check(error_indication, "GET")
-            if error_status and _status(error_status) == "noSuchName" and error_index:
+            if answer.error_status == NO_SUCH_NAME and answer.error_index:
                 # SNMPv1: one missing OID fails the whole PDU; drop it and ask again.
-                bad = int(error_index) - 1
+                bad = answer.error_index - 1
                 if 0 <= bad < len(batch):
                     result[batch[bad]] = None
                     queue.insert(0, batch[:bad] + batch[bad + 1:])
                     continue
-            if error_status:
+            if answer.error_status or len(answer.var_binds) != len(batch):
                 for oid in batch:
                     result.setdefault(oid, None)
                 continue
-            for oid, (_name, value) in zip(batch, var_binds):
-                result[oid] = from_pysnmp(value)
+            for oid, (_name, value) in zip(batch, answer.var_binds):
+                result[oid] = None if value is END else value
         return result
-
-    async def _request(self, generator, names: list[str], *bulk: int):
-        """Send one request PDU of numeric OIDs; returns pysnmp's (indication, status, index, varbinds)."""
-        await self._ensure_target()
-        future = asyncio.get_running_loop().create_future()
-
-        def done(_engine, _handle, error_indication, error_status, error_index, var_binds, _ctx):
-            if not future.cancelled():
-                future.set_result((error_indication, error_status, error_index, var_binds or ()))
-
-        var_binds = [(ObjectName(oid), _NULL) for oid in names]
-        generator.send_varbinds(self.client.engine, self._target_name, None, self._context_name,
-                                *bulk, var_binds, done)
-        return await future
 
     async def walk(self, columns: Iterable[str], scalars: Sequence[str] = ()) -> WalkResult:
         """Walk table columns in parallel and read scalars by GETNEXT in the same first request.
@@ -239,7 +206,6 @@ class SnmpSession:
         it never answers for are listed in ``result.incomplete``. Only a device that does not answer
         the first request at all raises `SnmpTimeout`.
         """
-        await self._ensure_target()
         columns = list(dict.fromkeys(c.strip(".") for c in columns))
         result = WalkResult({}, {c: {} for c in columns}, [])
         position = {c: c for c in columns}
@@ -273,7 +239,7 @@ class SnmpSession:
                 continue
             first = False
             for scalar, (oid, value) in zip(pending_scalars, answer):
-                result.scalars[scalar] = value if _under(oid, scalar) and value is not _END else None
+                result.scalars[scalar] = value if _under(oid, scalar) and value is not END else None
             rest = answer[len(pending_scalars):]
             pending_scalars = []
             progressed = False
@@ -284,7 +250,7 @@ class SnmpSession:
                 column = active[i % len(active)]
                 if column in finished:
                     continue
-                if value is _END or not _under(oid, column) or not _after(oid, position[column]):
+                if value is END or not _under(oid, column) or not _after(oid, position[column]):
                     finished.add(column)
                     continue
                 result.columns[column][oid[len(column) + 1:]] = value
@@ -300,51 +266,28 @@ class SnmpSession:
     async def _bulk(self, non_repeaters: list[str], repetitions: int, repeaters: list[str]):
         names = non_repeaters + repeaters
         while True:
-            error_indication, error_status, _error_index, var_binds = await self._request(
-                cmdgen.BulkCommandGenerator(), names, len(non_repeaters), repetitions)
-            if (isinstance(error_indication, errind.TooBig) or _status(error_status) == "tooBig") \
-                    and repetitions > 1:
+            answer = await self._exchange(PDU_GET_BULK, names, len(non_repeaters), repetitions)
+            if answer.error_status == TOO_BIG and repetitions > 1:
                 repetitions //= 2
                 self.max_varbinds = max(len(names), self.max_varbinds // 2)
                 continue
-            self._check(error_indication, "GETBULK")
-            if error_status:
-                raise SnmpError(f"SNMP GETBULK to {self.host}:{self.port} failed: {_status(error_status)}")
-            return [_unpack(vb) for vb in var_binds]
+            if answer.error_status:
+                raise SnmpError(f"SNMP GETBULK to {self.host}:{self.port} failed: error-status "
+                                f"{answer.error_status}")
+            return answer.var_binds
 
     async def _getnext(self, names: list[str]) -> list[tuple[str, object]]:
         """SNMPv1 GETNEXT of several names; a name past the end of the MIB comes back as END."""
         if not names:
             return []
-        error_indication, error_status, error_index, var_binds = await self._request(
-            cmdgen.NextCommandGenerator(), names)
-        self._check(error_indication, "GETNEXT")
-        if error_status:
-            bad = int(error_index or 0) - 1
+        answer = await self._exchange(PDU_GET_NEXT, names)
+        if answer.error_status:
+            bad = answer.error_index - 1
             if not 0 <= bad < len(names):
-                return [(name, _END) for name in names]
+                return [(name, END) for name in names]
             rest = await self._getnext(names[:bad] + names[bad + 1:])
-            return rest[:bad] + [(names[bad], _END)] + rest[bad:]
-        return [_unpack(vb) for vb in var_binds]
-
-
-class _EndMarker:
-    def __repr__(self) -> str:
-        return "END"
-
-
-_END = _EndMarker()
-
-
-_NULL = Null("")
-
-
-def _unpack(var_bind: object) -> tuple[str, object]:
-    name, value = var_bind  # type: ignore[misc]
-    oid = ".".join(map(str, name.asTuple()))
-    if type(value).__name__ == "EndOfMibView":
-        return oid, _END
-    return oid, from_pysnmp(value)
+            return rest[:bad] + [(names[bad], END)] + rest[bad:]
+        return answer.var_binds
 
 
 def _under(oid: str, prefix: str) -> bool:
@@ -353,12 +296,3 @@ def _under(oid: str, prefix: str) -> bool:
 
 def _after(oid: str, previous: str) -> bool:
     return tuple(int(x) for x in oid.split(".")) > tuple(int(x) for x in previous.split("."))
-
-
-def _status(error_status: object) -> str:
-    if not error_status:
-        return ""
-    try:
-        return error_status.prettyPrint()  # type: ignore[attr-defined]
-    except AttributeError:
-        return str(error_status)

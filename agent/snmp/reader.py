@@ -263,7 +263,7 @@ def _alerts(keys, rows, cell, warnings: Warnings) -> list[Alert]:
             code=enum_name(cell(oids.PRT_ALERT_CODE, row), ALERT_CODE, where + " code", warnings),
             description=as_text(cell(oids.PRT_ALERT_DESCRIPTION, row), where + " description", warnings,
                                 hex_dump=True),
-            time_ticks=as_int(cell(oids.PRT_ALERT_TIME, row), where + " time", warnings),
+            time_ticks=_non_negative(cell(oids.PRT_ALERT_TIME, row), where + " time", warnings),
         ))
     return alerts
 

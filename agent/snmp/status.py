@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.snmp.values import Raw, Warnings, as_int
+from agent.snmp.values import Raw, Warnings
 
 HR_DEVICE_STATUS = {1: "unknown", 2: "running", 3: "warning", 4: "testing", 5: "down"}
 HR_PRINTER_STATUS = {1: "other", 2: "unknown", 3: "idle", 4: "printing", 5: "warmup"}
@@ -87,7 +87,7 @@ def detected_errors(raw: Raw, where: str, warnings: Warnings) -> list[str]:
             return []
         width = max(1, (raw.bit_length() + 7) // 8)
         raw = raw.to_bytes(width, "big")
-    if isinstance(raw, str):
+    if not isinstance(raw, bytes):
         warnings.add(where, f"expected an error bitmap, got {raw!r}")
         return []
     errors: list[str] = []

@@ -68,11 +68,10 @@ def as_text(raw: Raw, where: str, warnings: Warnings, hex_dump: bool = False) ->
     """
     if raw is None:
         return None
-    if isinstance(raw, bool) or isinstance(raw, int):
-        warnings.add(where, f"expected text, got {raw!r}")
+    if not isinstance(raw, bytes):  # an INTEGER, or an OBJECT IDENTIFIER / IpAddress (str)
+        warnings.add(where, f"expected text, got {_show(raw)}")
         return None
-    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
-    text = _decode_bytes(data)
+    text = _decode_bytes(raw)
     if hex_dump:
         text = _undo_hex_dump(text)
     text = text.replace("\x00", "").strip()
