@@ -11,11 +11,11 @@ import sys
 
 from agent import __version__
 from agent.certs.errors import TrustError
-from agent.commands import enroll, poll, status, usb
+from agent.commands import enroll, poll, run, scan_now, service, status, usb
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
 
-COMMANDS = (poll, enroll, status, usb)
+COMMANDS = (poll, enroll, status, usb, run, scan_now, service)
 
 
 def build_parser() -> argparse.ArgumentParser:
