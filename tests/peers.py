@@ -25,7 +25,9 @@ def free_udp_port() -> int:
 class Simulator:
     """A running snmpsim-command-responder on 127.0.0.1:<port>; community = data file stem."""
 
-    def __init__(self, data_dir: Path, work: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, data_dir: Path, work: Path, extra_args: tuple[str, ...] = (),
+                 also_on: tuple[str, ...] = ()) -> None:
+        """`also_on`: more loopback addresses answering on the same port (one simulated device each)."""
         self.host = "127.0.0.1"
         self.port = free_udp_port()
         self.data_dir = data_dir
@@ -37,7 +39,8 @@ class Simulator:
         env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
         self.proc = subprocess.Popen(
             [responder, f"--cache-dir={work / 'cache'}", *extra_args, f"--data-dir={data_dir}",
-             f"--agent-udpv4-endpoint={self.host}:{self.port}"],
+             f"--agent-udpv4-endpoint={self.host}:{self.port}",
+             *(f"--agent-udpv4-endpoint={host}:{self.port}" for host in also_on)],
             stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_ready()
 
