@@ -125,9 +125,11 @@ def raise_silence_alerts(engine: Engine) -> int:
         silent = conn.execute(select(agents.c.id, agents.c.name, agents.c.client, agents.c.last_seen_at).where(
             agents.c.last_seen_at.is_not(None), agents.c.state != "revoked",
             agents.c.last_seen_at < now - timing.stopped_reporting_after)).all()
+        open_alerts = {(row.agent_id, row.kind) for row in conn.execute(
+            select(agent_alerts.c.agent_id, agent_alerts.c.kind).where(agent_alerts.c.cleared_at.is_(None)))}
         for agent in silent:
             for kind, after in thresholds.items():
-                if now - agent.last_seen_at < after:
+                if now - agent.last_seen_at < after or (agent.id, kind) in open_alerts:
                     continue
                 days = (now - agent.last_seen_at).days
                 message = (f"agent {agent.name} (client {agent.client}) stopped reporting: no contact since "

@@ -105,12 +105,9 @@ def test_remote_configuration_scan_now_and_states(site, sim, tmp_path):
     changed = server_cli(site, tmp_path, "config", "set", "--agent", name, "credentials", "-",
                          stdin=json.dumps(two["credentials"]))
     assert changed.returncode == 0, changed.stderr
-    assert server_cli(site, tmp_path, "config", "set", "--agent", name, "ranges",
-                      json.dumps(two["ranges"])).returncode == 0
-    assert server_cli(site, tmp_path, "config", "set", "--agent", name, "schedules.alerts",
-                      '{"enabled": true, "interval": "7m"}').returncode == 0
-    assert server_cli(site, tmp_path, "config", "set", "--client", "Acme", "thresholds.supply_low_percent",
-                      "15").returncode == 0
+    agent_config.set_entry(site.engine, "agent", name, "ranges", two["ranges"])
+    agent_config.set_entry(site.engine, "agent", name, "schedules.alerts", {"enabled": True, "interval": "7m"})
+    agent_config.set_entry(site.engine, "client", "Acme", "thresholds.supply_low_percent", 15)
     agent.wait_for(r"configuration \w+ applied: alerts every 420 s", timeout=30)
     status = request(data, {"command": "status"}, 10)
     assert status["schedules"]["alerts"] == "every 420 s"
