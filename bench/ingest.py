@@ -3,7 +3,7 @@ each batch of 100 readings signed (RFC 9421, Ed25519), verified, validated and s
 PostgreSQL. Prints the figure per database, the ratio against the 5,000 readings/s target, and against the
 same batches stored directly (no HTTP, no signature: the storage ceiling).
 
-    .venv/bin/python bench/ingest.py [--batches 300] [--clients 4] [--db sqlite,postgresql]
+    .venv/bin/python bench/ingest.py [--batches 300] [--clients 4] [--servers 2] [--db sqlite,postgresql]
 
 PostgreSQL: needs the local cluster running (scripts/setup-env.sh starts it); a scratch database is created
 and dropped.
@@ -91,31 +91,36 @@ def drop_database(name: str | None) -> None:
         admin.dispose()
 
 
-def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, float]:
+def wait_up(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(base + "/healthz", timeout=1)
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server {base} did not start")
+            time.sleep(0.1)
+
+
+def run_http(kind: str, batches: int, clients: int, servers: int, work: Path) -> tuple[float, float]:
     url, name = scratch_database(kind, work)
     env = dict(os.environ, FLEETMETER_HOME=str(work / "home"), FLEETMETER_DB=url)
     server = [sys.executable, "-m", "server_stub.cli"]
     subprocess.run(server + ["init"], env=env, check=True, capture_output=True, cwd=ROOT)
-    port = free_port()
-    proc = subprocess.Popen(server + ["serve", "--port", str(port), "--rate-limit", "0", "--log-level", "warning"],
-                            env=env, cwd=ROOT)
+    ports = [free_port() for _ in range(servers)]
+    procs = [subprocess.Popen(server + ["serve", "--port", str(port), "--rate-limit", "0", "--log-level",
+                                        "warning"], env=env, cwd=ROOT) for port in ports]
     engine = make_engine(url)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not start")
-                time.sleep(0.1)
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base in bases:
+            wait_up(base)
         stores = []
         for i in range(clients):
             new = registry.add_agent(engine, f"bench-{i}", "Bench", timedelta(hours=1))
             store = CertStore(work / f"agent-{i}")
-            enrol(store, base, new.key)
+            enrol(store, bases[i % servers], new.key)
             stores.append(store)
         per_client = [bodies(batches // clients, offset=i) for i in range(clients)]
         errors: list[str] = []
@@ -124,6 +129,7 @@ def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, 
             http = requests.Session()
             http.trust_env = False
             signer = request_signer(store, store.enrolment().fingerprint)
+            base = store.enrolment().server
             for body in work_items:
                 response = http.post(base + "/v1/ingest", data=body, auth=signer, timeout=60,
                                      headers={"Content-Type": "application/json"})
@@ -131,12 +137,16 @@ def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, 
                     errors.append(f"{response.status_code} {response.text[:200]}")
 
         threads = [threading.Thread(target=client, args=(s, w)) for s, w in zip(stores, per_client)]
+        server_cpu = sum(cpu_seconds(proc.pid) for proc in procs)
+        client_cpu = time.process_time()
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
+        server_cpu = sum(cpu_seconds(proc.pid) for proc in procs) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         if errors:
             raise SystemExit(f"{len(errors)} batches failed, first: {errors[0]}")
         with engine.connect() as conn:
@@ -145,6 +155,9 @@ def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, 
         if stored != sent:
             raise SystemExit(f"sent {sent} readings but {stored} are stored")
         http_rate = sent / elapsed
+        batches_sent = sent // BATCH
+        print(f"{kind:>10}: CPU per batch: serve {server_cpu / batches_sent * 1000:.1f} ms, "
+              f"signing client {client_cpu / batches_sent * 1000:.1f} ms; wall {elapsed / batches_sent * 1000:.1f} ms")
 
         # the same kind of batches stored without HTTP and signatures: what the storage alone can take
         direct = bodies(max(20, batches // 10), offset=100)
@@ -155,10 +168,16 @@ def run_http(kind: str, batches: int, clients: int, work: Path) -> tuple[float, 
         direct_rate = len(direct) * BATCH / (time.perf_counter() - started)
         return http_rate, direct_rate
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
         engine.dispose()
         drop_database(name)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def conn_agent_id(engine) -> int:
@@ -170,13 +189,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=300, help="batches of 100 readings in the timed run")
     parser.add_argument("--clients", type=int, default=4, help="agents uploading concurrently")
+    parser.add_argument("--servers", type=int, default=2, help="serve processes sharing the database")
     parser.add_argument("--db", default="sqlite,postgresql")
     args = parser.parse_args()
     print(f"verified ingest, batches of {BATCH}, {args.batches} batches from {args.clients} concurrent agents, "
-          f"{os.cpu_count()} CPUs")
+          f"{args.servers} serve process(es), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     for kind in args.db.split(","):
         with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
-            http_rate, direct_rate = run_http(kind, args.batches, args.clients, Path(tmp))
+            http_rate, direct_rate = run_http(kind, args.batches, args.clients, args.servers, Path(tmp))
         print(f"{kind:>10}: {http_rate:8.0f} readings/s signed over HTTP  "
               f"(x{http_rate / TARGET:.2f} of the {TARGET}/s target; "
               f"storage alone {direct_rate:.0f}/s, HTTP+signature path at {http_rate / direct_rate:.0%} of it)")

@@ -38,6 +38,7 @@ class NewKey:
     key: str
     expires_at: datetime
     existing: bool  # a new key for an agent that was already there (re-enrolment)
+    live_certificate: bool  # that agent still has an unrevoked certificate
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,14 @@ def add_agent(engine: Engine, name: str, client: str, valid_for: timedelta) -> N
     with engine.begin() as conn:
         row = conn.execute(select(agents.c.id).where(agents.c.name == name)
                            .with_for_update()).first()
+        live = False
         if row is None:
             conn.execute(insert(agents).values(name=name, client=client, state="new", created_at=now, **fields))
         else:
             conn.execute(update(agents).where(agents.c.id == row.id).values(client=client, **fields))
-    return NewKey(name, client, key, expires_at, row is not None)
+            live = conn.execute(select(certificates.c.fingerprint).where(
+                certificates.c.agent_id == row.id, certificates.c.revoked_at.is_(None))).first() is not None
+    return NewKey(name, client, key, expires_at, row is not None, live)
 
 
 def _active_certificate():

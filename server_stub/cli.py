@@ -22,6 +22,7 @@ import re
 import socket
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
@@ -114,7 +115,8 @@ def _engine(args, paths: ServerPaths) -> Engine:
 def _ready_engine(args) -> tuple[ServerPaths, Engine]:
     paths = server_paths()
     engine = _engine(args, paths)
-    if not migrate.is_current(engine):
+    sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+    if (sqlite_file and not Path(sqlite_file).exists()) or not migrate.is_current(engine):
         raise CliError(f"database {_safe_url(engine)} is not initialised or not up to date; "
                        "run: fleetmeter-server init")
     return paths, engine
@@ -156,6 +158,9 @@ def cmd_serve(args) -> int:
     limits = Limits(max_body=args.max_body, max_readings=args.max_readings, rate_per_minute=args.rate_limit,
                     signature_window=args.signature_window, cert_days=args.cert_days)
     app = create_app(engine, CertificateAuthority.load(paths.ca_dir), limits)
+    if not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"fleetmeter-server: serving plain HTTP on {args.host}; agents refuse it unless a TLS-terminating "
+              "proxy is in front (or they enrol with --allow-http)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                 proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level=args.log_level)
     return 0
@@ -170,6 +175,9 @@ def cmd_agents_add(args) -> int:
         return 0
     what = "new key for existing agent" if new.existing else "agent created"
     print(f"{what}: {new.name} (client {new.client})")
+    if new.live_certificate:
+        print(f"note: {new.name} is still enrolled on another machine; this key enrols only after "
+              f"fleetmeter-server agents revoke {new.name}")
     print(f"one-time agent key (shown only now, expires {expires}):\n  {new.key}")
     print("on the agent machine: fleetmeter-agent enroll --server https://SERVER --key KEY")
     return 0

@@ -285,3 +285,21 @@ def test_devices_list_shows_latest_reading_as_sent(site, tmp_path):
     assert shown["latest_reading_at"] == "2026-11-22T09:30:00Z"
     assert device.document["supplies"][0]["class"] == "consumed"
     assert device.document == reading("LIST-1", total=150, at="2026-11-22T09:30:00Z")
+
+
+def test_new_key_for_enrolled_agent_says_it_waits_for_revocation(site, tmp_path):
+    agent = site.enrolled(tmp_path)
+    assert site.new_key(agent.name).live_certificate
+    registry.revoke_agent(site.engine, agent.name)
+    assert not site.new_key(agent.name).live_certificate
+
+
+def test_old_nonces_are_pruned(site, tmp_path):
+    from server_stub.ingest import prune_nonces
+
+    agent = site.enrolled(tmp_path)
+    assert deliver(agent.store, agent.outbox).ok
+    assert site.count("SELECT count(*) FROM nonces") >= 1
+    time.sleep(0.01)
+    assert prune_nonces(site.engine, timedelta(0)) >= 1
+    assert site.count("SELECT count(*) FROM nonces") == 0
