@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from agent.scheduler.config import DEFAULTS, ConfigError, build, merge
 from server_stub.db import agents, utcnow
 from server_stub.service_db import config_entries
 
@@ -77,6 +78,21 @@ def _check(scope: str, target: str, key: str, value: Any) -> None:
                             '"10.9.0.0/24", "credentials": ["branch"]}]')
 
 
+def _agent_accepts(key: str, value: Any) -> None:
+    """The agent's own validation (agent.scheduler.config.build) of this one key over the defaults."""
+    if key.startswith(SERVER_PREFIX):
+        return
+    document: dict = {}
+    _put(document, key, value)
+    if key == "ranges":  # credential names may be defined at another level: stand-ins for the check
+        names = {n for entry in value if isinstance(entry, dict) for n in entry.get("credentials") or []}
+        document["credentials"] = [{"name": str(n), "community": "placeholder"} for n in names]
+    try:
+        build(merge(DEFAULTS, document))
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+
+
 def _target_exists(conn: Connection, scope: str, target: str) -> None:
     column = agents.c.name if scope == "agent" else agents.c.client
     if scope != "global" and conn.execute(select(agents.c.id).where(column == target).limit(1)).first() is None:
@@ -85,6 +101,7 @@ def _target_exists(conn: Connection, scope: str, target: str) -> None:
 
 def set_entry(engine: Engine, scope: str, target: str, key: str, value: Any) -> None:
     _check(scope, target, key, value)
+    _agent_accepts(key, value)
     with engine.begin() as conn:
         _target_exists(conn, scope, target)
         where = and_(config_entries.c.scope == scope, config_entries.c.target == target, config_entries.c.key == key)

@@ -190,15 +190,15 @@ def _age(value) -> str:
 def cmd_agents_list(args) -> int:
     _, engine = _ready_engine(args)
     rows = registry.list_agents(engine)
-    states = agent_states(engine)
-    rows = [dataclasses.replace(row, state=states[row.name][0]) if row.name in states else row for row in rows]
+    states = agent_states(engine)  # connection state (new/connected/ambiguous/disconnected) and parts
     if args.json:
-        print(json.dumps({"agents": [row.to_json() | {"parts": [dataclasses.asdict(p) | {
-            "last_run_at": p.last_run_at and p.last_run_at.isoformat()} for p in states.get(row.name, ("", []))[1]]}
-            for row in rows]}, indent=2))
+        print(json.dumps({"agents": [row.to_json() | {"connection": states[row.name][0], "parts": [
+            dataclasses.asdict(p) | {"last_run_at": p.last_run_at and p.last_run_at.isoformat()}
+            for p in states[row.name][1]]} for row in rows]}, indent=2))
         return 0
-    header = ("CLIENT", "AGENT", "STATE", "LAST SEEN (UTC)", "VERSION", "HOST", "ADDRESS", "QUEUE", "CERTIFICATE")
-    table = [header] + [(r.client, r.name, r.state, _age(r.last_seen_at), r.version or "-", r.hostname or "-",
+    header = ("CLIENT", "AGENT", "STATE", "CONNECTION", "LAST SEEN (UTC)", "VERSION", "HOST", "ADDRESS", "QUEUE",
+              "CERTIFICATE")
+    table = [header] + [(r.client, r.name, r.state, states[r.name][0], _age(r.last_seen_at), r.version or "-", r.hostname or "-",
                          r.remote_ip or "-", "-" if r.queue_depth is None else str(r.queue_depth),
                          (r.fingerprint or "-")[:16]) for r in rows]
     _print_table(table)

@@ -25,7 +25,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +34,7 @@ from agent.scheduler.config import document_version
 from server_stub.agent_config import StateTiming, agent_document, state_timing
 from server_stub.db import agents, nonces, utcnow
 from server_stub.ingest import _insert
-from server_stub.schema import Heartbeat
+from server_stub.schema import Clean, Heartbeat, _plausible_utc, first_problem, unstorable
 from server_stub.service_db import agent_alerts, agent_parts
 from server_stub.signatures import Rejected, RequestVerifier
 
@@ -44,15 +44,15 @@ ALERT_KINDS = ("stopped_reporting", "stopped_reporting_final")
 class Part(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     ok: bool
-    at: AwareDatetime | None = None
-    detail: Annotated[str, Field(max_length=255)] = ""
+    at: Annotated[AwareDatetime, AfterValidator(_plausible_utc)] | None = None
+    detail: Annotated[str, Field(max_length=255), Clean] = ""
 
 
 class HeartbeatRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     agent: Heartbeat
-    parts: Annotated[dict[Annotated[str, Field(max_length=32)], Part], Field(max_length=8)] = {}
-    config_version: Annotated[str, Field(max_length=64)] | None = None
+    parts: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")], Part], Field(max_length=8)] = {}
+    config_version: Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]*$")] | None = None
 
 
 @dataclass(frozen=True)
@@ -213,10 +213,15 @@ def add_routes(app: FastAPI, engine: Engine, verifier: RequestVerifier, max_body
         try:
             signer = verifier.verify(method, url, headers, body)
             beat = HeartbeatRequest.model_validate_json(body)
-            return JSONResponse(record(engine, signer.agent_id, signer.nonce, beat, remote))
         except Rejected as exc:
             return problem(exc.status, exc.error, exc.detail)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(p) for p in error["loc"])
-            return problem(400, "invalid document", f"{field or 'body'}: {error['msg']}", field or None)
+            found = first_problem(exc)
+            return problem(400, found.error, found.detail, found.field)
+        found = unstorable(body)
+        if found:
+            return problem(400, found.error, found.detail, found.field)
+        try:
+            return JSONResponse(record(engine, signer.agent_id, signer.nonce, beat, remote))
+        except Rejected as exc:
+            return problem(exc.status, exc.error, exc.detail)

@@ -72,7 +72,7 @@ def cmd_config_set(args) -> int:
     try:
         agent_config.set_entry(engine, scope, target, args.key, agent_config.parse_value(text))
     except agent_config.ConfigProblem as exc:
-        raise CliError(f"config set {args.key}: {exc}", 2) from None
+        raise CliError(f"config set: {exc}", 2) from None
     where = "all agents" if scope == "global" else f"{scope} {target}"
     print(f"{args.key} set for {where}; agents apply it on their next heartbeat")
     return 0

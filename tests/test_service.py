@@ -121,7 +121,7 @@ def test_remote_configuration_scan_now_and_states(site, sim, tmp_path):
     assert shown["effective"]["thresholds"] == {"supply_low_percent": 15}  # the client's default reaches it
     listed = json.loads(server_cli(site, tmp_path, "agents", "list", "--json").stdout)
     mine = next(a for a in listed["agents"] if a["name"] == name)
-    assert mine["state"] == "connected"
+    assert mine["state"] == "enrolled" and mine["connection"] == "connected"
     assert [p["part"] for p in mine["parts"]] == ["network"]
     assert agent.stop() == 0
 

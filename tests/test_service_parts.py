@@ -186,7 +186,7 @@ def test_agent_states_and_stopped_reporting_alerts(site, tmp_path):
                          {"t": datetime.now(timezone.utc) - timedelta(days=days), "n": names["silent"]})
 
     silent_for(8)
-    states = {a["name"]: a["state"] for a in server_json(site, tmp_path, "agents", "list")["agents"]}
+    states = {a["name"]: a["connection"] for a in server_json(site, tmp_path, "agents", "list")["agents"]}
     assert [states[names[s]] for s in ("new", "connected", "ambiguous", "silent")] == \
         ["new", "connected", "ambiguous", "disconnected"]
     alerts = server_json(site, tmp_path, "alerts", "list")["alerts"]
@@ -211,6 +211,11 @@ def test_agent_states_and_stopped_reporting_alerts(site, tmp_path):
     assert heartbeat.agent_states(site.engine)[names["silent"]][0] == "disconnected"
     with pytest.raises(agent_config.ConfigProblem):
         agent_config.set_entry(site.engine, "client", "Acme", "server.disconnected_after", "1m")
+    for key, value, message in (("schedules.meters.cron", "every day", "not a crontab"),
+                                ("ranges", ["10.0.0.0/8"], "split it"), ("heartbeat", "soon", "duration"),
+                                ("credentials", [{"version": "3"}], "needs a user")):
+        with pytest.raises(agent_config.ConfigProblem, match=message):  # the agent's own checks, before storing
+            agent_config.set_entry(site.engine, "client", "Acme", key, value)
     for key in ("server.stopped_reporting_after", "server.disconnected_after"):
         agent_config.unset_entry(site.engine, "global", "", key)
 

@@ -8,10 +8,12 @@ pywin32's documented API; not run on Windows in this project's tests.
 
 from __future__ import annotations
 
+import os
 import sys
 
 SERVICE_NAME = "FleetmeterAgent"
 DISPLAY_NAME = "Fleetmeter printer data-collection agent"
+PROGRAM_DATA = os.path.join(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "Fleetmeter")
 
 
 class InstallError(Exception):
@@ -55,6 +57,7 @@ def service_class():  # pragma: no cover - Windows only
             from agent.scheduler.logs import setup_logging
             from agent.scheduler.service import Service
 
+            os.environ.setdefault("FLEETMETER_HOME", PROGRAM_DATA)  # not the service account's profile
             paths = agent_paths().ensure()
             service = Service(paths, setup_logging(paths.logs, console=False))
             servicemanager.LogInfoMsg(f"{SERVICE_NAME} started")
@@ -68,8 +71,12 @@ def service_class():  # pragma: no cover - Windows only
     return AgentService
 
 
+ACL = ("icacls", PROGRAM_DATA, "/inheritance:r", "/grant:r", "*S-1-5-18:(OI)(CI)F", "*S-1-5-32-544:(OI)(CI)F")
+
+
 def install_steps(start: bool = True) -> list[str]:
-    steps = [f"register service {SERVICE_NAME} ({DISPLAY_NAME}), automatic start, running "
+    steps = [f"create {PROGRAM_DATA}, readable only by SYSTEM and Administrators: {' '.join(ACL)}",
+             f"register service {SERVICE_NAME} ({DISPLAY_NAME}), automatic start, running "
              f"{sys.executable} with agent.install.windows"]
     if start:
         steps.append(f"start service {SERVICE_NAME}")
@@ -77,7 +84,11 @@ def install_steps(start: bool = True) -> list[str]:
 
 
 def install(start: bool = True) -> None:  # pragma: no cover - Windows only
+    import subprocess
+
     util = _pywin32()
+    os.makedirs(PROGRAM_DATA, exist_ok=True)
+    subprocess.run(ACL, check=True, capture_output=True)  # the control token and vault key live here
     util.InstallService(f"{__name__}.AgentService", SERVICE_NAME, DISPLAY_NAME, startType=2,
                         exeName=None, description="Reads printer meters, supplies and alerts and sends them to "
                                                   "the dealer's server.")

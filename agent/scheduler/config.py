@@ -244,5 +244,5 @@ class ConfigStore:
                               f"run: chmod 600 {self.local_file} (or keep credentials on the server)")
         return document
 
-    def effective(self) -> AgentConfig:
-        return build(merge(merge(DEFAULTS, self.remote()), self.local()))
+    def effective(self, with_remote: bool = True) -> AgentConfig:
+        return build(merge(merge(DEFAULTS, self.remote() if with_remote else {}), self.local()))

@@ -67,7 +67,11 @@ class Service:
         self.paths = paths.ensure()
         self.redactor = redactor or Redactor()
         self.configs = ConfigStore(paths.data, paths.config, Vault(paths.data))
-        self.config: AgentConfig = self.configs.effective()
+        try:
+            self.config: AgentConfig = self.configs.effective()
+        except ConfigError as exc:  # a bad local file stops here (the user fixes it); a bad server one does not
+            self.config = self.configs.effective(with_remote=False)
+            log.error("server configuration not applied, using defaults and the local file: %s", exc)
         self.redactor.use(self.config.credentials)
         self.store = CertStore(paths.data / "certs")
         self.outbox = Outbox(paths.data / "outbox.db", self.config.outbox_max_bytes)
