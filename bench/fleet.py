@@ -19,6 +19,7 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -72,10 +73,12 @@ async def inspect(sims: list[Simulator], communities: list[str], concurrency: in
     result = await jobs.inspect("meters", config)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     sim_cpu = sum(process_cpu_s(sim.proc.pid) for sim in sims) - sim_cpu0
-    pdus = sum(item.document["stats"]["pdus"] for item in outbox.peek(len(communities)))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the bench reads anything back
+    with sqlite3.connect(outbox.path) as conn:
+        pdus = conn.execute("SELECT sum(json_extract(document, '$.stats.pdus')) FROM outbox").fetchone()[0] or 0
     return {"devices": len(communities), "ok": result.read, "failed": result.failed, "queued": len(outbox),
             "wall_s": wall, "agent_cpu_s": cpu, "sim_cpu_s": sim_cpu, "pdus": pdus,
-            "outbox_mb": outbox.queued_bytes() / 1e6}
+            "outbox_mb": outbox.queued_bytes() / 1e6, "rss_mb": rss_mb}
 
 
 def main() -> None:
@@ -98,7 +101,7 @@ def main() -> None:
         finally:
             for sim in sims:
                 sim.stop()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = result["rss_mb"]
     rate = result["ok"] / result["wall_s"] * 60
     cpu_ms = result["agent_cpu_s"] / max(1, result["ok"]) * 1000
     cpu_bound_rate = 60_000 / cpu_ms  # devices/min if the agent's one event loop had a core to itself

@@ -111,6 +111,7 @@ def test_remote_configuration_scan_now_and_states(site, sim, tmp_path):
     agent.wait_for(r"configuration \w+ applied: alerts every 420 s", timeout=30)
     status = request(data, {"command": "status"}, 10)
     assert status["schedules"]["alerts"] == "every 420 s"
+    agent.wait_for(r"discovery: 3 device\(s\) answer")  # new ranges and credentials: discovered again at once
     done = agent.cli("scan-now", "discovery", "--wait")
     assert "3 device(s) answer" in done.stdout, done.stdout + done.stderr
     done = agent.cli("scan-now", "inspection", "--wait", "--json")

@@ -268,3 +268,15 @@ def test_scan_now_refuses_other_users_and_stale_sockets(tmp_path):
     stale.close()
     with pytest.raises(ControlError, match="stale"):
         request(tmp_path / "data", {"command": "status"}, 2)
+
+
+def test_uploads_honour_https_proxy_and_no_proxy(monkeypatch):
+    from agent.certs.transport import proxy_for
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert proxy_for("https://fleet.dealer.example", None) == "http://proxy.internal:3128"
+    assert proxy_for("https://fleet.dealer.example", "http://given:8080") == "http://given:8080"  # enrolment wins
+    monkeypatch.setenv("NO_PROXY", "fleet.dealer.example")
+    assert proxy_for("https://fleet.dealer.example", None) is None

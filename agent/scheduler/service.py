@@ -83,7 +83,6 @@ class Service:
         self.last_results: dict[str, dict] = {}
         self._stop = asyncio.Event()
         self._wake_delivery = asyncio.Event()
-        self._wake_heartbeat = asyncio.Event()
         self._locks = {job: asyncio.Lock() for job in ("inspection", *JOBS)}
         self._running: set[asyncio.Task] = set()
         self._warned_not_enrolled = False
@@ -214,13 +213,9 @@ class Service:
     # -- heartbeat and configuration -----------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        while True:  # run() sent the first heartbeat
+            await asyncio.sleep(self.config.heartbeat_s)
             await self.heartbeat()
-            try:
-                await asyncio.wait_for(self._wake_heartbeat.wait(), self.config.heartbeat_s)
-            except asyncio.TimeoutError:
-                pass
-            self._wake_heartbeat.clear()
 
     async def heartbeat(self) -> None:
         parts = {name: {"ok": health.ok, "at": datetime.fromtimestamp(health.at, timezone.utc).isoformat(),
@@ -250,11 +245,15 @@ class Service:
             return
         if config.version == self.config.version:
             return
-        previous, self.config = self.config.schedules, config
+        previous, self.config = self.config, config
         self.redactor.use(config.credentials)
         self.outbox.max_bytes = config.outbox_max_bytes
         self.backoff.minimum, self.backoff.maximum = config.retry_min_s, config.retry_max_s
-        self._apply_schedules(previous)
+        if self.scheduler is not None:
+            self._apply_schedules(previous.schedules)
+        if (config.ranges, config.credentials) != (previous.ranges, previous.credentials) and self.scheduler:
+            # known devices were found with the old ranges and credentials: look again now
+            asyncio.get_running_loop().create_task(self.run_job("discovery"))
         log.info("configuration %s applied: %s; %d range entries, %d credential(s)", config.version,
                  self._describe_schedules(), sum(len(group.entries) for group in config.ranges),
                  len(config.credentials))
