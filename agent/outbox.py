@@ -2,9 +2,11 @@
 
 put() / put_many() store readings and return only after SQLite has committed them to disk (WAL with
 synchronous=FULL): once the scheduler is told a reading is queued, a crash or kill -9 cannot lose it.
-peek() returns the oldest ones without removing them; ack() removes the ones the server confirmed. A
-reading leaves the outbox only after the server said it has it (at-least-once; the server's idempotency
-key makes a resend harmless), so an outage or a revoked certificate never loses one.
+peek() returns the oldest ones without removing them; ack() removes the ones the server confirmed;
+reject() sets aside one the server refused for good (kept, with the reason, in table `rejected`), so it
+cannot block the ones behind it. A reading leaves the outbox only after the server said it has it
+(at-least-once; the server's idempotency key makes a resend harmless), so an outage or a revoked
+certificate never loses one.
 
 Disk use is bounded (`max_bytes`): when a put would exceed it, the oldest readings of the most expendable
 kind go first (supplies, which a newer reading supersedes, then alerts, then meters: meter reads are
@@ -62,6 +64,9 @@ class Outbox:
                 conn.execute("ALTER TABLE outbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
                 conn.execute("UPDATE outbox SET size = length(document)")
             conn.execute("CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, id)")
+            conn.execute("CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY, document TEXT NOT NULL, "
+                         "queued_at TEXT NOT NULL, reason TEXT NOT NULL, "
+                         "rejected_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30)
@@ -90,6 +95,16 @@ class Outbox:
     def ack(self, ids: list[int]) -> None:
         with closing(self._connect()) as conn, conn:
             conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def reject(self, id_: int, reason: str) -> None:
+        with closing(self._connect()) as conn, conn:
+            conn.execute("INSERT INTO rejected (id, document, queued_at, reason) "
+                         "SELECT id, document, queued_at, ? FROM outbox WHERE id = ?", (reason, id_))
+            conn.execute("DELETE FROM outbox WHERE id = ?", (id_,))
+
+    def rejected(self) -> int:
+        with closing(self._connect()) as conn:
+            return conn.execute("SELECT count(*) FROM rejected").fetchone()[0]
 
     def __len__(self) -> int:
         with closing(self._connect()) as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -17,8 +18,8 @@ from agent import __version__
 from agent.certs.errors import TrustError
 from agent.certs.signing import request_signer
 from agent.certs.store import CertStore, Enrolment, UploadResult
-from agent.certs.transport import TIMEOUT, proxy_for, server_problem, session, unreachable
-from agent.outbox import Outbox
+from agent.certs.transport import TIMEOUT, ServerProblem, proxy_for, server_problem, session, unreachable
+from agent.outbox import Outbox, Queued
 from agent.reading import utc_now_iso
 
 BATCH = 100
@@ -59,6 +60,14 @@ def revoked_message(enrolment: Enrolment) -> str:
             f"{enrolment.server} --key NEWKEY")
 
 
+def _refused_reading(status: int, problem: ServerProblem, items: list[Queued]) -> Queued | None:
+    """The queued reading a 400 names (field "readings[i]..."), if it names one."""
+    match = re.match(r"readings\[(\d+)\]", problem.field or "") if status == 400 else None
+    if match and int(match[1]) < len(items):
+        return items[int(match[1])]
+    return None
+
+
 def deliver(store: CertStore, outbox: Outbox, batch_size: int = BATCH) -> UploadResult:
     """Send everything queued (at least one request: an empty batch is a heartbeat)."""
     enrolment = store.enrolment()
@@ -71,7 +80,7 @@ def deliver(store: CertStore, outbox: Outbox, batch_size: int = BATCH) -> Upload
     http = session(proxy_for(enrolment.server, enrolment.proxy), store.tls_verify())
     signer = request_signer(store, enrolment.fingerprint)
     url = f"{enrolment.server}/v1/ingest"
-    sent = stored = duplicates = 0
+    sent = stored = duplicates = rejected = 0
     while True:
         items = outbox.peek(batch_size)
         body = json.dumps({"agent": heartbeat(enrolment.server, len(outbox)),
@@ -89,17 +98,25 @@ def deliver(store: CertStore, outbox: Outbox, batch_size: int = BATCH) -> Upload
             sent, stored = sent + len(items), stored + counts["stored"]
             duplicates += counts["duplicates"]
             if len(items) < batch_size:
-                result = UploadResult(utc_now_iso(), True, f"{sent} reading(s) delivered ({stored} new, "
-                                      f"{duplicates} already there)", 200, sent, stored, duplicates, len(outbox))
+                note = f"; {rejected} refused by the server and set aside (outbox.db, table rejected)" \
+                    if rejected else ""
+                result = UploadResult(utc_now_iso(), not rejected, f"{sent} reading(s) delivered ({stored} new, "
+                                      f"{duplicates} already there){note}", 200, sent, stored, duplicates,
+                                      len(outbox))
                 break
             continue
-        error, detail = server_problem(response)
-        if response.status_code == 403 and error == "certificate revoked":
-            enrolment = dataclasses.replace(enrolment, revoked_at=utc_now_iso(), revoked_reason=detail)
+        problem = server_problem(response)
+        refused = _refused_reading(response.status_code, problem, items)
+        if refused is not None:  # the server will never take this one: set it aside, send the others
+            outbox.reject(refused.id, str(problem))
+            rejected += 1
+            continue
+        if response.status_code == 403 and problem.error == "certificate revoked":
+            enrolment = dataclasses.replace(enrolment, revoked_at=utc_now_iso(), revoked_reason=problem.detail)
             store.save_enrolment(enrolment)
             message = revoked_message(enrolment)
         else:
-            message = f"upload refused by {enrolment.server}: {error}" + (f": {detail}" if detail else "")
+            message = f"upload refused by {enrolment.server}: {problem}"
         result = UploadResult(utc_now_iso(), False, message, response.status_code, sent, stored, duplicates,
                               len(outbox))
         break

@@ -43,6 +43,10 @@ def problem(status: int, error: str, detail: str | None = None, field: str | Non
 ERRORS = {status: {"model": Problem} for status in (400, 401, 403, 409, 413, 429)}
 
 
+def too_large(max_body: int) -> JSONResponse:
+    return problem(413, "body too large", f"at most {max_body} bytes per request")
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -58,6 +62,22 @@ async def read_capped(request: Request, cap: int) -> bytes:
             raise BodyTooLarge()
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class DeclaredBodyCap:
+    """413 before reading a body whose Content-Length is over the cap (every route; plain ASGI, so bodies
+    are not re-wrapped). Bodies without a length are capped while read (read_capped)."""
+
+    def __init__(self, app, max_body: int) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                    await too_large(self.max_body)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits()) -> FastAPI:
@@ -90,12 +110,7 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         field = field_path(tuple(p for p in loc if isinstance(p, (str, int))))
         return problem(400, "invalid document", f"{field or 'body'}: {error['msg']}", field or None)
 
-    @app.middleware("http")
-    async def cap_declared_body(request: Request, call_next):
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limits.max_body:
-            return problem(413, "body too large", f"at most {limits.max_body} bytes per request")
-        return await call_next(request)
+    app.add_middleware(DeclaredBodyCap, max_body=limits.max_body)
 
     @app.get("/healthz", summary="Liveness check")
     def healthz() -> dict[str, str]:
@@ -122,7 +137,7 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         try:
             body = await read_capped(request, limits.max_body)
         except BodyTooLarge:
-            return problem(413, "body too large", f"at most {limits.max_body} bytes per request")
+            return too_large(limits.max_body)
         remote = request.client.host if request.client else None
         return await run_in_threadpool(_ingest, request.method, str(request.url), dict(request.headers), body,
                                        remote)

@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, String,
                         Table, Text, TypeDecorator, UniqueConstraint, create_engine, event)
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -37,7 +36,9 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-Document = JSON().with_variant(JSONB(), "postgresql")
+# `json`, not `jsonb`, on PostgreSQL: each reading is kept as the exact text the agent signed (an audit trail
+# for billing), and converting to jsonb cost more than the rest of the insert. Queries extract with ->/->>.
+Document = JSON()
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 agents = Table(

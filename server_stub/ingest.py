@@ -73,10 +73,10 @@ def store_batch(engine: Engine, agent_id: int, nonce: str, batch: Batch, body: b
 # round trips, no re-serialisation in Python); keys and times come from the validated batch, in order.
 _INSERT_PG = text("""
     INSERT INTO readings (agent_id, device_key, collected_at, received_at, document)
-    SELECT :agent_id, k.key, k.at, :now, r.doc
-    FROM jsonb_array_elements(CAST(:body AS jsonb) -> 'readings') WITH ORDINALITY AS r(doc, n)
-    JOIN unnest(CAST(:keys AS text[]), CAST(:times AS timestamptz[])) WITH ORDINALITY AS k(key, at, n)
-      USING (n)
+    SELECT :agent_id, k.key, CAST(t.at AS timestamptz), :now, r.doc
+    FROM json_array_elements(CAST(:body AS json) -> 'readings') WITH ORDINALITY AS r(doc, n)
+    JOIN json_array_elements_text(CAST(:keys AS json)) WITH ORDINALITY AS k(key, n) USING (n)
+    JOIN json_array_elements_text(CAST(:times AS json)) WITH ORDINALITY AS t(at, n) USING (n)
     ON CONFLICT (agent_id, device_key, collected_at) DO NOTHING
     RETURNING id""")
 _INSERT_SQLITE = text("""
@@ -92,16 +92,16 @@ SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
 
 
 def _insert_readings(conn: Connection, agent_id: int, batch: Batch, body: bytes, now: datetime) -> int:
-    keys = [device_key(reading) for reading in batch.readings]
+    keys = json.dumps([device_key(reading) for reading in batch.readings])
     times = [reading.collected_at.astimezone(timezone.utc) for reading in batch.readings]
     if conn.dialect.name == "postgresql":
-        params = {"keys": keys, "times": times, "now": now}
+        params = {"times": json.dumps([t.isoformat() for t in times]), "now": now}
         statement = _INSERT_PG
     else:
-        params = {"keys": json.dumps(keys), "times": json.dumps([t.strftime(SQLITE_TIME) for t in times]),
+        params = {"times": json.dumps([t.strftime(SQLITE_TIME) for t in times]),
                   "now": now.astimezone(timezone.utc).strftime(SQLITE_TIME)}
         statement = _INSERT_SQLITE
-    result = conn.execute(statement, {"agent_id": agent_id, "body": body.decode(), **params})
+    result = conn.execute(statement, {"agent_id": agent_id, "body": body.decode(), "keys": keys, **params})
     return len(result.all())
 
 

@@ -16,7 +16,6 @@ from agent.certs.enroll import enrol
 from agent.certs.errors import TrustError
 from agent.certs.signing import COVERED
 from agent.certs.store import CertStore
-from agent.outbox import Outbox
 from agent.reading import DeviceReading, Identity, Supply
 from agent.upload import deliver, heartbeat
 from server_stub import agents as registry
@@ -303,3 +302,15 @@ def test_old_nonces_are_pruned(site, tmp_path):
     time.sleep(0.01)
     assert prune_nonces(site.engine, timedelta(0)) >= 1
     assert site.count("SELECT count(*) FROM nonces") == 0
+
+
+def test_a_reading_the_server_refuses_is_set_aside_and_the_rest_delivered(site, tmp_path):
+    agent = site.enrolled(tmp_path)
+    bad = reading("X-2")
+    bad["collected_at"] = "yesterday"
+    for doc in (reading("X-1"), bad, reading("X-3")):
+        agent.outbox.put(doc)
+    result = deliver(agent.store, agent.outbox)
+    assert (result.ok, result.stored, result.queued) == (False, 2, 0)
+    assert "1 refused by the server" in result.message
+    assert agent.outbox.rejected() == 1 and site.readings_of(agent.name) == 2

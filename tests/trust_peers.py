@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,7 +113,6 @@ class Site:
     engine: object
     live: LiveServer
     limits: Limits
-    servers: list = field(default_factory=list)
 
     @property
     def url(self) -> str:

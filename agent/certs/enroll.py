@@ -32,8 +32,7 @@ def enrol(store: CertStore, server: str, agent_key: str, *, proxy: str | None = 
     except requests.RequestException as exc:
         raise unreachable(server, exc) from None
     if response.status_code != 201:
-        error, detail = server_problem(response)
-        raise TrustError(f"enrolment refused by {server}: {error}" + (f": {detail}" if detail else ""))
+        raise TrustError(f"enrolment refused by {server}: {server_problem(response)}")
     issued = response.json()
     cert = x509.load_pem_x509_certificate(issued["certificate"].encode())
     ca = x509.load_pem_x509_certificate(issued["ca_certificate"].encode())

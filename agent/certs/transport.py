@@ -4,6 +4,7 @@ through an optional proxy, verifying TLS against the pinned anchor or the system
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
@@ -67,10 +68,21 @@ def _reason(exc: Exception) -> str:
     return text.split("(Caused by ")[-1].rstrip(")") if "Caused by" in text else text
 
 
-def server_problem(response: requests.Response) -> tuple[str, str]:
-    """(error, detail) from the server's problem document, or the HTTP status line."""
+@dataclass(frozen=True)
+class ServerProblem:
+    error: str
+    detail: str = ""
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.error}: {self.detail}" if self.detail else self.error
+
+
+def server_problem(response: requests.Response) -> ServerProblem:
+    """The server's problem document (error, detail, field), or the HTTP status line."""
     try:
         doc = response.json()
-        return str(doc.get("error") or response.reason), str(doc.get("detail") or "")
-    except ValueError:
-        return f"HTTP {response.status_code} {response.reason}", ""
+        return ServerProblem(str(doc.get("error") or response.reason), str(doc.get("detail") or ""),
+                             doc.get("field"))
+    except (ValueError, AttributeError):
+        return ServerProblem(f"HTTP {response.status_code} {response.reason}")

@@ -19,11 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     store = agent_store()
-    enrolment, last, queued = store.enrolment(), store.last_upload(), len(agent_outbox())
+    outbox = agent_outbox()
+    enrolment, last, queued, rejected = store.enrolment(), store.last_upload(), len(outbox), outbox.rejected()
     state = "not enrolled" if enrolment is None else ("revoked" if enrolment.revoked_at else "enrolled")
     if args.json:
         print(json.dumps({"state": state, "enrolment": enrolment and dataclasses.asdict(enrolment),
-                          "last_upload": last and dataclasses.asdict(last), "queued": queued}, indent=2))
+                          "last_upload": last and dataclasses.asdict(last), "queued": queued,
+                          "rejected": rejected}, indent=2))
         return 0
     if enrolment is None:
         print("state:        not enrolled (fleetmeter-agent enroll --server URL --key KEY)")
@@ -38,4 +40,6 @@ def run(args: argparse.Namespace) -> int:
     if last is not None:
         print(f"last upload:  {last.at} {'ok' if last.ok else 'FAILED'}: {last.message}")
     print(f"queued:       {queued} reading(s)")
+    if rejected:
+        print(f"rejected:     {rejected} reading(s) the server refused (outbox.db, table rejected)")
     return 0

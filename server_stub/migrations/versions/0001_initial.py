@@ -6,7 +6,6 @@ Revises: (none)
 
 from alembic import op
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None
@@ -68,13 +67,13 @@ def upgrade() -> None:
     sa.Column('device_key', sa.String(length=300), nullable=False),
     sa.Column('collected_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('document', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('document', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('agent_id', 'device_key', 'collected_at', name='uq_readings_idempotency')
     )
     if op.get_bind().dialect.name == "postgresql":
-        # documents are ~2 KB: pglz compression of each one costs 4x the rest of the insert; lz4 is cheap
+        # documents are ~2 KB: pglz compression of each one costs more than the rest of the insert; lz4 is cheap
         op.execute("ALTER TABLE readings ALTER COLUMN document SET COMPRESSION lz4")
 
 
