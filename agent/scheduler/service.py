@@ -269,9 +269,9 @@ class Service:
             self._wake_delivery.clear()
             while len(self.outbox) and self.store.enrolment() is not None:
                 result = await asyncio.to_thread(deliver, self.store, self.outbox)
-                if result.ok:
-                    if result.sent:
-                        log.info("upload: %s", result.message)
+                if result.ok or result.status == 200:  # delivered (a reading the server refused is set aside)
+                    if result.sent or not result.ok:
+                        log.log(logging.INFO if result.ok else logging.WARNING, "upload: %s", result.message)
                     self.backoff.reset()
                     break
                 delay = self.backoff.next_delay()
