@@ -39,7 +39,7 @@ def fleet(sim: Simulator, count: int) -> dict:
 QUIET = {"schedules": {"alerts": {"enabled": False}, "supplies": {"enabled": False},
                        "meters": {"enabled": False}, "discovery": {"enabled": False}},
          "heartbeat": "1s", "usb": False, "upload": {"retry_min": "0.2s", "retry_max": "1s"},
-         "snmp": {"timeout": 1, "retries": 1}}
+         "snmp": {"timeout": 3, "retries": 2}}  # generous: the machine is shared, a partial read would skew counts
 
 
 class AgentProcess:

@@ -77,8 +77,9 @@ class Jobs:
                 targets.setdefault((target.host, target.port), target)
         self.known.save(list(targets.values()), config.credentials)
         entries = sum(len(group.entries) for group in config.ranges)
-        return JobResult("discovery", devices=len(targets), elapsed_s=time.monotonic() - started,
-                         note=f"{len(targets)} device(s) answer in {entries} range entr{'y' if entries == 1 else 'ies'}")
+        note = (f"{len(targets)} device(s) answer in {entries} range entr{'y' if entries == 1 else 'ies'}" if entries
+                else "no ranges configured (fleetmeter-server config set --agent NAME ranges ..., or agent.toml)")
+        return JobResult("discovery", devices=len(targets), elapsed_s=time.monotonic() - started, note=note)
 
     async def targets(self, config: AgentConfig) -> list[Target]:
         known = self.known.load(config.credentials)
