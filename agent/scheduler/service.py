@@ -86,6 +86,7 @@ class Service:
         self._locks = {job: asyncio.Lock() for job in ("inspection", *JOBS)}
         self._running: set[asyncio.Task] = set()
         self._warned_not_enrolled = False
+        self._discover_again = False
         self.scheduler: AsyncIOScheduler | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -188,6 +189,9 @@ class Service:
                 return result
         finally:
             self._running.discard(task)
+            if job == "discovery" and self._discover_again and not self._stop.is_set():
+                self._discover_again = False
+                asyncio.get_running_loop().create_task(self.run_job("discovery"))
 
     async def _control(self, request: dict) -> dict:
         if request.get("command") == "status":
@@ -252,8 +256,12 @@ class Service:
         if self.scheduler is not None:
             self._apply_schedules(previous.schedules)
         if (config.ranges, config.credentials) != (previous.ranges, previous.credentials) and self.scheduler:
-            # known devices were found with the old ranges and credentials: look again now
-            asyncio.get_running_loop().create_task(self.run_job("discovery"))
+            # known devices were found with the old ranges and credentials: look again now (or right after
+            # the discovery that is running, which started with the old ones)
+            if self._locks["discovery"].locked():
+                self._discover_again = True
+            else:
+                asyncio.get_running_loop().create_task(self.run_job("discovery"))
         log.info("configuration %s applied: %s; %d range entries, %d credential(s)", config.version,
                  self._describe_schedules(), sum(len(group.entries) for group in config.ranges),
                  len(config.credentials))
