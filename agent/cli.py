@@ -11,12 +11,12 @@ import sys
 
 from agent import __version__
 from agent.certs.errors import TrustError
-from agent.commands import discover, enroll, poll, record, status, usb, walk
+from agent.commands import discover, enroll, poll, record, run, scan_now, service, status, usb, walk
 from agent.errors import UserConfigError
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
 
-COMMANDS = (poll, discover, walk, record, usb, enroll, status)
+COMMANDS = (poll, discover, walk, record, usb, enroll, status, run, scan_now, service)
 
 
 def build_parser() -> argparse.ArgumentParser:

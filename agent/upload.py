@@ -18,7 +18,7 @@ from agent import __version__
 from agent.certs.errors import TrustError
 from agent.certs.signing import request_signer
 from agent.certs.store import CertStore, Enrolment, UploadResult
-from agent.certs.transport import TIMEOUT, ServerProblem, server_problem, session, unreachable
+from agent.certs.transport import TIMEOUT, ServerProblem, proxy_for, server_problem, session, unreachable
 from agent.outbox import Outbox, Queued
 from agent.reading import utc_now_iso
 
@@ -77,7 +77,7 @@ def deliver(store: CertStore, outbox: Outbox, batch_size: int = BATCH) -> Upload
         result = UploadResult(utc_now_iso(), False, revoked_message(enrolment), 403, queued=len(outbox))
         store.save_last_upload(result)
         return result
-    http = session(enrolment.proxy, store.tls_verify())
+    http = session(proxy_for(enrolment.server, enrolment.proxy), store.tls_verify())
     signer = request_signer(store, enrolment.fingerprint)
     url = f"{enrolment.server}/v1/ingest"
     sent = stored = duplicates = rejected = 0

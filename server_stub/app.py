@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent import __version__
 from server_stub import agents as agent_registry
+from server_stub import heartbeat as agent_heartbeat
 from server_stub.ca import CertificateAuthority, CsrError
 from server_stub.ingest import RateLimited, Replayed, prune_nonces, store_batch
 from server_stub.schema import (Batch, EnrolRequest, EnrolResponse, IngestResponse, Problem, field_path,
@@ -90,8 +91,10 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
                 await asyncio.sleep(60)
 
         task = asyncio.create_task(prune_forever())
+        silence = asyncio.create_task(agent_heartbeat.watch_silence(engine))
         yield
         task.cancel()
+        silence.cancel()
 
     app = FastAPI(title="Fleetmeter server", version=__version__, lifespan=lifespan,
                   description="Agents enrol with a one-time key and a CSR, then upload batches of "
@@ -166,6 +169,8 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
             return problem(429, "rate limit", f"at most {limits.rate_per_minute} uploads per minute per agent",
                            headers={"Retry-After": str(exc.retry_after)})
         return IngestResponse(received=stored.received, stored=stored.stored, duplicates=stored.duplicates)
+
+    agent_heartbeat.add_routes(app, engine, verifier, limits.max_body)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

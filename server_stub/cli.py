@@ -6,6 +6,8 @@
     fleetmeter-server agents list [--json]
     fleetmeter-server agents revoke NAME
     fleetmeter-server devices list [--json]
+    fleetmeter-server config set|unset|show ...   (server_stub/service_cli.py)
+    fleetmeter-server alerts list [--all] [--json]
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -14,6 +16,7 @@ the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or dat
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import socket
@@ -26,7 +29,8 @@ from sqlalchemy.exc import OperationalError
 
 from agent import __version__
 from server_stub import agents as registry
-from server_stub import migrate
+from server_stub import migrate, service_cli
+from server_stub.heartbeat import agent_states
 from server_stub.ca import CA_CERT, CertificateAuthority
 from server_stub.db import make_engine
 from server_stub.devices import list_devices
@@ -100,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlist = devices_sub.add_parser("list", parents=[common], help="each device's latest reading")
     dlist.add_argument("--json", action="store_true")
     dlist.set_defaults(handler=cmd_devices_list)
+    service_cli.register(sub, common)
     return parser
 
 
@@ -185,11 +190,15 @@ def _age(value) -> str:
 def cmd_agents_list(args) -> int:
     _, engine = _ready_engine(args)
     rows = registry.list_agents(engine)
+    states = agent_states(engine)  # connection state (new/connected/ambiguous/disconnected) and parts
     if args.json:
-        print(json.dumps({"agents": [row.to_json() for row in rows]}, indent=2))
+        print(json.dumps({"agents": [row.to_json() | {"connection": states[row.name][0], "parts": [
+            dataclasses.asdict(p) | {"last_run_at": p.last_run_at and p.last_run_at.isoformat()}
+            for p in states[row.name][1]]} for row in rows]}, indent=2))
         return 0
-    header = ("CLIENT", "AGENT", "STATE", "LAST SEEN (UTC)", "VERSION", "HOST", "ADDRESS", "QUEUE", "CERTIFICATE")
-    table = [header] + [(r.client, r.name, r.state, _age(r.last_seen_at), r.version or "-", r.hostname or "-",
+    header = ("CLIENT", "AGENT", "STATE", "CONNECTION", "LAST SEEN (UTC)", "VERSION", "HOST", "ADDRESS", "QUEUE",
+              "CERTIFICATE")
+    table = [header] + [(r.client, r.name, r.state, states[r.name][0], _age(r.last_seen_at), r.version or "-", r.hostname or "-",
                          r.remote_ip or "-", "-" if r.queue_depth is None else str(r.queue_depth),
                          (r.fingerprint or "-")[:16]) for r in rows]
     _print_table(table)

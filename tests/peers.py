@@ -61,9 +61,12 @@ class SnmpsimProcess:
 class Simulator(SnmpsimProcess):
     """snmpsim on 127.0.0.1:<free port> serving a directory; community = data file stem."""
 
-    def __init__(self, data_dir: Path, work: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, data_dir: Path, work: Path, extra_args: tuple[str, ...] = (),
+                 also_on: tuple[str, ...] = ()) -> None:
+        """`also_on`: more loopback addresses answering on the same port (one simulated device each)."""
         self.host = "127.0.0.1"
         self.port = free_udp_port()
         self.data_dir = data_dir
-        super().__init__([*extra_args, f"--data-dir={data_dir}", f"--agent-udpv4-endpoint={self.host}:{self.port}"],
-                         work)
+        super().__init__([*extra_args, f"--data-dir={data_dir}", f"--agent-udpv4-endpoint={self.host}:{self.port}",
+                          *(f"--agent-udpv4-endpoint={host}:{self.port}" for host in also_on)], work,
+                         listeners=1 + len(also_on))

@@ -35,6 +35,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def proxy_for(url: str, configured: str | None) -> str | None:
+    """The proxy given at enrolment, else the environment's (HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY)."""
+    if configured:
+        return configured
+    proxies = requests.utils.get_environ_proxies(url)
+    return proxies.get(urlsplit(url).scheme) or proxies.get("all")
+
+
 def session(proxy: str | None, verify: str | bool) -> requests.Session:
     http = requests.Session()
     http.trust_env = False  # the proxy is the one configured at enrolment, not whatever the environment says

@@ -36,21 +36,36 @@ class Outcome:
 async def read_many(client: SnmpClient, targets: Iterable[Target], *, timeout: float = 2.0, retries: int = 1,
                     concurrency: int = DEFAULT_CONCURRENCY) -> AsyncIterator[Outcome]:
     """Yield one outcome per target as each finishes (not in input order)."""
-    semaphore = asyncio.Semaphore(max(1, concurrency))
-
     async def one(target: Target) -> Outcome:
-        async with semaphore:
-            session = client.session(target.host, target.port, target.credentials, timeout=timeout,
-                                     retries=retries)
-            try:
-                return Outcome(target, reading=await read_device(session))
-            except SnmpError as exc:
-                return Outcome(target, error=str(exc))
+        session = client.session(target.host, target.port, target.credentials, timeout=timeout, retries=retries)
+        try:
+            return Outcome(target, reading=await read_device(session))
+        except SnmpError as exc:
+            return Outcome(target, error=str(exc))
 
-    tasks = [asyncio.ensure_future(one(t)) for t in targets]
+    # `concurrency` workers share one iterator of targets: memory stays flat however many devices there are
+    # (no task per device waiting on a semaphore)
+    pending = iter(targets)
+    results: asyncio.Queue[Outcome | None] = asyncio.Queue()
+
+    async def worker() -> None:
+        try:
+            for target in pending:
+                results.put_nowait(await one(target))
+        finally:
+            results.put_nowait(None)  # this worker is done (or failed: its error is raised below)
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
     try:
-        for finished in asyncio.as_completed(tasks):
-            yield await finished
+        running = len(workers)
+        while running:
+            outcome = await results.get()
+            if outcome is None:
+                running -= 1
+            else:
+                yield outcome
+        for task in workers:
+            task.result()
     finally:
-        for task in tasks:
+        for task in workers:
             task.cancel()
