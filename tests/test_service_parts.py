@@ -280,3 +280,19 @@ def test_uploads_honour_https_proxy_and_no_proxy(monkeypatch):
     assert proxy_for("https://fleet.dealer.example", "http://given:8080") == "http://given:8080"  # enrolment wins
     monkeypatch.setenv("NO_PROXY", "fleet.dealer.example")
     assert proxy_for("https://fleet.dealer.example", None) is None
+
+
+def test_service_discovery_sweeps_for_printers_only(local_sim):
+    """The service's discovery job uses the network sweep: a printer becomes a target with the credential
+    that answered; a switch answering the same sweep is not inspected."""
+    import asyncio
+
+    from agent.scheduler.targets import ScanOptions, sweep_printers
+    from agent.snmp.credentials import Credentials
+
+    entry = [f"{local_sim.host}:{local_sim.port}"]
+    options = ScanOptions(timeout=1.0, retries=1, concurrency=8)
+    printer = Credentials(community="demo-color-mfp")
+    found = asyncio.run(sweep_printers(entry, [Credentials(community="no-such"), printer], options))
+    assert [(t.host, t.port, t.credentials) for t in found] == [(local_sim.host, local_sim.port, printer)]
+    assert asyncio.run(sweep_printers(entry, [Credentials(community="network-switch")], options)) == []

@@ -35,7 +35,7 @@ from agent.scheduler.config import JOBS, AgentConfig, ConfigError, ConfigStore, 
 from agent.scheduler.control import ControlServer
 from agent.scheduler.jobs import JobResult, Jobs
 from agent.scheduler.logs import Redactor
-from agent.scheduler.targets import Discover, KnownDevices, RangeError, probe_configured
+from agent.scheduler.targets import Discover, KnownDevices, RangeError, sweep_printers
 from agent.upload import deliver
 from agent.usb import inspect_usb
 from agent.vault import Vault
@@ -62,7 +62,7 @@ class Backoff:
 
 
 class Service:
-    def __init__(self, paths: AgentPaths, redactor: Redactor | None = None, discover: Discover = probe_configured,
+    def __init__(self, paths: AgentPaths, redactor: Redactor | None = None, discover: Discover = sweep_printers,
                  usb_reader: Callable[[], list[DeviceReading]] = inspect_usb) -> None:
         self.paths = paths.ensure()
         self.redactor = redactor or Redactor()

@@ -1,10 +1,11 @@
 """Which devices the inspections read: the configured ranges turned into SNMP targets.
 
 The scheduler only knows the `Discover` signature: ranges and credentials in, answering targets (each with
-the credential that worked) out. `probe_configured` implements it by asking every configured address for
-its sysObjectID with each credential in turn; network discovery proper (agent/snmp/discovery.py) plugs in
-behind the same signature. The last result is kept in the data directory (addresses, ports and the
-*position* of the working credential, never the secret) so a restart inspects at once.
+the credential that worked) out. `sweep_printers` implements it with the network discovery's SNMP sweep
+(agent/snmp/discovery.py: rate-limited, one probe per address and credential, printers only);
+`probe_configured` is the plain variant that keeps every answering address (used by bench/fleet.py). The
+last result is kept in the data directory (addresses, ports and the *position* of the working credential,
+never the secret) so a restart inspects at once.
 """
 
 from __future__ import annotations
@@ -92,6 +93,33 @@ async def probe_configured(ranges: Sequence[str], credentials: Sequence[Credenti
     finally:
         client.close()
     return [target for target in found if target is not None]
+
+
+async def sweep_printers(ranges: Sequence[str], credentials: Sequence[Credentials],
+                         options: ScanOptions) -> list[Target]:
+    """The printers in the configured ranges, found by the discovery sweep, each with the credential
+    that answered; other devices (switches, PCs) are not inspected."""
+    from agent.snmp.discovery import Sweep, SweepSettings
+
+    by_port: dict[int, list[str]] = {}
+    for entry in ranges:
+        for address, port in expand(entry):
+            by_port.setdefault(port, []).append(address)
+    by_description = {c.describe(): c for c in credentials}
+    client = SnmpClient()
+    targets: list[Target] = []
+    try:
+        for port, addresses in by_port.items():
+            unique = list(dict.fromkeys(addresses))
+            settings = SweepSettings(credentials=tuple(credentials), ports=(port,), timeout=options.timeout,
+                                     retries=options.retries, concurrency=options.concurrency)
+            for found in await Sweep(client, settings).run(unique, len(unique)):
+                credential = by_description.get(found.credential or "")
+                if found.is_printer and credential is not None:
+                    targets.append(Target(found.address, found.port, credential))
+    finally:
+        client.close()
+    return targets
 
 
 class KnownDevices:
