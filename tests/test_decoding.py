@@ -158,3 +158,13 @@ def test_supply_rules_never_raise(level, maximum, kind, klass, unit, description
     assert supply.state in ("ok", "low", "empty", "unknown", "other", "some_remaining", "near_full", "full")
     reading = DeviceReading(address="127.0.0.1", port=161, supplies=[supply], warnings=list(w))
     json.dumps(reading.to_json())
+
+
+def test_credentials_never_show_their_secrets():
+    from agent.snmp.credentials import Credentials
+
+    community = Credentials(community="c0mmunity-secret")
+    v3 = Credentials(version="3", user="fleet", auth_key="auth-secret-1", priv_key="priv-secret-1")
+    for credentials, secrets in ((community, ["c0mmunity-secret"]), (v3, ["auth-secret-1", "priv-secret-1"])):
+        shown = repr(credentials) + str(credentials) + credentials.describe()
+        assert not any(secret in shown for secret in secrets)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Protocol names -> pysnmp's constant names (pysnmp itself is imported only when SNMPv3 is used: it
 # costs about half a second of start-up).
@@ -31,12 +31,12 @@ class CredentialError(ValueError):
 @dataclass(frozen=True)
 class Credentials:
     version: str = "2c"  # "1", "2c" or "3"
-    community: str = "public"
+    community: str = field(default="public", repr=False)  # secrets stay out of reprs and tracebacks
     user: str | None = None
     auth_proto: str | None = None
-    auth_key: str | None = None
+    auth_key: str | None = field(default=None, repr=False)
     priv_proto: str | None = None
-    priv_key: str | None = None
+    priv_key: str | None = field(default=None, repr=False)
     context: str = ""
 
     def __post_init__(self) -> None:
