@@ -4,7 +4,7 @@
 recording), the other 234 bound by sockets that read and never answer (a real LAN's silence; an
 unbound loopback port would answer ICMP port-unreachable at once). Runs, on the same range:
 
-1. `fleetmeter-agent discover 127.0.77.0/24 --json` (defaults: timeout 2 s, 1 retry, 250 packets/s);
+1. `fleetmeter-agent discover 127.0.77.0/24 --json` (defaults: timeout 2 s, 1 retry, 500 packets/s);
 2. FusionInventory's `fusioninventory-netdiscovery` (Debian fusioninventory-agent-task-network), same
    timeout and community, --threads as given;
 

@@ -55,7 +55,7 @@ PROBE_OBJECTS = (
 # queues as hrDevicePrinter rows: on them hrDeviceType is no evidence; the Printer-MIB still is.
 COMPUTER_OBJECT_IDS = ("1.3.6.1.4.1.311.", "1.3.6.1.4.1.8072.")
 
-DEFAULT_RATE = 250.0  # request packets per second: about 25 kB/s of small UDP packets
+DEFAULT_RATE = 500.0  # request packets per second on a LAN: about 45 kB/s of small UDP packets
 DEFAULT_CONCURRENCY = 256  # addresses in flight: a /24 at once
 
 
