@@ -124,26 +124,27 @@ def decode_attributes(message: bytes) -> tuple[int | None, dict[str, list[Value]
             break
         if tag < 0x10:
             continue  # a group delimiter
-        if position + 2 > len(message):
+        raw_name, position = _length_prefixed(message, position)
+        raw_value, position = _length_prefixed(message, position)
+        if raw_name is None or raw_value is None:
             break
-        name_length = struct.unpack(">H", message[position:position + 2])[0]
-        position += 2
-        raw_name = message[position:position + name_length]
-        position += name_length
-        if position + 2 > len(message):
-            break
-        value_length = struct.unpack(">H", message[position:position + 2])[0]
-        position += 2
-        raw_value = message[position:position + value_length]
-        position += value_length
-        if len(raw_value) != value_length or len(raw_name) != name_length:
-            break
-        if name_length:
+        if raw_name:
             name = raw_name.decode("utf-8", "replace")
         if name is None:
             continue
         attributes.setdefault(name, []).append(_value(tag, raw_value))
     return status, attributes
+
+
+def _length_prefixed(message: bytes, position: int) -> tuple[bytes | None, int]:
+    """A field with a 2-byte big-endian length at `position`; None when the message ends inside it."""
+    if position + 2 > len(message):
+        return None, position
+    length = struct.unpack(">H", message[position:position + 2])[0]
+    end = position + 2 + length
+    if end > len(message):
+        return None, position
+    return message[position + 2:end], end
 
 
 def _value(tag: int, raw: bytes) -> Value:
