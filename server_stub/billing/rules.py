@@ -258,7 +258,7 @@ def compute_bill(client_id: int | str, period: Period, plan: BillingPlan, device
             uses, amount = tiered_amount(pages, getattr(plan.tiers, meter))
             charges.append(MeterCharge(meter, pages, money(amount, q), uses))
         else:
-            charges.append(MeterCharge(meter, pages, sum((l.amount for l in billed), Decimal(0))))
+            charges.append(MeterCharge(meter, pages, money(sum((l.amount for l in billed), Decimal(0)), q)))
 
     consumables: list[ConsumableLine] = []
     if plan.consumables is not None:
