@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from decimal import Decimal
 
 from server_stub.billing.export import ERP_COLUMNS, ExportEntry, bill_document, neutralise, write_erp_csv
 from server_stub.billing.periods import Period

@@ -234,3 +234,21 @@ def test_monthly_volumes_sum_per_device_site_and_client():
     assert summary.sites["south"] == {"mono": 1, "color": 0, "scan": 5}
     assert summary.clients["acme"] == {"mono": 1301, "color": 10, "scan": 5}
     assert summary.not_counted == (missing,)
+
+
+def test_manual_read_bills_a_period_and_keeps_who_entered_it():
+    reads = [read("2026-03-01", 2000),
+             MeterRead("A", "mono", at("2026-03-31", 16), 2450, serial="S1", kind="manual", entered_by="j.dupont")]
+    volume = period_volume(reads, MARCH)
+    assert volume.status == "ok" and volume.pages == 450
+    assert (volume.closing.kind, volume.closing.entered_by, volume.closing.reading_id) == ("manual", "j.dupont", None)
+
+
+def test_periods_parse_and_step_across_years():
+    assert Period.parse("2026-12").next() == Period(2027, 1)
+    assert Period(2027, 1).previous() == Period(2026, 12)
+    assert Period(2028, 2).days == 29 and MARCH.end == at("2026-04-01")
+    with pytest.raises(ValueError, match="not YYYY-MM"):
+        Period.parse("2026-3")
+    with pytest.raises(ValueError, match="no such billing period"):
+        Period.parse("2026-13")
