@@ -119,7 +119,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         from fleetmeter_sim.history import write_history
     except ImportError:
         return fail("the history writer (fleetmeter_sim.history) is not part of this build", 1)
-    write_history(args.devices, args.days, args.out, args.seed)
+    write_history(args.out, seed=args.seed, devices=args.devices, days=args.days)
     return 0
 
 

@@ -211,16 +211,26 @@ class ModelView:
         return NO_ERROR, 0, out
 
     def _missing(self, name: bytes) -> int:
-        """noSuchInstance when the object exists (some OID sits under the name's parent), else noSuchObject."""
-        cut = len(name) - 1
-        while cut > 0 and name[cut - 1] & 0x80:
-            cut -= 1
-        parent = name[:cut]
+        """noSuchInstance when the object exists (a sibling instance: same parent, one arc more), else
+        noSuchObject."""
+        parent = name[:_last_arc(name)]
         i = bisect_right(self.oids, parent)
-        return ber.NO_SUCH_INSTANCE if i < len(self.oids) and self.oids[i].startswith(parent) else ber.NO_SUCH_OBJECT
+        if i < len(self.oids) and self.oids[i].startswith(parent):
+            sibling = self.oids[i]
+            if _last_arc(sibling) == len(parent):
+                return ber.NO_SUCH_INSTANCE
+        return ber.NO_SUCH_OBJECT
 
     @staticmethod
     def _sized(out: list[bytes], names: list[bytes]) -> tuple[int, int, list[bytes]]:
         if sum(map(len, out)) > MAX_MESSAGE:
             return TOO_BIG, 0, [ber.encode_var_bind(name, b"\x05\x00") for name in names]
         return NO_ERROR, 0, out
+
+
+def _last_arc(body: bytes) -> int:
+    """Where the last arc of an OID body starts (its earlier bytes all carry the continuation bit)."""
+    cut = len(body) - 1
+    while cut > 0 and body[cut - 1] & 0x80:
+        cut -= 1
+    return cut

@@ -156,9 +156,10 @@ def test_walk_order_matches_net_snmp(fleet):
 def test_get_of_a_missing_object_and_the_end_of_the_mib(fleet):
     target = f"{fleet.devices[MONO].host}:{fleet.devices[MONO].port}"
     out = subprocess.run(["snmpget", "-v2c", "-c", "public", "-On", target, "1.3.6.1.2.1.1.1.0",
-                          "1.3.6.1.2.1.1.9.0", "1.3.6.1.2.1.43.11.1.1.9.1.99"], capture_output=True, text=True)
+                          "1.3.6.1.2.1.1.9.0", "1.3.6.1.2.1.43.11.1.1.9.1.99", "1.3.6.1.2.1.43.18"],
+                         capture_output=True, text=True)
     lines = out.stdout.splitlines()
-    assert "No Such Object" in lines[1] and "No Such Instance" in lines[2]
+    assert "No Such Object" in lines[1] and "No Such Instance" in lines[2] and "No Such Object" in lines[3]
     assert fleet.devices[MONO].model.value(SYS_DESCR).decode() in lines[0]
 
 
