@@ -64,56 +64,27 @@ class SimClock:
         return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
 
 
-class PlaceholderState:
-    """A plain printing model until the usage model is wired: a daily volume drawn per device (weekends
-    at 15 %), a colour share and a coverage per colour, supplies that fall with the pages (receptacles
-    fill), a cartridge replaced some hours after it runs out, and alerts when low or empty."""
+class Mechanics:
+    """What a printer does with the pages it prints, whatever decides the pages: supplies fall with them
+    (receptacles fill), a supply that ran out (or filled) is replaced some hours later, and an alert is
+    raised while a supply is low or empty (near full or full). Levels may also be set from outside
+    (`set_level`) by a printing model that keeps some supplies itself."""
 
-    def __init__(self, device: SimDevice, seed: int, start: datetime) -> None:
-        model = device.model
-        rng = random.Random(f"{seed}:live:{device.serial}")
-        low, high = model.pages_per_day
-        per_day = math.exp(rng.uniform(math.log(low), math.log(high)))
-        self.working_day_rate = per_day * 7 / (5 + 2 * WEEKEND_FACTOR) / 86400  # pages per second
-        self.color_share = rng.uniform(*model.color_share) if model.color_share else 0.0
+    def __init__(self, device: SimDevice, rng: random.Random, start: datetime) -> None:
+        self.specs = device.model.supplies
         self.coverage = {c: rng.uniform(3.0, 7.0) for c in ("black", "cyan", "magenta", "yellow")}
-        self.replace_after = {s.index: timedelta(hours=rng.uniform(2, 72)) for s in model.supplies}
-        life = int(model.value(LIFE_COUNT)) * rng.uniform(0.3, 3.0)  # type: ignore[arg-type]
-        self.mono = life * (1 - self.color_share)
-        self.color = life * self.color_share
-        self.power_on = float(model.value(POWER_ON)) if POWER_ON in model.counters else 0.0  # type: ignore[arg-type]
-        self.boot = start - timedelta(seconds=int(model.value(UPTIME)) / 100)  # type: ignore[arg-type]
-        self.specs = model.supplies
-        self.levels = {s.index: rng.uniform(0, 80) if s.receptacle else rng.uniform(5, 100) for s in model.supplies}
+        self.replace_after = {s.index: timedelta(hours=rng.uniform(2, 72)) for s in self.specs}
+        self.levels = {s.index: rng.uniform(0, 80) if s.receptacle else rng.uniform(5, 100) for s in self.specs}
         self.replacements = dict.fromkeys(self.levels, 0)
         self.out_since: dict[int, datetime] = {}  # supplies empty (or full) since
         self.alerts: dict[int, AlertState] = {}
         self.next_alert = 1
-        self.now = start
-        self._raise_alerts(start)
+        self.raise_alerts(start)
 
-    def at(self, when: datetime) -> Snapshot:
-        while self.now < when:
-            step = min(STEP_S, (when - self.now).total_seconds())
-            self._print(self.now, step)
-            self.now = min(when, self.now + timedelta(seconds=step))
-            self._replace(self.now)
-            self._raise_alerts(self.now)
-        mono, color = int(self.mono), int(self.color)
-        return Snapshot(self.now, (self.now - self.boot).total_seconds(),
-                        {"total": mono + color, "mono": mono, "color": color, "power_on": int(self.power_on)},
-                        {i: round(level, 3) for i, level in self.levels.items()}, dict(self.replacements),
-                        tuple(sorted(self.alerts.values(), key=lambda a: a.index)))
-
-    def _print(self, at: datetime, seconds: float) -> None:
-        rate = self.working_day_rate * (WEEKEND_FACTOR if at.weekday() >= 5 else 1.0)
-        pages = rate * seconds
-        color_pages = pages * self.color_share
-        self.mono += pages - color_pages
-        self.color += color_pages
-        self.power_on += pages
+    def print_pages(self, pages: float, color_pages: float, skip: frozenset[int] = frozenset()) -> None:
         for spec in self.specs:
-            self.levels[spec.index] = self._used(spec, pages, color_pages)
+            if spec.index not in skip:
+                self.levels[spec.index] = self._used(spec, pages, color_pages)
 
     def _used(self, spec: SupplySpec, pages: float, color_pages: float) -> float:
         level = self.levels[spec.index]
@@ -126,11 +97,14 @@ class PlaceholderState:
             used = printed * self.coverage[spec.uses] / 5 * 100 / spec.yield_pages
         return max(0.0, level - used)
 
-    def _replace(self, now: datetime) -> None:
+    def set_level(self, index: int, level: float, replacements: int) -> None:
+        self.levels[index] = min(100.0, max(0.0, level))
+        self.replacements[index] = replacements
+
+    def replace(self, now: datetime, skip: frozenset[int] = frozenset()) -> None:
         for spec in self.specs:
             level = self.levels[spec.index]
-            out = level >= 100 if spec.receptacle else level <= 0
-            if not out:
+            if spec.index in skip or not (level >= 100 if spec.receptacle else level <= 0):
                 continue
             since = self.out_since.setdefault(spec.index, now)
             if now - since >= self.replace_after[spec.index]:
@@ -138,7 +112,7 @@ class PlaceholderState:
                 self.replacements[spec.index] += 1
                 del self.out_since[spec.index]
 
-    def _raise_alerts(self, now: datetime) -> None:
+    def raise_alerts(self, now: datetime) -> None:
         for spec in self.specs:
             kind = condition(spec, self.levels[spec.index])
             current = self.alerts.get(spec.index)
@@ -147,6 +121,54 @@ class PlaceholderState:
             elif current is None or current.kind != kind:
                 self.alerts[spec.index] = AlertState(self.next_alert, spec.index, kind, now)
                 self.next_alert += 1
+
+    def snapshot(self, at: datetime, uptime_s: float, mono: float, color: float, power_on: float) -> Snapshot:
+        mono_pages, color_pages = int(mono), int(color)
+        return Snapshot(at, uptime_s, {"total": mono_pages + color_pages, "mono": mono_pages, "color": color_pages,
+                                       "power_on": int(power_on)},
+                        {i: round(level, 3) for i, level in self.levels.items()}, dict(self.replacements),
+                        tuple(sorted(self.alerts.values(), key=lambda a: a.index)))
+
+
+def boot_time(device: SimDevice, start: datetime) -> datetime:
+    """The device file's sysUpTime counted back from the simulation's start."""
+    return start - timedelta(seconds=int(device.model.value(UPTIME)) / 100)  # type: ignore[arg-type]
+
+
+class PlaceholderState:
+    """A plain printing model until the usage model is wired: a daily volume drawn per device (weekends
+    at 15 %), a colour share, and the printer's `Mechanics`."""
+
+    def __init__(self, device: SimDevice, seed: int, start: datetime) -> None:
+        model = device.model
+        rng = random.Random(f"{seed}:live:{device.serial}")
+        low, high = model.pages_per_day
+        per_day = math.exp(rng.uniform(math.log(low), math.log(high)))
+        self.working_day_rate = per_day * 7 / (5 + 2 * WEEKEND_FACTOR) / 86400  # pages per second
+        self.color_share = rng.uniform(*model.color_share) if model.color_share else 0.0
+        self.mechanics = Mechanics(device, rng, start)
+        life = int(model.value(LIFE_COUNT)) * rng.uniform(0.3, 3.0)  # type: ignore[arg-type]
+        self.mono = life * (1 - self.color_share)
+        self.color = life * self.color_share
+        self.power_on = float(model.value(POWER_ON)) if POWER_ON in model.counters else 0.0  # type: ignore[arg-type]
+        self.boot = boot_time(device, start)
+        self.now = start
+
+    def at(self, when: datetime) -> Snapshot:
+        while self.now < when:
+            step = min(STEP_S, (when - self.now).total_seconds())
+            rate = self.working_day_rate * (WEEKEND_FACTOR if self.now.weekday() >= 5 else 1.0)
+            pages = rate * step
+            color_pages = pages * self.color_share
+            self.mono += pages - color_pages
+            self.color += color_pages
+            self.power_on += pages
+            self.mechanics.print_pages(pages, color_pages)
+            self.now = min(when, self.now + timedelta(seconds=step))
+            self.mechanics.replace(self.now)
+            self.mechanics.raise_alerts(self.now)
+        return self.mechanics.snapshot(self.now, (self.now - self.boot).total_seconds(), self.mono, self.color,
+                                       self.power_on)
 
 
 def condition(spec: SupplySpec, level: float) -> str | None:
