@@ -2,7 +2,8 @@
 
     fleetmeter-sim serve --devices N [--base-address 127.0.10.1 [--port 161] | --port-base P]
                          [--speed F] [--seed S] [--community C] [--list-json FILE]
-    fleetmeter-sim history --devices N --days D --out FILE.jsonl [--seed S]
+                         [--usage-from DATE]
+    fleetmeter-sim history --devices N --days D --out FILE.jsonl [--seed S] [--start DATE]
 
 Exit codes: 0 ok, 1 failure, 2 usage error. Errors are one line on stderr, never a traceback.
 """
@@ -15,11 +16,12 @@ import json
 import os
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from fleetmeter_sim.fleet import FleetError, SimDevice, plan_fleet
-from fleetmeter_sim.live import PlaceholderState, SimClock
+from fleetmeter_sim import usage_state
+from fleetmeter_sim.live import DeviceState, PlaceholderState, SimClock
 from fleetmeter_sim.models import ModelError
 from fleetmeter_sim.server import Counts, serve
 
@@ -64,12 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--list-json", type=Path, help="write the devices (address, port, serial, model) here "
                    "once every one listens")
     s.add_argument("--quiet", action="store_true", help="do not print one line per device")
+    s.add_argument("--usage-from", type=date.fromisoformat, metavar="DATE",
+                   help="serve the usage model's fleet whose history starts at DATE (as written by `history "
+                        "--start DATE` with the same --devices and --seed): its printers carry on from it")
     s.set_defaults(handler=cmd_serve)
     h = commands.add_parser("history", help="write the same fleet's past as fleetmeter.device/1 readings")
     h.add_argument("--devices", type=positive_int, required=True)
     h.add_argument("--days", type=positive_int, required=True)
     h.add_argument("--out", type=Path, required=True)
     h.add_argument("--seed", type=int, default=1)
+    h.add_argument("--start", type=date.fromisoformat, metavar="DATE",
+                   help="first day of the history (default: --days before today, so it ends today)")
     h.set_defaults(handler=cmd_history)
     return parser
 
@@ -86,9 +93,20 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    fleet = plan_fleet(args.devices, args.seed, args.base_address, args.port, args.port_base, args.community)
+    layout = {"base_address": args.base_address, "port": args.port, "port_base": args.port_base,
+              "community": args.community}
     clock = SimClock(args.speed, args.start)
-    states = [PlaceholderState(device, args.seed, clock.start) for device in fleet]
+    states: list[DeviceState]
+    if args.usage_from is None:
+        fleet = plan_fleet(args.devices, args.seed, **layout)
+        states = [PlaceholderState(device, args.seed, clock.start) for device in fleet]
+    else:
+        if not usage_state.available():
+            return fail("the usage model (fleetmeter_sim.usage) is not part of this build", 1)
+        if args.usage_from > clock.start.date():
+            return fail(f"--usage-from {args.usage_from} is after the simulated start {clock.start.date()}", 2)
+        fleet, days = usage_state.usage_fleet(args.devices, args.seed, args.usage_from, **layout)
+        states = [usage_state.UsageState(device, days, args.seed, clock.start) for device in fleet]
     counts = Counts()
 
     async def run() -> None:
@@ -119,7 +137,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         from fleetmeter_sim.history import write_history
     except ImportError:
         return fail("the history writer (fleetmeter_sim.history) is not part of this build", 1)
-    write_history(args.out, seed=args.seed, devices=args.devices, days=args.days)
+    start = args.start or datetime.now(timezone.utc).date() - timedelta(days=args.days)
+    write_history(args.out, seed=args.seed, devices=args.devices, days=args.days, start=start)
     return 0
 
 

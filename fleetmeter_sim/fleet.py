@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fleetmeter_sim.models import Model, load_models
@@ -72,15 +73,22 @@ def addresses(count: int, base_address: str, port: int, port_base: int | None) -
 
 
 def plan_fleet(count: int, seed: int = 1, base_address: str = "127.0.10.1", port: int = 161,
-               port_base: int | None = None, community: str = "public") -> list[SimDevice]:
+               port_base: int | None = None, community: str = "public",
+               assigned: Sequence[tuple[str, str]] | None = None) -> list[SimDevice]:
+    """`assigned`: (model name, serial) of each device when another model of the fleet decides them."""
     if count < 1:
         raise FleetError("a fleet needs at least one device")
     models = load_models()
+    by_name = {m.name: m for m in models}
     fleet = []
     for number, (host, device_port) in enumerate(addresses(count, base_address, port, port_base)):
-        model = choose_model(number, seed, models)
+        if assigned:
+            model, serial = by_name[assigned[number][0]], assigned[number][1]
+        else:
+            model = choose_model(number, seed, models)
+            serial = f"{model.serial_prefix}{number + 1:06d}"
         fleet.append(SimDevice(
-            number, model, f"{model.serial_prefix}{number + 1:06d}",
+            number, model, serial,
             f"{model.value(SYS_NAME).decode('latin-1')}-{number + 1:05d}",  # type: ignore[union-attr]
             model.value(SYS_LOCATION).decode("latin-1"),  # type: ignore[union-attr]
             bytes((0x02, 0xF1, 0xEE)) + number.to_bytes(3, "big"), host, device_port, community))

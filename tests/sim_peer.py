@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from fleetmeter_sim.fleet import SimDevice, plan_fleet
 from fleetmeter_sim.live import PlaceholderState
 from fleetmeter_sim.server import Counts, serve
+from fleetmeter_sim.usage_state import UsageState, usage_fleet
 from peers import free_udp_port
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)  # a Monday
@@ -37,13 +38,21 @@ class Endpoint:
 class SimFleet:
     """`count` simulated printers on consecutive ports of 127.0.0.1; `states[i]` is device i's state."""
 
-    def __init__(self, count: int = 3, seed: int = 7, community: str = "public") -> None:
+    def __init__(self, count: int = 3, seed: int = 7, community: str = "public", start: datetime = START,
+                 usage_from: date | None = None) -> None:
+        """`usage_from`: serve the usage model's fleet whose history starts that day (else the placeholder)."""
         port_base = free_udp_port()
         while port_base + count > 65535:
             port_base = free_udp_port()
-        self.devices: list[SimDevice] = plan_fleet(count, seed, "127.0.0.1", port_base=port_base, community=community)
-        self.clock = ManualClock()
-        self.states = [PlaceholderState(d, seed, self.clock.now) for d in self.devices]
+        layout = {"base_address": "127.0.0.1", "port_base": port_base, "community": community}
+        self.clock = ManualClock(start)
+        self.states: list
+        if usage_from is None:
+            self.devices: list[SimDevice] = plan_fleet(count, seed, **layout)
+            self.states = [PlaceholderState(d, seed, self.clock.now) for d in self.devices]
+        else:
+            self.devices, days = usage_fleet(count, seed, usage_from, **layout)
+            self.states = [UsageState(d, days, seed, self.clock.now) for d in self.devices]
         self.counts = Counts()
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
