@@ -1,15 +1,17 @@
-"""Writes the demo's simulated printers (devices/*.snmprec, snmpsim format).
+"""Writes the simulated printers' device files (fleetmeter_sim/devices/*.snmprec, snmpsim format).
 
 These are Fleetmeter's own made-up devices (enterprise 99999 is not assigned to any vendor), used by the
-README's demo and by tests that need Printer-MIB tables the shared recordings lack (colorant table,
-supply classes and units, alerts, tray types). Run: python demo/make_devices.py
+README's demo, by tests that need Printer-MIB tables the shared recordings lack (colorant table,
+supply classes and units, alerts, tray types), and as the models of the printer simulator
+(`fleetmeter-sim`, which makes their meters, levels and alerts move; fleetmeter_sim/models.toml says how).
+They live in the package so an installed simulator has them. Run: python demo/make_devices.py
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-OUT = Path(__file__).with_name("devices")
+OUT = Path(__file__).resolve().parent.parent / "fleetmeter_sim" / "devices"
 PRINTER = "1.3.6.1.2.1.25.3.1.5"
 
 
@@ -76,6 +78,13 @@ def alerts(rows: list[tuple[int, int, int, int, int, int, str, int]]) -> list[st
     return table("1.3.6.1.2.1.43.18.1.1", {c + 2: (tags[c], list(columns[c])) for c in range(8)})
 
 
+def pwg_counters(total: int, mono: int, color: int) -> list[str]:
+    """PWG 5106.3 Imaging System Counter MIB: one systemTotals(3) key, lifetime impressions by colour."""
+    ic = "1.3.6.1.4.1.2699.1.3.1"
+    return [row(f"{ic}.2.1.1.2.1", 2, 3), row(f"{ic}.8.1.1.4.1.3.3", 65, total),
+            row(f"{ic}.8.1.1.5.1.3.3", 65, mono), row(f"{ic}.8.1.1.7.1.3.3", 65, color)]
+
+
 def serial(value: str) -> list[str]:
     return [row("1.3.6.1.2.1.43.5.1.1.17.1", 4, value)]
 
@@ -93,7 +102,7 @@ def main() -> None:
           system("Fleetmeter Demo ColorMFP 4500; firmware 3.1.7", "1.3.6.1.4.1.99999.1.2", "demo-color-2f",
                  "2nd floor, copy room", "02a0c9451001", 4231200)
           + host_resources("Fleetmeter Demo ColorMFP 4500", 3, 3, "2000")
-          + serial("FMD45C000123") + markers(184233, 112) + colorants(["black", "cyan", "magenta", "yellow"])
+          + serial("FMD45C000123") + markers(184233, 112) + pwg_counters(184233, 131020, 53213) + colorants(["black", "cyan", "magenta", "yellow"])
           + supplies([
               (1, 3, 3, "Black Toner Cartridge FM-450K", 19, 100, 64),
               (2, 3, 3, "Cyan Toner Cartridge FM-450C", 19, 100, 8),
@@ -114,6 +123,15 @@ def main() -> None:
           + supplies([(0, 3, 21, "Toner Cartridge (K) FM-300", 19, 100, 41),
                       (0, 3, 9, "Imaging Drum", 19, 100, 77)])
           + inputs([("Tray 1", "Letter", 250, 180)]))
+    # a small MFP whose gauges move in coarse steps (the simulator reports its levels in 20 % steps)
+    write("demo-mono-coarse",
+          system("Fleetmeter Demo MonoMFP 150", "1.3.6.1.4.1.99999.1.3", "demo-mono-office",
+                 "Back office", "02a0c9453003", 301000)
+          + host_resources("Fleetmeter Demo MonoMFP 150", 2, 3, "00")
+          + serial("FMD15M000042") + markers(22470, 18)
+          + supplies([(0, 3, 3, "Toner FM-150", 19, 100, 60),
+                      (0, 3, 9, "Drum FM-150D", 19, 100, 80)])
+          + inputs([("Cassette", "A4", 250, 200)]))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on an embedded default: the dealer's server (SQLite) and an enrolled agent service at a
-# "site" whose two printers are simulated (demo/devices/*.snmprec served by snmpsim on 127.0.0.1 and
+# "site" whose two printers are simulated (fleetmeter_sim/devices/demo-*.snmprec served by snmpsim on 127.0.0.1 and
 # 127.0.0.2). The dealer configures the site's range remotely; the agent service discovers the printers,
 # reads them and uploads signed readings; the server lists what it stored. Loopback only; state lives
 # in ./var/demo and is made anew on each run.
@@ -25,7 +25,7 @@ pids+=($!)
 say "site: two simulated printers, 127.0.0.1 and 127.0.0.2 port $sim_port, community 'public'"
 sim_args=()
 n=1
-for device in demo/devices/*.snmprec; do
+for device in fleetmeter_sim/devices/demo-color-mfp.snmprec fleetmeter_sim/devices/demo-mono-laser.snmprec; do
     mkdir -p "$FLEETMETER_HOME/sim/$n" && cp "$device" "$FLEETMETER_HOME/sim/$n/public.snmprec"
     sim_args+=(--v3-engine-id=auto "--data-dir=$FLEETMETER_HOME/sim/$n" "--agent-udpv4-endpoint=127.0.0.$n:$sim_port")
     n=$((n + 1))

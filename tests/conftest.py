@@ -14,7 +14,7 @@ from peers import Simulator
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLEETMETER_SHARED", ROOT.parent / "shared"))
 FIXTURES = SHARED / "fixtures" / "printers"
-DEMO_DEVICES = ROOT / "demo" / "devices"
+DEMO_DEVICES = ROOT / "fleetmeter_sim" / "devices"
 RECORDINGS = ROOT / "tests" / "recordings"
 
 
@@ -56,7 +56,7 @@ V3_USER = {"user": "fleetv3", "auth_proto": "SHA256", "auth_key": "authpass-3xq"
 
 @pytest.fixture(scope="session")
 def local_sim(tmp_path_factory) -> Simulator:
-    """Fleetmeter's own recordings (tests/recordings, demo/devices) and the glpi-agent walk converted to
+    """Fleetmeter's own recordings (tests/recordings, fleetmeter_sim/devices) and the glpi-agent walk converted to
     snmpsim format, served on loopback; also answers the SNMPv3 user V3_USER (context = file stem)."""
     from walkfile import walk_to_snmprec
 

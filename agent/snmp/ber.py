@@ -46,7 +46,8 @@ def _int(value: int, tag: int = INTEGER) -> bytes:
     return _tlv(tag, value.to_bytes(size, "big", signed=True))
 
 
-def encode_oid(dotted: str) -> bytes:
+def oid_body(dotted: str) -> bytes:
+    """The BER body (no tag, no length) of a dotted OBJECT IDENTIFIER."""
     arcs = [int(x) for x in dotted.strip(".").split(".")]
     if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):
         raise BerError(f"not an encodable OBJECT IDENTIFIER: {dotted!r}")
@@ -58,7 +59,11 @@ def encode_oid(dotted: str) -> bytes:
             chunk.append(0x80 | (arc & 0x7F))
             arc >>= 7
         out += bytes(reversed(chunk))
-    return _tlv(OID, bytes(out))
+    return bytes(out)
+
+
+def encode_oid(dotted: str) -> bytes:
+    return _tlv(OID, oid_body(dotted))
 
 
 def encode_v3_discovery(message_id: int) -> bytes:
@@ -198,3 +203,68 @@ def decode_response(data: bytes) -> tuple[int, bytes, int, int, int, list[tuple[
     if reader.pos != vb_end or end != len(data):
         raise BerError("trailing bytes after the message")
     return version, community, request_id, error_status, error_index, var_binds
+
+
+# The responder side (the project's printer simulator, `fleetmeter_sim`): requests are decoded with OIDs
+# left as their BER bodies. Base-128 arcs sort like their numbers, so byte order of the bodies is OID
+# order and a prefix of bytes is a prefix of arcs: a responder can bisect its sorted bodies directly.
+
+def decode_request(data: bytes) -> tuple[int, bytes, int, int, int, int, list[bytes]]:
+    """(version, community, pdu_type, request_id, non_repeaters, max_repetitions, [OID bodies]) of a
+    v1/v2c GET, GETNEXT or GETBULK (for GET and GETNEXT the two numbers are the error fields)."""
+    reader = _Reader(data)
+    _start, end = reader.expect(SEQUENCE)
+    version = reader.integer()
+    community = reader.primitive(OCTET_STRING)
+    tag, _pdu_start, _pdu_end = reader.header()
+    if tag not in (GET, GET_NEXT, GET_BULK):
+        raise BerError(f"not a request PDU (tag 0x{tag:02x})")
+    request_id = reader.integer()
+    first = reader.integer()
+    second = reader.integer()
+    _vb_start, vb_end = reader.expect(SEQUENCE)
+    names: list[bytes] = []
+    while reader.pos < vb_end:
+        _s, item_end = reader.expect(SEQUENCE)
+        body = reader.primitive(OID)
+        if not body or body[-1] & 0x80:
+            raise BerError("bad OBJECT IDENTIFIER")
+        value_tag, _value_start, value_end = reader.header()
+        reader.pos = value_end
+        if value_end != item_end:
+            raise BerError("variable binding with trailing bytes")
+        names.append(body)
+    if reader.pos != vb_end or end != len(data):
+        raise BerError("trailing bytes after the message")
+    return version, community, tag, request_id, first, second, names
+
+
+def encode_value(tag: int, value: object) -> bytes:
+    """One value TLV: ints for INTEGER/Counter/Gauge/TimeTicks, bytes for strings, dotted str for
+    OIDs and IpAddress, None for NULL and the exceptions (noSuchObject, noSuchInstance, endOfMibView)."""
+    if tag == INTEGER:
+        return _int(value)  # type: ignore[arg-type]
+    if tag in (COUNTER32, GAUGE32, TIMETICKS, COUNTER64):
+        number = int(value)  # type: ignore[call-overload]
+        return _tlv(tag, number.to_bytes(max(1, (number.bit_length() + 8) // 8), "big"))
+    if tag in (OCTET_STRING, OPAQUE):
+        return _tlv(tag, bytes(value))  # type: ignore[arg-type]
+    if tag == OID:
+        return encode_oid(value)  # type: ignore[arg-type]
+    if tag == IP_ADDRESS:
+        return _tlv(tag, bytes(int(x) for x in str(value).split(".")))
+    if tag in (NULL, NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW):
+        return bytes((tag, 0))
+    raise BerError(f"cannot encode value tag 0x{tag:02x}")
+
+
+def encode_var_bind(body: bytes, value_tlv: bytes) -> bytes:
+    """A variable binding from an OID body and an encoded value."""
+    return _tlv(SEQUENCE, _tlv(OID, body) + value_tlv)
+
+
+def encode_response(version: int, community: bytes, request_id: int, error_status: int, error_index: int,
+                    var_binds: bytes) -> bytes:
+    """A Response PDU around already encoded variable bindings."""
+    pdu = _int(request_id) + _int(error_status) + _int(error_index) + _tlv(SEQUENCE, var_binds)
+    return _tlv(SEQUENCE, _int(version) + _tlv(OCTET_STRING, community) + _tlv(RESPONSE, pdu))
