@@ -15,8 +15,8 @@ import pytest
 
 from agent.scheduler.config import merge
 from agent.scheduler.control import request
-from server_stub import agent_config
-from server_stub.app import Limits, create_app
+from server_stub.fleet import remote_config as agent_config
+from server_stub.api.app import Limits, create_app
 from service_peers import DEVICES, FIXTURES, HOSTS, QUIET, AgentProcess, fleet, manifest_entry
 from peers import Simulator
 from trust_peers import DATABASES, LiveServer, environment, start_site, stop_site

@@ -22,8 +22,9 @@ from agent.remote import send_heartbeat
 from agent.scheduler.config import DEFAULTS, ConfigError, ConfigStore, Schedule, build, merge
 from agent.scheduler.service import Backoff, Service
 from agent.vault import Vault, VaultError
-from server_stub import agent_config, heartbeat
-from server_stub.app import Limits
+from server_stub.fleet import remote_config as agent_config
+from server_stub.fleet import state as heartbeat
+from server_stub.api.app import Limits
 from service_peers import AgentProcess
 from trust_peers import DATABASES, environment, start_site, stop_site
 

@@ -16,10 +16,10 @@ from agent.certs.enroll import enrol
 from agent.certs.errors import TrustError
 from agent.certs.signing import COVERED
 from agent.certs.store import CertStore
-from agent.reading import DeviceReading, Identity, Supply
+from fleetmeter_contract.reading import DeviceReading, Identity, Supply
 from agent.upload import deliver, heartbeat
-from server_stub import agents as registry
-from server_stub.app import Limits
+from server_stub.trust import enrolment as registry
+from server_stub.api.app import Limits
 from trust_peers import DATABASES, send, start_site, stop_site
 
 LIMITS = Limits(max_body=256 * 1024, max_readings=50, rate_per_minute=20)
@@ -35,8 +35,9 @@ def site(request, tmp_path_factory):
 def reading(serial: str, total: int = 1000, at: str = "2026-11-22T10:00:00Z") -> dict:
     doc = DeviceReading(address="10.0.0.36", port=161, collected_at=at, is_printer=True,
                         identity=Identity(serial=serial, manufacturer="Ricoh", model="MP C3002"),
-                        supplies=[Supply(1, "Black Toner", "toner", "black", "consumed", "percent", 40, 100, 40.0,
-                                         "ok")])
+                        supplies=[Supply(index=1, description="Black Toner", type="toner", color="black",
+                                         class_="consumed", unit="percent", level=40, max_capacity=100,
+                                         percent=40.0, state="ok")])
     doc.counters["total"] = total
     return doc.to_json()
 
@@ -237,8 +238,8 @@ def test_several_servers_share_nonces_and_state(site, tmp_path):
     """A second API process on the same database refuses a request the first one already accepted."""
     from trust_peers import LiveServer
 
-    from server_stub.app import create_app
-    from server_stub.db import make_engine
+    from server_stub.api.app import create_app
+    from server_stub.db.engine import make_engine
 
     engine = make_engine(site.db.url)
     twin = LiveServer(create_app(engine, site.ca, LIMITS))
@@ -271,7 +272,7 @@ def test_values_no_database_can_hold_are_refused(site, tmp_path, raw, error, fie
 
 
 def test_devices_list_shows_latest_reading_as_sent(site, tmp_path):
-    from server_stub.devices import list_devices
+    from server_stub.fleet.devices import list_devices
 
     agent = site.enrolled(tmp_path)
     for at, total in (("2026-11-22T09:00:00Z", 100), ("2026-11-22T10:15:00+01:00", 200),
@@ -294,7 +295,7 @@ def test_new_key_for_enrolled_agent_says_it_waits_for_revocation(site, tmp_path)
 
 
 def test_old_nonces_are_pruned(site, tmp_path):
-    from server_stub.ingest import prune_nonces
+    from server_stub.ingest.store import prune_nonces
 
     agent = site.enrolled(tmp_path)
     assert deliver(agent.store, agent.outbox).ok

@@ -21,11 +21,11 @@ from agent.certs.enroll import enrol
 from agent.certs.signing import request_signer
 from agent.certs.store import CertStore
 from agent.outbox import Outbox
-from server_stub import agents as registry
-from server_stub import migrate
-from server_stub.app import Limits, create_app
-from server_stub.ca import CertificateAuthority
-from server_stub.db import make_engine
+from server_stub.trust import enrolment as registry
+from server_stub.db import migrate
+from server_stub.api.app import Limits, create_app
+from server_stub.trust.ca import CertificateAuthority
+from server_stub.db.engine import make_engine
 from server_stub.paths import ServerPaths
 
 PG_ADMIN = "postgresql+psycopg:///postgres"
