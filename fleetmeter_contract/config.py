@@ -31,7 +31,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fleetmeter_contract import ranges
 from fleetmeter_contract.durations import Duration
@@ -96,6 +96,15 @@ class Credential(_Strict):
     priv_proto: Annotated[str, Field(max_length=16)] | None = None
     priv_key: Annotated[str, Field(max_length=255)] | None = None
     context: Annotated[str, Field(max_length=255)] | None = None
+
+    @model_validator(mode="after")
+    def _usable(self) -> Credential:
+        if self.version == "3" and not self.user:
+            raise ValueError("SNMPv3 needs a user name (user)")
+        for name in ("auth_key", "priv_key"):
+            if getattr(self, name) is not None and len(getattr(self, name)) < 8:
+                raise ValueError(f"{name}: SNMPv3 keys are at least 8 characters (RFC 3414)")
+        return self
 
 
 class NamedRange(_Strict):

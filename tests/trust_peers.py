@@ -222,3 +222,9 @@ class ForwardProxy:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def in_transaction(site, function, *args):
+    """Call a domain function (it takes a connection) in one transaction of the site's database."""
+    with site.engine.begin() as conn:
+        return function(conn, *args)

@@ -33,8 +33,6 @@ def inline_schema(model: type[BaseModel]) -> dict:
 
 
 def add_routes(app: FastAPI, engine: Engine, verifier: RequestVerifier, max_body: int) -> None:
-    from server_stub.api.app import BodyTooLarge, problem, read_capped  # create_app calls this: app is loaded
-
     @app.post("/v1/heartbeat", summary="Signed heartbeat: record the agent's state, answer with its configuration",
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": inline_schema(HeartbeatRequest)}}}})

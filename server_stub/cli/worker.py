@@ -47,6 +47,6 @@ def cmd_worker_status(args) -> int:
         return 0
     print_table([("TASK", "EVERY (s)", "RUNS", "FAILURES", "LAST RUN (UTC)", "MS", "LAST ERROR")] + [
         (r["task"], str(r["period_s"] or "-"), str(r["runs"]), str(r["failures"]),
-         (r["last_started_at"] or "-")[:16].replace("T", " "), str(r["last_duration_ms"] or "-"),
+         (r["last_started_at"] or "-")[:16].replace("T", " "), "-" if r["last_duration_ms"] is None else str(r["last_duration_ms"]),
          r["last_error"] or "-") for r in rows])
     return 0

@@ -56,7 +56,7 @@ def run_task(engine: Engine, task: Task) -> Outcome:
     with engine.begin() as conn:
         conn.execute(update(worker_tasks).where(worker_tasks.c.name == task.name).values(
             last_finished_at=utcnow(), last_duration_ms=duration_ms, last_error=error,
-            runs=worker_tasks.c.runs + 1, failures=worker_tasks.c.failures + (error is not None)))
+            runs=worker_tasks.c.runs + 1, failures=worker_tasks.c.failures + int(error is not None)))
     return Outcome(task.name, error is None, result, duration_ms, error)
 
 
@@ -65,12 +65,10 @@ def run_due(engine: Engine, tasks: dict[str, Task] | None = None) -> list[Outcom
     outcomes = []
     for task in (TASKS if tasks is None else tasks).values():
         try:
-            if not _claim(engine, task, utcnow()):
-                continue
-        except Exception:  # noqa: BLE001 (database away: try again next pass)
-            log.exception("worker could not claim %s", task.name)
-            continue
-        outcomes.append(run_task(engine, task))
+            if _claim(engine, task, utcnow()):
+                outcomes.append(run_task(engine, task))
+        except Exception:  # noqa: BLE001 (database away: the next pass tries again; other tasks go on)
+            log.exception("worker could not claim or record %s", task.name)
     return outcomes
 
 
