@@ -20,12 +20,37 @@ class CliError(Exception):
         self.code = code
 
 
-def duration(text: str) -> timedelta:
-    """argparse type: the contract's duration ("90s", "30m", "12h", "7d")."""
-    try:
-        return durations.timedelta_of(text)
-    except durations.DurationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def bounded(low: int, high: int):
+    """argparse type: an integer from low to high."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+    return parse
+
+
+def agent_name(text: str) -> str:
+    """argparse type: 1-100 printable characters, no surrounding spaces (names appear in certificates)."""
+    if not 1 <= len(text) <= 100 or not text.isprintable() or text != text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: an agent name is 1-100 printable characters")
+    return text
+
+
+def duration_between(low_s: float, high_s: float):
+    """argparse type: the contract's duration ("90s", "30m", "12h", "7d") within bounds."""
+    def parse(text: str) -> timedelta:
+        try:
+            return durations.timedelta_of(text, low_s, high_s)
+        except durations.DurationError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+duration = duration_between(1, durations.MAX_SECONDS)
 
 
 def engine_for(args, paths: ServerPaths) -> Engine:

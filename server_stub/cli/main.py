@@ -28,7 +28,8 @@ from sqlalchemy.exc import OperationalError
 from fleetmeter_contract.version import __version__
 from server_stub.cli import service as service_cli
 from server_stub.cli import worker as worker_cli
-from server_stub.cli.common import CliError, age, duration, engine_for, print_table, ready_engine, safe_url
+from server_stub.api.models import HARD_MAX_READINGS
+from server_stub.cli.common import CliError, age, agent_name, bounded, duration, duration_between, engine_for, print_table, ready_engine, safe_url
 from server_stub.db import migrate
 from server_stub.fleet.devices import list_devices
 from server_stub.fleet.state import agent_states
@@ -52,18 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[common], help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--port", type=bounded(1, 65535), default=8443)
     serve.add_argument("--tls-cert", metavar="PEM", help="TLS certificate chain (without: plain HTTP, for use "
                                                          "behind a TLS-terminating proxy)")
     serve.add_argument("--tls-key", metavar="PEM", help="TLS private key")
     serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
                        help="proxies whose X-Forwarded-For is trusted for the agent's address")
-    serve.add_argument("--max-body", type=int, default=4 * 1024 * 1024, metavar="BYTES")
-    serve.add_argument("--max-readings", type=int, default=500, metavar="N", help="readings per batch")
-    serve.add_argument("--rate-limit", type=int, default=120, metavar="N",
+    serve.add_argument("--max-body", type=bounded(1024, 1 << 30), default=4 * 1024 * 1024, metavar="BYTES")
+    serve.add_argument("--max-readings", type=bounded(1, HARD_MAX_READINGS), default=500, metavar="N", help="readings per batch")
+    serve.add_argument("--rate-limit", type=bounded(0, 100_000), default=120, metavar="N",
                        help="uploads per agent per minute (0: unlimited)")
-    serve.add_argument("--signature-window", type=duration, default=timedelta(minutes=5), metavar="DURATION")
-    serve.add_argument("--cert-days", type=int, default=365, help="validity of issued agent certificates")
+    serve.add_argument("--signature-window", type=duration_between(10, 3600), default=timedelta(minutes=5), metavar="DURATION")
+    serve.add_argument("--cert-days", type=bounded(1, 3650), default=365, help="validity of issued agent certificates")
     serve.add_argument("--worker", action="store_true",
                        help="also run the periodic tasks here (always on with SQLite; with PostgreSQL run it in "
                             "one or more serve --worker or fleetmeter-server worker processes)")
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents_sub = agents.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = agents_sub.add_parser("add", parents=[common], help="create an agent (or a new key for one) and "
                                                               "print its one-time key")
-    add.add_argument("name")
+    add.add_argument("name", type=agent_name)
     add.add_argument("--client", required=True, help="the dealer's customer this agent belongs to")
     add.add_argument("--expires", type=duration, default=timedelta(days=7), metavar="DURATION",
                      help="how long the key can be used to enrol (default 7d)")
