@@ -1,7 +1,7 @@
 """Agent configuration held by the server: entries at three levels, each overriding the one before:
 global (every agent of this server), client (every agent of one of the dealer's customers) and agent.
 
-A key is a dotted path into the agent's configuration document (see agent/scheduler/config.py for the
+A key is a dotted path into the agent's configuration document (see fleetmeter_contract/config.py for the
 keys and their defaults): `ranges`, `credentials`, `schedules.alerts.interval`, `thresholds...`. Global
 keys under `server.` are the server's own settings (agent state timing) and are never sent to agents.
 Credentials are sent only to the agents they belong to, inside the signed heartbeat answer over TLS; in
