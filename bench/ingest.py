@@ -130,7 +130,8 @@ def run_http(kind: str, batches: int, clients: int, servers: int, work: Path) ->
             wait_up(base)
         stores = []
         for i in range(clients):
-            new = registry.add_agent(engine, f"bench-{i}", "Bench", timedelta(hours=1))
+            with engine.begin() as conn:
+                new = registry.add_agent(conn, f"bench-{i}", "Bench", timedelta(hours=1))
             store = CertStore(work / f"agent-{i}")
             enrol(store, bases[i % servers], new.key)
             stores.append(store)

@@ -59,3 +59,12 @@ def test_good_values_are_stored_and_heartbeat_timing_still_works(server):
     listed = server("agents", "list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout)["agents"][0]["connection"] == "new"
     assert server("alerts", "list", "--json").returncode == 0
+
+
+def test_agents_add_does_not_move_an_agent_to_another_client(server):
+    """#16: a new key for an existing agent of another client would hand that client's machine this one's
+    credentials; it is refused and the agent stays where it was."""
+    done = server("agents", "add", "a1", "--client", "Other Ltd")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "belongs to client 'Acme'" in done.stderr
+    agents = json.loads(server("agents", "list", "--json").stdout)["agents"]
+    assert [(a["name"], a["client"]) for a in agents] == [("a1", "Acme")]

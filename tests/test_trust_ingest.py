@@ -20,7 +20,7 @@ from fleetmeter_contract.reading import DeviceReading, Identity, Supply
 from agent.upload import deliver, heartbeat
 from server_stub.trust import enrolment as registry
 from server_stub.api.app import Limits
-from trust_peers import DATABASES, send, start_site, stop_site
+from trust_peers import DATABASES, in_transaction, send, start_site, stop_site
 
 LIMITS = Limits(max_body=256 * 1024, max_readings=50, rate_per_minute=20)
 
@@ -53,7 +53,7 @@ def test_enrol_upload_and_heartbeat(site, tmp_path):
     result = deliver(agent.store, agent.outbox)
     assert (result.ok, result.status, result.stored, result.queued) == (True, 200, 1, 0)
     assert site.readings_of(agent.name) == 1
-    listed = {row.name: row for row in registry.list_agents(site.engine)}[agent.name]
+    listed = {row.name: row for row in in_transaction(site, registry.list_agents)}[agent.name]
     assert listed.state == "enrolled" and listed.remote_ip == "127.0.0.1" and listed.version
     assert listed.fingerprint == agent.store.enrolment().fingerprint and listed.last_seen_at is not None
 
@@ -154,7 +154,7 @@ def test_second_machine_refused_until_first_is_revoked(site, tmp_path):
     second = CertStore(tmp_path / "two")
     with pytest.raises(TrustError, match=f"revoke that certificate first.*agents revoke {first.name}"):
         enrol(second, site.url, site.new_key(first.name).key)
-    registry.revoke_agent(site.engine, first.name)
+    in_transaction(site, registry.revoke_agent, first.name)
     enrol(second, site.url, site.new_key(first.name).key)
     assert second.enrolment().agent == first.name
 
@@ -163,7 +163,7 @@ def test_revocation_stops_uploads_and_reenrolment_delivers_kept_readings(site, t
     agent = site.enrolled(tmp_path)
     agent.outbox.put(reading("V-1", at="2026-11-22T10:00:00Z"))
     assert deliver(agent.store, agent.outbox).ok
-    assert registry.revoke_agent(site.engine, agent.name) == 1
+    assert in_transaction(site, registry.revoke_agent, agent.name) == 1
 
     agent.outbox.put(reading("V-1", at="2026-11-22T11:00:00Z"))
     refused = deliver(agent.store, agent.outbox)
@@ -249,7 +249,7 @@ def test_several_servers_share_nonces_and_state(site, tmp_path):
         assert send(prepared).status_code == 200
         prepared.url = prepared.url.replace(site.url, twin.url)
         assert send(prepared).json()["error"] == "replayed request"
-        registry.revoke_agent(site.engine, agent.name)
+        in_transaction(site, registry.revoke_agent, agent.name)
         response = send(agent.signed(twin.url, batch(agent, [reading("P-2")])))
         assert response.status_code == 403 and response.json()["error"] == "certificate revoked"
     finally:
@@ -280,7 +280,7 @@ def test_devices_list_shows_latest_reading_as_sent(site, tmp_path):
                       ("2026-11-22T09:30:00Z", 150)):
         agent.outbox.put(reading("LIST-1", total=total, at=at))
     assert deliver(agent.store, agent.outbox).stored == 3
-    [device] = [d for d in list_devices(site.engine) if d.agent == agent.name]
+    [device] = [d for d in in_transaction(site, list_devices) if d.agent == agent.name]
     shown = device.to_json()
     assert (shown["serial"], shown["counters"]["total"], shown["readings"]) == ("LIST-1", 150, 3)
     assert shown["latest_reading_at"] == "2026-11-22T09:30:00Z"
@@ -291,7 +291,7 @@ def test_devices_list_shows_latest_reading_as_sent(site, tmp_path):
 def test_new_key_for_enrolled_agent_says_it_waits_for_revocation(site, tmp_path):
     agent = site.enrolled(tmp_path)
     assert site.new_key(agent.name).live_certificate
-    registry.revoke_agent(site.engine, agent.name)
+    in_transaction(site, registry.revoke_agent, agent.name)
     assert not site.new_key(agent.name).live_certificate
 
 

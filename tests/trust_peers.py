@@ -119,7 +119,7 @@ class Site:
         return self.live.url
 
     def new_key(self, name: str | None = None, client: str = "Acme", valid_for=timedelta(days=1)) -> registry.NewKey:
-        return registry.add_agent(self.engine, name or f"agent-{secrets.token_hex(4)}", client, valid_for)
+        return in_transaction(self, registry.add_agent, name or f"agent-{secrets.token_hex(4)}", client, valid_for)
 
     def enrolled(self, work: Path, name: str | None = None, key_type: str = "ed25519") -> Agent:
         new = self.new_key(name)

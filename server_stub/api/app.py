@@ -78,8 +78,9 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
               summary="Exchange a one-time agent key and a CSR for an agent certificate")
     def enroll(body: EnrolRequest) -> EnrolResponse | JSONResponse:
         try:
-            name, client, issued = agent_registry.enrol(engine, ca, body.key, body.csr, body.hostname,
-                                                        limits.cert_days)
+            with engine.begin() as conn:
+                name, client, issued = agent_registry.enrol(conn, ca, body.key, body.csr, body.hostname,
+                                                            limits.cert_days)
         except agent_registry.EnrolmentRefused as exc:
             return problem(exc.status, exc.error, exc.detail)
         except CsrError as exc:

@@ -154,7 +154,11 @@ def cmd_serve(args) -> int:
 
 def cmd_agents_add(args) -> int:
     _, engine = ready_engine(args)
-    new = registry.add_agent(engine, args.name, args.client, args.expires)
+    try:
+        with engine.begin() as conn:
+            new = registry.add_agent(conn, args.name, args.client, args.expires)
+    except registry.AgentOfAnotherClient as exc:
+        raise CliError(f"agents add: {exc}") from None
     expires = new.expires_at.isoformat().replace("+00:00", "Z")
     if args.json:
         print(json.dumps({"name": new.name, "key": new.key, "expires_at": expires}))
@@ -171,8 +175,8 @@ def cmd_agents_add(args) -> int:
 
 def cmd_agents_list(args) -> int:
     _, engine = ready_engine(args)
-    rows = registry.list_agents(engine)
     with engine.connect() as conn:
+        rows = registry.list_agents(conn)
         states = agent_states(conn)  # connection state (new/connected/ambiguous/disconnected) and parts
     if args.json:
         print(json.dumps({"agents": [row.to_json() | {"connection": states[row.name][0], "parts": [
@@ -191,7 +195,8 @@ def cmd_agents_list(args) -> int:
 def cmd_agents_revoke(args) -> int:
     _, engine = ready_engine(args)
     try:
-        count = registry.revoke_agent(engine, args.name)
+        with engine.begin() as conn:
+            count = registry.revoke_agent(conn, args.name)
     except registry.AgentNotFound:
         raise CliError(f"no agent named {args.name!r}; see: fleetmeter-server agents list") from None
     print(f"agent {args.name}: {count} certificate(s) revoked; its next upload is refused. "
@@ -201,7 +206,8 @@ def cmd_agents_revoke(args) -> int:
 
 def cmd_devices_list(args) -> int:
     _, engine = ready_engine(args)
-    rows = list_devices(engine)
+    with engine.connect() as conn:
+        rows = list_devices(conn)
     if args.json:
         print(json.dumps({"devices": [row.to_json() for row in rows]}, indent=2, ensure_ascii=False))
         return 0

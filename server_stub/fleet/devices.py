@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 
 from server_stub.db.tables import agents, readings
 
@@ -33,7 +33,7 @@ class DeviceRow:
         }
 
 
-def list_devices(engine: Engine) -> list[DeviceRow]:
+def list_devices(conn: Connection) -> list[DeviceRow]:
     latest = (select(readings.c.agent_id, readings.c.device_key,
                      func.max(readings.c.collected_at).label("latest"), func.count().label("n"))
               .group_by(readings.c.agent_id, readings.c.device_key).subquery())
@@ -44,6 +44,5 @@ def list_devices(engine: Engine) -> list[DeviceRow]:
                                 readings.c.collected_at == latest.c.latest))
              .join(agents, agents.c.id == readings.c.agent_id)
              .order_by(agents.c.client, agents.c.name, readings.c.device_key))
-    with engine.connect() as conn:
-        return [DeviceRow(r.name, r.client, r.device_key, r.collected_at, r.n, r.document)
-                for r in conn.execute(query)]
+    return [DeviceRow(r.name, r.client, r.device_key, r.collected_at, r.n, r.document)
+            for r in conn.execute(query)]
