@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -203,6 +203,13 @@ def test_malformed_json_names_the_problem(site, tmp_path):
     ("readings[1].schema", lambda doc: doc.update(schema="fleetmeter.device/9")),
     ("readings[1].supplies[0].percent", lambda doc: doc["supplies"][0].update(percent=140.0)),
     ("readings[1].identity", lambda doc: doc.pop("identity")),
+    # #16: a reading from the far future would stay "latest" for ever; no printer counts 40 digits
+    ("readings[1].collected_at", lambda doc: doc.update(collected_at="9998-01-01T00:00:00Z")),
+    ("readings[1].collected_at", lambda doc: doc.update(
+        collected_at=(datetime.now(timezone.utc) + timedelta(days=2)).isoformat())),
+    ("readings[1].counters.total", lambda doc: doc["counters"].update(total=10**39)),
+    ("readings[1].markers[0].life_count", lambda doc: doc.update(markers=[
+        {"device_index": 1, "index": 1, "life_count": 10**13}])),
 ])
 def test_schema_violation_names_the_field_and_stores_nothing(site, tmp_path, field, breaks):
     agent = site.enrolled(tmp_path)
