@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 
 BAR_WIDTH = 20
 

@@ -20,7 +20,7 @@ from agent.certs.signing import request_signer
 from agent.certs.store import CertStore, Enrolment, UploadResult
 from agent.certs.transport import TIMEOUT, ServerProblem, proxy_for, server_problem, session, unreachable
 from agent.outbox import Outbox, Queued
-from agent.reading import utc_now_iso
+from fleetmeter_contract.reading import utc_now_iso
 
 BATCH = 100
 

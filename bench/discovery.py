@@ -36,7 +36,7 @@ from conftest import FIXTURES  # noqa: E402
 from simulated_lan import SilentHosts, SimPrinter, SimPrinters  # noqa: E402
 
 from agent.snmp.discovery import DEFAULT_RATE  # noqa: E402
-from agent.snmp.targets import TargetSet  # noqa: E402
+from fleetmeter_contract.ranges import TargetSet  # noqa: E402
 
 NET = "127.0.77"
 PRINTERS = 20

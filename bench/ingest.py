@@ -35,10 +35,10 @@ import sqlalchemy  # noqa: E402
 from agent.certs.enroll import enrol  # noqa: E402
 from agent.certs.signing import request_signer  # noqa: E402
 from agent.certs.store import CertStore  # noqa: E402
-from agent.reading import DeviceReading, Identity, Supply  # noqa: E402
+from fleetmeter_contract.reading import DeviceReading, Identity, Supply  # noqa: E402
 from agent.upload import heartbeat  # noqa: E402
-from server_stub import agents as registry  # noqa: E402
-from server_stub.db import make_engine  # noqa: E402
+from server_stub.trust import enrolment as registry  # noqa: E402
+from server_stub.db.tables import make_engine  # noqa: E402
 
 TARGET = 5000  # readings/s on PostgreSQL, 2-core machine
 BATCH = 100
@@ -51,8 +51,9 @@ def reading(device: int, at: datetime) -> dict:
                                           sys_descr="RICOH MP C3002 1.10 / RICOH Network Printer C model",
                                           mac=f"00:26:73:{device >> 16 & 255:02x}:{device >> 8 & 255:02x}:"
                                               f"{device & 255:02x}", firmware="1.10", location="Floor 2"),
-                        supplies=[Supply(i, f"{c} Toner", "toner", c, "consumed", "percent", 40 + i, 100,
-                                         40.0 + i, "ok") for i, c in enumerate(("black", "cyan", "magenta",
+                        supplies=[Supply(index=i, description=f"{c} Toner", type="toner", color=c, class_="consumed",
+                                         unit="percent", level=40 + i, max_capacity=100, percent=40.0 + i,
+                                         state="ok") for i, c in enumerate(("black", "cyan", "magenta",
                                                                                  "yellow"), 1)])
     doc.counters.update(total=271871 + device, mono=200000, color=71871 + device)
     return doc.to_json()
@@ -129,7 +130,8 @@ def run_http(kind: str, batches: int, clients: int, servers: int, work: Path) ->
             wait_up(base)
         stores = []
         for i in range(clients):
-            new = registry.add_agent(engine, f"bench-{i}", "Bench", timedelta(hours=1))
+            with engine.begin() as conn:
+                new = registry.add_agent(conn, f"bench-{i}", "Bench", timedelta(hours=1))
             store = CertStore(work / f"agent-{i}")
             enrol(store, bases[i % servers], new.key)
             stores.append(store)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 from agent.snmp.client import SnmpClient
 from agent.snmp.credentials import Credentials
 from agent.snmp.reader import read_device

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 from agent.snmp import status as status_rules
 from agent.snmp import supplies as supply_rules
 from agent.snmp.values import Warnings, as_int, as_mac, as_oid, as_text, enum_name

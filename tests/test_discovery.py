@@ -14,7 +14,7 @@ from agent.network.known_devices import KnownDevices
 from agent.network.scan import discover
 from agent.snmp.credentials import Credentials
 from agent.snmp.discovery import SweepSettings
-from agent.snmp.targets import TargetError, TargetSet
+from fleetmeter_contract.ranges import TargetError, TargetSet
 from conftest import FIXTURES, ROOT
 from peers import free_udp_port
 from simulated_lan import SilentHosts, SimPrinter, SimPrinters
@@ -321,7 +321,7 @@ def test_snmpv1_only_set_and_the_order_of_sets_from_the_command_line(lan, tmp_pa
 
 def test_known_devices_keys_serial_then_mac_then_address(tmp_path):
     from agent.network.devices import Found
-    from agent.reading import Identity
+    from fleetmeter_contract.reading import Identity
 
     store = KnownDevices(tmp_path / "known.sqlite")
     try:

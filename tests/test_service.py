@@ -15,16 +15,18 @@ import pytest
 
 from agent.scheduler.config import merge
 from agent.scheduler.control import request
-from server_stub import agent_config
-from server_stub.app import Limits, create_app
+from server_stub.fleet import remote_config as agent_config
+from server_stub.api.app import Limits, create_app
 from service_peers import DEVICES, FIXTURES, HOSTS, QUIET, AgentProcess, fleet, manifest_entry
 from peers import Simulator
-from trust_peers import DATABASES, LiveServer, environment, start_site, stop_site
+from fleetmeter_contract.durations import TEST_TIMING
+from trust_peers import DATABASES, LiveServer, environment, in_transaction, start_site, stop_site
 
 import trust_peers
 
 
 @pytest.fixture(scope="module")
+
 def sim(tmp_path_factory):
     simulator = Simulator(FIXTURES, tmp_path_factory.mktemp("service-sim"), also_on=HOSTS[1:])
     yield simulator
@@ -39,10 +41,16 @@ def site(request, tmp_path_factory):
     stop_site(running)
 
 
+@pytest.fixture(autouse=True)
+def fast_schedules(monkeypatch):
+    """Schedules of a second (the configuration's floors are for real sites): here and in the agent processes."""
+    monkeypatch.setenv(TEST_TIMING, "1")
+
+
 def configure(site, agent: str, document: dict) -> None:
     """Store a whole configuration document as the agent's server-side entries (one key per top level)."""
     for key, value in document.items():
-        agent_config.set_entry(site.engine, "agent", agent, key, value)
+        in_transaction(site, agent_config.set_entry, "agent", agent, key, value)
 
 
 def server_cli(site, home, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -105,9 +113,9 @@ def test_remote_configuration_scan_now_and_states(site, sim, tmp_path):
     changed = server_cli(site, tmp_path, "config", "set", "--agent", name, "credentials", "-",
                          stdin=json.dumps(two["credentials"]))
     assert changed.returncode == 0, changed.stderr
-    agent_config.set_entry(site.engine, "agent", name, "ranges", two["ranges"])
-    agent_config.set_entry(site.engine, "agent", name, "schedules.alerts", {"enabled": True, "interval": "7m"})
-    agent_config.set_entry(site.engine, "client", "Acme", "thresholds.supply_low_percent", 15)
+    in_transaction(site, agent_config.set_entry, "agent", name, "ranges", two["ranges"])
+    in_transaction(site, agent_config.set_entry, "agent", name, "schedules.alerts", {"enabled": True, "interval": "7m"})
+    in_transaction(site, agent_config.set_entry, "client", "Acme", "thresholds.supply_low_percent", 15)
     agent.wait_for(r"configuration \w+ applied: alerts every 420 s", timeout=30)
     status = request(data, {"command": "status"}, 10)
     assert status["schedules"]["alerts"] == "every 420 s"

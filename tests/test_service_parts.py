@@ -22,10 +22,11 @@ from agent.remote import send_heartbeat
 from agent.scheduler.config import DEFAULTS, ConfigError, ConfigStore, Schedule, build, merge
 from agent.scheduler.service import Backoff, Service
 from agent.vault import Vault, VaultError
-from server_stub import agent_config, heartbeat
-from server_stub.app import Limits
+from server_stub.fleet import remote_config as agent_config
+from server_stub.fleet import state as heartbeat
+from server_stub.api.app import Limits
 from service_peers import AgentProcess
-from trust_peers import DATABASES, environment, start_site, stop_site
+from trust_peers import DATABASES, environment, in_transaction, start_site, stop_site
 
 WRITER = """
 import sys
@@ -194,8 +195,8 @@ def test_agent_states_and_stopped_reporting_alerts(site, tmp_path):
     assert "stopped reporting" in alerts[0]["message"] and "8 days" in alerts[0]["message"]
 
     def kinds(include_cleared: bool = False) -> list[str]:
-        heartbeat.raise_silence_alerts(site.engine)
-        return sorted(a.kind for a in heartbeat.list_alerts(site.engine, include_cleared))
+        in_transaction(site, heartbeat.raise_silence_alerts)
+        return sorted(a.kind for a in in_transaction(site, heartbeat.list_alerts, include_cleared))
 
     assert kinds() == ["stopped_reporting"]  # raised once
     silent_for(31)
@@ -204,20 +205,20 @@ def test_agent_states_and_stopped_reporting_alerts(site, tmp_path):
     assert kinds() == [] and len(kinds(include_cleared=True)) == 2
 
     # the thresholds are settings: a 1-day stop alert and a 1-minute disconnection
-    agent_config.set_entry(site.engine, "global", "", "server.stopped_reporting_after", "1d")
-    agent_config.set_entry(site.engine, "global", "", "server.disconnected_after", "1m")
+    in_transaction(site, agent_config.set_entry, "global", "", "server.stopped_reporting_after", "1d")
+    in_transaction(site, agent_config.set_entry, "global", "", "server.disconnected_after", "1m")
     silent_for(1.5)
     assert kinds() == ["stopped_reporting"]
-    assert heartbeat.agent_states(site.engine)[names["silent"]][0] == "disconnected"
+    assert in_transaction(site, heartbeat.agent_states)[names["silent"]][0] == "disconnected"
     with pytest.raises(agent_config.ConfigProblem):
-        agent_config.set_entry(site.engine, "client", "Acme", "server.disconnected_after", "1m")
+        in_transaction(site, agent_config.set_entry, "client", "Acme", "server.disconnected_after", "1m")
     for key, value, message in (("schedules.meters.cron", "every day", "not a crontab"),
                                 ("ranges", ["10.0.0.0/8"], "split it"), ("heartbeat", "soon", "duration"),
                                 ("credentials", [{"version": "3"}], "needs a user")):
         with pytest.raises(agent_config.ConfigProblem, match=message):  # the agent's own checks, before storing
-            agent_config.set_entry(site.engine, "client", "Acme", key, value)
+            in_transaction(site, agent_config.set_entry, "client", "Acme", key, value)
     for key in ("server.stopped_reporting_after", "server.disconnected_after"):
-        agent_config.unset_entry(site.engine, "global", "", key)
+        in_transaction(site, agent_config.unset_entry, "global", "", key)
 
 
 def test_service_install_dry_run_and_unit(tmp_path):

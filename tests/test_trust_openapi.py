@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 
 from agent.certs.signing import request_signer
-from server_stub.app import Limits
+from server_stub.api.app import Limits
 from trust_peers import DATABASES, start_site, stop_site
 
 EXAMPLES = int(os.environ.get("FLEETMETER_FUZZ_EXAMPLES", "12"))  # per operation; raise it for a longer hunt

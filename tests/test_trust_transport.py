@@ -10,7 +10,7 @@ from agent.certs.store import CertStore
 from agent.certs.transport import check_server_url
 from agent.outbox import Outbox
 from agent.upload import deliver
-from server_stub.app import Limits
+from server_stub.api.app import Limits
 from test_trust_ingest import reading
 from trust_peers import ForwardProxy, start_site, stop_site
 

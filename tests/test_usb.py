@@ -22,7 +22,7 @@ import usb.core
 
 import usb_scenarios as sc
 from agent.cli import main
-from agent.reading import SCHEMA
+from fleetmeter_contract.reading import SCHEMA
 from agent.usb import UsbOptions, find_printers, inspect_usb, linux, pjl, windows
 from agent.usb.session import LpChannel, Traffic
 from agent.usb.device_id import parse_device_id, unframe

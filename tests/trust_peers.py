@@ -21,11 +21,11 @@ from agent.certs.enroll import enrol
 from agent.certs.signing import request_signer
 from agent.certs.store import CertStore
 from agent.outbox import Outbox
-from server_stub import agents as registry
-from server_stub import migrate
-from server_stub.app import Limits, create_app
-from server_stub.ca import CertificateAuthority
-from server_stub.db import make_engine
+from server_stub.trust import enrolment as registry
+from server_stub.db import migrate
+from server_stub.api.app import Limits, create_app
+from server_stub.trust.ca import CertificateAuthority
+from server_stub.db.engine import make_engine
 from server_stub.paths import ServerPaths
 
 PG_ADMIN = "postgresql+psycopg:///postgres"
@@ -119,7 +119,7 @@ class Site:
         return self.live.url
 
     def new_key(self, name: str | None = None, client: str = "Acme", valid_for=timedelta(days=1)) -> registry.NewKey:
-        return registry.add_agent(self.engine, name or f"agent-{secrets.token_hex(4)}", client, valid_for)
+        return in_transaction(self, registry.add_agent, name or f"agent-{secrets.token_hex(4)}", client, valid_for)
 
     def enrolled(self, work: Path, name: str | None = None, key_type: str = "ed25519") -> Agent:
         new = self.new_key(name)
@@ -222,3 +222,9 @@ class ForwardProxy:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def in_transaction(site, function, *args):
+    """Call a domain function (it takes a connection) in one transaction of the site's database."""
+    with site.engine.begin() as conn:
+        return function(conn, *args)

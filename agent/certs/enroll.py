@@ -16,7 +16,7 @@ from agent.certs import keys
 from agent.certs.errors import TrustError
 from agent.certs.store import CertStore, Enrolment
 from agent.certs.transport import TIMEOUT, check_server_url, server_problem, session, unreachable
-from agent.reading import utc_now_iso
+from fleetmeter_contract.reading import utc_now_iso
 
 
 def enrol(store: CertStore, server: str, agent_key: str, *, proxy: str | None = None,

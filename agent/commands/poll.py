@@ -11,7 +11,7 @@ from agent.certs.store import agent_store
 from agent.commands.snmp_options import add_snmp_options, credentials_from_args
 from agent.home import agent_paths
 from agent.outbox import agent_outbox
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 from agent.render import render_reading
 from agent.snmp.client import SnmpClient
 from agent.snmp.meter_config import CONFIG_NAME, ConfiguredMeters, load_meter_config

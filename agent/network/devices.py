@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.reading import Identity, Supply
+from fleetmeter_contract.reading import Identity, Supply
 
 IDENTITY_KEYS = ("serial", "manufacturer", "model", "sys_descr", "sys_object_id", "mac")
 SOURCE_RANK = {"snmp": 0, "ipp": 1, "mdns": 2, "arp": 3}  # which finding speaks for a merged device
@@ -31,7 +31,7 @@ class Found:
     seen_at: list[str] = field(default_factory=list)  # "source address:port" of every merged finding
 
     def to_json(self) -> dict[str, Any]:
-        identity = dataclasses.asdict(self.identity)
+        identity = self.identity.model_dump()
         doc: dict[str, Any] = {
             "address": self.address, "port": self.port, "is_printer": self.is_printer,
             "credential": self.credential, "source": self.source,
@@ -84,11 +84,11 @@ def _different_serials(a: Found, b: Found) -> bool:
 
 def _combine(group: list[Found]) -> Found:
     ordered = sorted(group, key=lambda f: (not f.is_printer, SOURCE_RANK.get(f.source, 9),
-                                           -sum(v is not None for v in dataclasses.astuple(f.identity))))
-    best = dataclasses.replace(ordered[0], identity=dataclasses.replace(ordered[0].identity),
+                                           -sum(v is not None for v in f.identity.model_dump().values())))
+    best = dataclasses.replace(ordered[0], identity=ordered[0].identity.model_copy(),
                                names=list(ordered[0].names), supplies=list(ordered[0].supplies))
     for other in ordered[1:]:
-        for name, value in dataclasses.asdict(other.identity).items():
+        for name, value in other.identity.model_dump().items():
             if getattr(best.identity, name) is None and value is not None:
                 setattr(best.identity, name, value)
         best.is_printer = best.is_printer or other.is_printer

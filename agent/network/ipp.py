@@ -21,7 +21,7 @@ from pyipp.exceptions import IPPError
 from pyipp.parser import parse_ieee1284_device_id
 
 from agent.network.devices import Found
-from agent.reading import Identity, Supply
+from fleetmeter_contract.reading import Identity, Supply
 from agent.snmp.supplies import RFC_TYPE_NAMES, RawSupply, build_supply
 
 ATTRIBUTES = [

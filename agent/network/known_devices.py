@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.network.devices import Found, normalise_serial
-from agent.reading import utc_now_iso
+from fleetmeter_contract.reading import utc_now_iso
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (

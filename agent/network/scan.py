@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from agent.network.devices import Found, merge_findings
 from agent.network.known_devices import KnownDevice, KnownDevices
-from agent.reading import Identity
+from fleetmeter_contract.reading import Identity
 from agent.snmp.client import SnmpClient
 from agent.snmp.discovery import Sweep, SweepSettings, SweepStats, settings_json
-from agent.snmp.targets import TargetSet
+from fleetmeter_contract.ranges import TargetSet
 
 if TYPE_CHECKING:
     from agent.network.mdns import PrintService

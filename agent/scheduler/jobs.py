@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.outbox import Outbox
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 from agent.scheduler.config import AgentConfig
 from agent.scheduler.targets import Discover, KnownDevices, ScanOptions
 from agent.snmp.client import SnmpClient
@@ -70,7 +70,7 @@ class Jobs:
 
     async def discovery(self, config: AgentConfig) -> JobResult:
         started = time.monotonic()
-        options = ScanOptions(config.timeout, config.retries, config.concurrency)
+        options = ScanOptions(config.timeout, config.retries, config.concurrency, config.exclude)
         targets: dict[tuple[str, int], Target] = {}
         for group in config.ranges:
             for target in await self.discover(group.entries, group.credentials, options):

@@ -29,7 +29,7 @@ from agent.certs.files import write_atomic
 from agent.certs.store import CertStore
 from agent.home import AgentPaths
 from agent.outbox import Outbox
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 from agent.remote import send_heartbeat
 from agent.scheduler.config import JOBS, AgentConfig, ConfigError, ConfigStore, Schedule, document_version
 from agent.scheduler.control import ControlServer

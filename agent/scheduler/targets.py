@@ -11,9 +11,8 @@ never the secret) so a restart inspects at once.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +20,9 @@ from agent.certs.files import write_atomic
 from agent.snmp.client import SnmpClient, SnmpError
 from agent.snmp.credentials import Credentials
 from agent.snmp.fleet import Target
+from fleetmeter_contract.ranges import RangeError, TargetSet, expand  # noqa: F401 (RangeError: callers catch it here)
 
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
-MAX_ADDRESSES = 65_536  # per range entry: a /16 at most; larger ones are refused with a message
-
-
-class RangeError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -35,45 +30,20 @@ class ScanOptions:
     timeout: float = 2.0
     retries: int = 1
     concurrency: int = 64
+    exclude: tuple[str, ...] = ()  # configured exclusions, in the range syntax
+
+    def excluded(self) -> TargetSet | None:
+        return TargetSet.parse(self.exclude) if self.exclude else None
 
 
 Discover = Callable[[Sequence[str], Sequence[Credentials], ScanOptions], Awaitable[list[Target]]]
 
 
-def expand(entry: str) -> Iterator[tuple[str, int]]:
-    """Addresses of one range entry: "10.0.0.5", "host:1161", "10.0.0.0/24", "10.0.0.20-10.0.0.40"."""
-    text, port = entry.strip(), 161
-    if text.count(":") == 1:  # host:port (IPv6 addresses are written without a port)
-        text, _, port_text = text.partition(":")
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise RangeError(f"range {entry!r}: port must be 1-65535")
-        port = int(port_text)
-    if "/" in text:
-        try:
-            network = ipaddress.ip_network(text, strict=False)
-        except ValueError as exc:
-            raise RangeError(f"range {entry!r}: {exc}") from None
-        if network.num_addresses > MAX_ADDRESSES:
-            raise RangeError(f"range {entry!r} has {network.num_addresses} addresses; split it (at most a /16)")
-        hosts = network.hosts() if network.num_addresses > 2 else iter(network)
-        yield from ((str(address), port) for address in hosts)
-    elif "-" in text:
-        first_text, _, last_text = text.partition("-")
-        try:
-            first, last = ipaddress.ip_address(first_text.strip()), ipaddress.ip_address(last_text.strip())
-        except ValueError as exc:
-            raise RangeError(f"range {entry!r}: {exc}") from None
-        if first.version != last.version or int(last) < int(first) or int(last) - int(first) >= MAX_ADDRESSES:
-            raise RangeError(f"range {entry!r}: expected FIRST-LAST with FIRST <= LAST, at most 65,536 addresses")
-        yield from ((str(ipaddress.ip_address(n)), port) for n in range(int(first), int(last) + 1))
-    else:
-        yield text, port
-
-
 async def probe_configured(ranges: Sequence[str], credentials: Sequence[Credentials],
                            options: ScanOptions) -> list[Target]:
     """Every configured address that answers SNMP, with the first credential it answers to."""
-    addresses = list(dict.fromkeys(address for entry in ranges for address in expand(entry)))
+    excluded = options.excluded()
+    addresses = list(dict.fromkeys(address for entry in ranges for address in expand(entry, excluded)))
     client = SnmpClient()
     semaphore = asyncio.Semaphore(options.concurrency)
 
@@ -102,8 +72,9 @@ async def sweep_printers(ranges: Sequence[str], credentials: Sequence[Credential
     from agent.snmp.discovery import Sweep, SweepSettings
 
     by_port: dict[int, list[str]] = {}
+    excluded = options.excluded()
     for entry in ranges:
-        for address, port in expand(entry):
+        for address, port in expand(entry, excluded):
             by_port.setdefault(port, []).append(address)
     by_description = {c.describe(): c for c in credentials}
     client = SnmpClient()

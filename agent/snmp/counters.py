@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from agent.reading import COUNTER_NAMES, CounterSource, Marker
+from fleetmeter_contract.reading import COUNTER_NAMES, CounterSource, Marker
 from agent.snmp import oids
 from agent.snmp.profile import MeterSpec, Source
 from agent.snmp.values import Raw, Warnings, as_int, as_text
@@ -58,7 +58,7 @@ def standard_candidates(markers: Iterable[Marker]) -> list[Candidate]:
     for marker in markers:
         if marker.life_count is not None and marker.counter_unit in PAGE_UNITS:
             oid = f"{oids.PRT_MARKER_LIFE_COUNT}.{marker.device_index}.{marker.index}"
-            return [Candidate("total", marker.life_count, CounterSource(oid, "rfc3805", marker.counter_unit))]
+            return [Candidate("total", marker.life_count, CounterSource(oid=oid, origin="rfc3805", unit=marker.counter_unit))]
     return []
 
 
@@ -79,7 +79,7 @@ def pwg_candidates(service_types: Mapping[str, Raw], cells: Mapping[str, Raw],
             value = _count(cells.get(oid), oid, warnings)
             if value is not None:
                 unit = "images" if column == oids.IC_IMAGE_TOTAL else "impressions"
-                candidates.append(Candidate(meter, value, CounterSource(oid, "pwg-imaging", unit)))
+                candidates.append(Candidate(meter, value, CounterSource(oid=oid, origin="pwg-imaging", unit=unit)))
     return candidates
 
 
@@ -105,13 +105,13 @@ def meter_candidates(specs: Iterable[MeterSpec], cells: Mapping[str, Raw], origi
             found = [(oid, value) for oid, value in found if value is not None]
             if found:
                 candidates.append(Candidate(spec.meter, sum(v for _oid, v in found),
-                                            CounterSource("+".join(o for o, _v in found), origin, spec.unit)))
+                                            CounterSource(oid="+".join(o for o, _v in found), origin=origin, unit=spec.unit)))
             continue
         if spec.total_of:
             parts = [_source_value(s, cells, warnings) for s in spec.sources]
             if all(p is not None for p in parts):
                 oid = "+".join(s.oid or "" for s in spec.sources)
-                candidates.append(Candidate(spec.meter, sum(parts), CounterSource(oid, origin, spec.unit)))
+                candidates.append(Candidate(spec.meter, sum(parts), CounterSource(oid=oid, origin=origin, unit=spec.unit)))
             elif any(p is not None for p in parts):
                 missing = [s.oid for s, p in zip(spec.sources, parts) if p is None]
                 warnings.add(f"counter {spec.meter}", f"{origin} sum incomplete ({', '.join(missing)} "
@@ -120,7 +120,7 @@ def meter_candidates(specs: Iterable[MeterSpec], cells: Mapping[str, Raw], origi
         for source in spec.sources:
             value = _source_value(source, cells, warnings)
             if value is not None:
-                candidates.append(Candidate(spec.meter, value, CounterSource(source.oid or "", origin, spec.unit)))
+                candidates.append(Candidate(spec.meter, value, CounterSource(oid=source.oid or "", origin=origin, unit=spec.unit)))
                 break
     return candidates
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from agent.network.devices import Found
 from agent.network.ratelimit import PacketRate
-from agent.reading import Identity
+from fleetmeter_contract.reading import Identity
 from agent.snmp import oids
 from agent.snmp.client import SnmpAuthError, SnmpClient, SnmpError, SnmpTimeout
 from agent.snmp.credentials import Credentials

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 from agent.snmp.client import SnmpClient, SnmpError
 from agent.snmp.credentials import Credentials
 from agent.snmp.reader import read_device

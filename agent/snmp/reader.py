@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
+from fleetmeter_contract.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
 from agent.snmp import counters as counter_rules
 from agent.snmp import oids
 from agent.snmp.client import SnmpSession

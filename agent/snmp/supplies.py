@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.reading import Supply
+from fleetmeter_contract.reading import Supply
 
 LOW_PERCENT = 10.0
 NEAR_FULL_PERCENT = 90.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import usb.backend
 
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 from agent.usb.backend import NoUsbBackend, default_backend
 from agent.usb.devices import UsbPrinter, find_printers
 from agent.usb.reader import UsbOptions, read_printer

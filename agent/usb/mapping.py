@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from agent.reading import CounterSource, DeviceReading, Status, Supply
+from fleetmeter_contract.reading import CounterSource, DeviceReading, Status, Supply
 from agent.snmp.profile import Profile
 from agent.snmp.supplies import RFC_TYPE_NAMES, SUPPLY_UNITS, RawSupply, build_supply
 from agent.usb import ipp, pjl

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import usb.core
 
-from agent.reading import DeviceReading
+from fleetmeter_contract.reading import DeviceReading
 from agent.snmp.profile import select_profile
 from agent.usb import ipp, linux, pjl, windows
 from agent.usb.device_id import DeviceId, frame, parse_device_id, unframe

@@ -1,0 +1,1 @@
+"""HTTP API: the FastAPI app, HTTP helpers, request/response models and routes."""

@@ -1,0 +1,146 @@
+"""The HTTP API (FastAPI on uvicorn): enrolment and signed ingest. OpenAPI at /openapi.json, /docs."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from fleetmeter_contract.version import __version__
+from server_stub.api import heartbeat as heartbeat_routes
+from server_stub.api.http import ERRORS, BodyTooLarge, DeclaredBodyCap, problem, read_capped, replayed, too_large
+from server_stub.api.models import (Batch, EnrolRequest, EnrolResponse, IngestResponse, field_path, first_problem,
+                                    unstorable)
+from server_stub.ingest.store import RateLimited, store_batch
+from server_stub.trust import enrolment as agent_registry
+from server_stub.trust.ca import CertificateAuthority, CsrError
+from server_stub.trust.nonces import Replayed
+from server_stub.trust.signatures import Rejected, RequestVerifier
+from server_stub.worker.runner import run_forever
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body: int = 4 * 1024 * 1024  # bytes per request
+    max_readings: int = 500  # readings per batch
+    rate_per_minute: int = 120  # ingest requests per agent per minute (0: unlimited)
+    signature_window: timedelta = timedelta(minutes=5)
+    cert_days: int = 365
+
+
+def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits(),
+               run_worker: bool = False) -> FastAPI:
+    """`run_worker`: also run the periodic tasks in this process (the embedded SQLite default; with
+    PostgreSQL, `serve --worker` or a separate `fleetmeter-server worker`)."""
+    verifier = RequestVerifier(engine, ca, limits.signature_window)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        stop = threading.Event()
+        worker = threading.Thread(target=run_forever, args=(engine, stop), name="worker", daemon=True)
+        if run_worker:
+            worker.start()
+        yield
+        stop.set()
+        if run_worker:
+            worker.join(timeout=10)
+
+    app = FastAPI(title="Fleetmeter server", version=__version__, lifespan=lifespan,
+                  description="Agents enrol with a one-time key and a CSR, then upload batches of "
+                              "fleetmeter.device/1 readings signed with RFC 9421 HTTP Message Signatures "
+                              "(covering @method, @path and an RFC 9530 Content-Digest, with created and nonce).")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])[1:] if error["loc"] and error["loc"][0] == "body" else tuple(error["loc"])
+        if error["type"] == "json_invalid":
+            return problem(400, "malformed JSON", error.get("msg"))
+        field = field_path(tuple(p for p in loc if isinstance(p, (str, int))))
+        return problem(400, "invalid document", f"{field or 'body'}: {error['msg']}", field or None)
+
+    app.add_middleware(DeclaredBodyCap, max_body=limits.max_body)
+
+    @app.get("/healthz", summary="Liveness check")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/enroll", status_code=201, response_model=EnrolResponse, responses=ERRORS,
+              summary="Exchange a one-time agent key and a CSR for an agent certificate")
+    def enroll(body: EnrolRequest) -> EnrolResponse | JSONResponse:
+        try:
+            with engine.begin() as conn:
+                name, client, issued = agent_registry.enrol(conn, ca, body.key, body.csr, body.hostname,
+                                                            limits.cert_days)
+        except agent_registry.EnrolmentRefused as exc:
+            return problem(exc.status, exc.error, exc.detail)
+        except CsrError as exc:
+            return problem(400, "invalid document", str(exc), "csr")
+        return EnrolResponse(agent=name, client=client, certificate=issued.pem, ca_certificate=ca.pem,
+                             fingerprint=issued.fingerprint, not_after=issued.not_after)
+
+    @app.post("/v1/ingest", response_model=IngestResponse, responses=ERRORS,
+              summary="Store a signed batch of readings and the agent's heartbeat",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}}}})
+    async def ingest(request: Request) -> IngestResponse | JSONResponse:
+        try:
+            body = await read_capped(request, limits.max_body)
+        except BodyTooLarge:
+            return too_large(limits.max_body)
+        remote = request.client.host if request.client else None
+        return await run_in_threadpool(_ingest, request.method, str(request.url), dict(request.headers), body,
+                                       remote)
+
+    def _ingest(method: str, url: str, headers: dict[str, str], body: bytes,
+                remote: str | None) -> IngestResponse | JSONResponse:
+        try:
+            signer = verifier.verify(method, url, headers, body)
+        except Rejected as exc:
+            return problem(exc.status, exc.error, exc.detail)
+        try:
+            batch = Batch.parse(body)
+        except ValidationError as exc:
+            found = first_problem(exc)
+            return problem(400, found.error, found.detail, found.field)
+        if len(batch.readings) > limits.max_readings:
+            return problem(400, "invalid document", f"readings: at most {limits.max_readings} per batch",
+                           "readings")
+        found = unstorable(body)
+        if found:
+            return problem(400, found.error, found.detail, found.field)
+        try:
+            with engine.begin() as conn:
+                stored = store_batch(conn, signer.agent_id, signer.nonce, batch, body, remote,
+                                     limits.rate_per_minute)
+        except Replayed:
+            return replayed()
+        except RateLimited as exc:
+            return problem(429, "rate limit", f"at most {limits.rate_per_minute} uploads per minute per agent",
+                           headers={"Retry-After": str(exc.retry_after)})
+        return IngestResponse(received=stored.received, stored=stored.stored, duplicates=stored.duplicates)
+
+    heartbeat_routes.add_routes(app, engine, verifier, limits.max_body)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            batch = Batch.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(batch.pop("$defs", {}))
+            components["Batch"] = batch
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+    return app

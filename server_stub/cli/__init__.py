@@ -1,0 +1,1 @@
+"""The fleetmeter-server command line (thin: parse, call a domain function, print)."""

@@ -1,0 +1,3 @@
+from server_stub.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""What every server command shares: the error type, the ready database, tables and dates on a terminal."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Engine, make_url
+
+from fleetmeter_contract import durations
+from server_stub.db.engine import make_engine
+from server_stub.db.migrate import is_current
+from server_stub.paths import ServerPaths, database_url, server_paths
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def bounded(low: int, high: int):
+    """argparse type: an integer from low to high."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+    return parse
+
+
+def agent_name(text: str) -> str:
+    """argparse type: 1-100 printable characters, no surrounding spaces (names appear in certificates)."""
+    if not 1 <= len(text) <= 100 or not text.isprintable() or text != text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: an agent name is 1-100 printable characters")
+    return text
+
+
+def duration_between(low_s: float, high_s: float):
+    """argparse type: the contract's duration ("90s", "30m", "12h", "7d") within bounds."""
+    def parse(text: str) -> timedelta:
+        try:
+            return durations.timedelta_of(text, low_s, high_s)
+        except durations.DurationError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+duration = duration_between(1, durations.MAX_SECONDS)
+
+
+def engine_for(args, paths: ServerPaths) -> Engine:
+    return make_engine(database_url(args.db, paths))
+
+
+def ready_engine(args) -> tuple[ServerPaths, Engine]:
+    paths = server_paths()
+    engine = engine_for(args, paths)
+    sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+    if (sqlite_file and not Path(sqlite_file).exists()) or not is_current(engine):
+        raise CliError(f"database {safe_url(engine)} is not initialised or not up to date; "
+                       "run: fleetmeter-server init")
+    return paths, engine
+
+
+def safe_url(engine: Engine) -> str:
+    return make_url(engine.url).render_as_string(hide_password=True)
+
+
+def age(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+

@@ -1,0 +1,247 @@
+"""`fleetmeter-server`: the receiving server's command line.
+
+    fleetmeter-server init [--tls-host NAME ...]
+    fleetmeter-server serve [--host H] [--port P] [--tls-cert PEM --tls-key PEM]
+    fleetmeter-server agents add NAME --client CLIENT [--expires 7d] [--json]
+    fleetmeter-server agents list [--json]
+    fleetmeter-server agents revoke NAME
+    fleetmeter-server devices list [--json]
+    fleetmeter-server config set|unset|show ...   (server_stub/cli/service.py)
+    fleetmeter-server worker [--once] | worker status [--json]   (server_stub/cli/worker.py)
+    fleetmeter-server alerts list [--all] [--json]
+
+Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
+the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import socket
+import sys
+from datetime import timedelta
+
+from sqlalchemy.exc import OperationalError
+
+from fleetmeter_contract.version import __version__
+from server_stub.cli import service as service_cli
+from server_stub.cli import worker as worker_cli
+from server_stub.api.models import HARD_MAX_READINGS
+from server_stub.cli.common import CliError, age, agent_name, bounded, duration, duration_between, engine_for, print_table, ready_engine, safe_url
+from server_stub.db import migrate
+from server_stub.fleet.devices import list_devices
+from server_stub.fleet.state import agent_states
+from server_stub.paths import server_paths
+from server_stub.trust import enrolment as registry
+from server_stub.trust.ca import CA_CERT, CertificateAuthority
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="URL", help="database URL (postgresql://... or sqlite:///file); "
+                                                     "default FLEETMETER_DB, else SQLite in the data directory")
+    parser = argparse.ArgumentParser(prog="fleetmeter-server", description="Fleetmeter receiving server")
+    parser.add_argument("--version", action="version", version=f"fleetmeter-server {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    init = sub.add_parser("init", parents=[common], help="create the CA and the database (idempotent)")
+    init.add_argument("--tls-host", action="append", default=[], metavar="NAME",
+                      help="also issue a TLS server certificate for this host name or IP (repeatable)")
+    init.set_defaults(handler=cmd_init)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=bounded(1, 65535), default=8443)
+    serve.add_argument("--tls-cert", metavar="PEM", help="TLS certificate chain (without: plain HTTP, for use "
+                                                         "behind a TLS-terminating proxy)")
+    serve.add_argument("--tls-key", metavar="PEM", help="TLS private key")
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                       help="proxies whose X-Forwarded-For is trusted for the agent's address")
+    serve.add_argument("--max-body", type=bounded(1024, 1 << 30), default=4 * 1024 * 1024, metavar="BYTES")
+    serve.add_argument("--max-readings", type=bounded(1, HARD_MAX_READINGS), default=500, metavar="N", help="readings per batch")
+    serve.add_argument("--rate-limit", type=bounded(0, 100_000), default=120, metavar="N",
+                       help="uploads per agent per minute (0: unlimited)")
+    serve.add_argument("--signature-window", type=duration_between(10, 3600), default=timedelta(minutes=5), metavar="DURATION")
+    serve.add_argument("--cert-days", type=bounded(1, 3650), default=365, help="validity of issued agent certificates")
+    serve.add_argument("--worker", action="store_true",
+                       help="also run the periodic tasks here (always on with SQLite; with PostgreSQL run it in "
+                            "one or more serve --worker or fleetmeter-server worker processes)")
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                       help="uvicorn log level ('warning' drops the per-request access log)")
+    serve.set_defaults(handler=cmd_serve)
+
+    agents = sub.add_parser("agents", help="enrolment keys, listing, revocation")
+    agents_sub = agents.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = agents_sub.add_parser("add", parents=[common], help="create an agent (or a new key for one) and "
+                                                              "print its one-time key")
+    add.add_argument("name", type=agent_name)
+    add.add_argument("--client", required=True, help="the dealer's customer this agent belongs to")
+    add.add_argument("--expires", type=duration, default=timedelta(days=7), metavar="DURATION",
+                     help="how long the key can be used to enrol (default 7d)")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler=cmd_agents_add)
+    lst = agents_sub.add_parser("list", parents=[common], help="agents with state, last seen, version, address")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_agents_list)
+    revoke = agents_sub.add_parser("revoke", parents=[common], help="revoke the agent's certificate at once")
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=cmd_agents_revoke)
+
+    devices = sub.add_parser("devices", help="devices and their latest readings")
+    devices_sub = devices.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dlist = devices_sub.add_parser("list", parents=[common], help="each device's latest reading")
+    dlist.add_argument("--json", action="store_true")
+    dlist.set_defaults(handler=cmd_devices_list)
+    db = sub.add_parser("db", help="schema migrations")
+    db_sub = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    revision = db_sub.add_parser("revision", parents=[common], help="write a new migration autogenerated from "
+                                                                    "the tables the code declares (developers)")
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(handler=cmd_db_revision)
+    service_cli.register(sub, common)
+    worker_cli.register(sub, common)
+    return parser
+
+
+def cmd_init(args) -> int:
+    paths = server_paths().ensure()
+    if (paths.ca_dir / CA_CERT).exists():
+        ca, made = CertificateAuthority.load(paths.ca_dir), "kept"
+    else:
+        ca, made = CertificateAuthority.create(paths.ca_dir, f"Fleetmeter agent CA {socket.gethostname()}"), \
+            "created"
+    engine = engine_for(args, paths)
+    paths.data.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(engine)
+    print(f"CA {made}: {paths.ca_dir / CA_CERT} (sha256 {ca.fingerprint})")
+    print(f"database ready: {safe_url(engine)}")
+    if args.tls_host:
+        cert, key = ca.create_tls(paths.ca_dir, args.tls_host)
+        print(f"TLS certificate for {', '.join(args.tls_host)}: --tls-cert {cert} --tls-key {key}")
+        print(f"agents trust it with: fleetmeter-agent enroll --ca-file {paths.ca_dir / CA_CERT} ...")
+    return 0
+
+
+def cmd_db_revision(args) -> int:
+    path = migrate.revision(engine_for(args, server_paths()), args.message)
+    print(f"migration written: {path}; review it, then: fleetmeter-server init")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from server_stub.api.app import Limits, create_app
+
+    paths, engine = ready_engine(args)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CliError("--tls-cert and --tls-key go together", 2)
+    if not (paths.ca_dir / CA_CERT).exists():
+        raise CliError(f"no CA in {paths.ca_dir}; run: fleetmeter-server init")
+    limits = Limits(max_body=args.max_body, max_readings=args.max_readings, rate_per_minute=args.rate_limit,
+                    signature_window=args.signature_window, cert_days=args.cert_days)
+    app = create_app(engine, CertificateAuthority.load(paths.ca_dir), limits,
+                     run_worker=args.worker or engine.dialect.name == "sqlite")
+    if not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"fleetmeter-server: serving plain HTTP on {args.host}; agents refuse it unless a TLS-terminating "
+              "proxy is in front (or they enrol with --allow-http)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level=args.log_level)
+    return 0
+
+
+def cmd_agents_add(args) -> int:
+    _, engine = ready_engine(args)
+    try:
+        with engine.begin() as conn:
+            new = registry.add_agent(conn, args.name, args.client, args.expires)
+    except registry.AgentOfAnotherClient as exc:
+        raise CliError(f"agents add: {exc}") from None
+    expires = new.expires_at.isoformat().replace("+00:00", "Z")
+    if args.json:
+        print(json.dumps({"name": new.name, "key": new.key, "expires_at": expires}))
+        return 0
+    what = "new key for existing agent" if new.existing else "agent created"
+    print(f"{what}: {new.name} (client {new.client})")
+    if new.live_certificate:
+        print(f"note: {new.name} is still enrolled on another machine; this key enrols only after "
+              f"fleetmeter-server agents revoke {new.name}")
+    print(f"one-time agent key (shown only now, expires {expires}):\n  {new.key}")
+    print("on the agent machine: fleetmeter-agent enroll --server https://SERVER --key KEY")
+    return 0
+
+
+def cmd_agents_list(args) -> int:
+    _, engine = ready_engine(args)
+    with engine.connect() as conn:
+        rows = registry.list_agents(conn)
+        states = agent_states(conn)  # connection state (new/connected/ambiguous/disconnected) and parts
+    if args.json:
+        print(json.dumps({"agents": [row.to_json() | {"connection": states[row.name][0], "parts": [
+            dataclasses.asdict(p) | {"last_run_at": p.last_run_at and p.last_run_at.isoformat()}
+            for p in states[row.name][1]]} for row in rows]}, indent=2))
+        return 0
+    header = ("CLIENT", "AGENT", "STATE", "CONNECTION", "LAST SEEN (UTC)", "VERSION", "HOST", "ADDRESS", "QUEUE",
+              "CERTIFICATE")
+    table = [header] + [(r.client, r.name, r.state, states[r.name][0], age(r.last_seen_at), r.version or "-", r.hostname or "-",
+                         r.remote_ip or "-", "-" if r.queue_depth is None else str(r.queue_depth),
+                         (r.fingerprint or "-")[:16]) for r in rows]
+    print_table(table)
+    return 0
+
+
+def cmd_agents_revoke(args) -> int:
+    _, engine = ready_engine(args)
+    try:
+        with engine.begin() as conn:
+            count = registry.revoke_agent(conn, args.name)
+    except registry.AgentNotFound:
+        raise CliError(f"no agent named {args.name!r}; see: fleetmeter-server agents list") from None
+    print(f"agent {args.name}: {count} certificate(s) revoked; its next upload is refused. "
+          f"To re-enrol: fleetmeter-server agents add {args.name} --client ... and enrol with the new key")
+    return 0
+
+
+def cmd_devices_list(args) -> int:
+    _, engine = ready_engine(args)
+    with engine.connect() as conn:
+        rows = list_devices(conn)
+    if args.json:
+        print(json.dumps({"devices": [row.to_json() for row in rows]}, indent=2, ensure_ascii=False))
+        return 0
+    table = [("CLIENT", "AGENT", "DEVICE", "MODEL", "LATEST (UTC)", "TOTAL", "SUPPLIES")]
+    for row in rows:
+        doc = row.to_json()
+        supplies = " ".join(f"{s['color'] or s['type']}:{'?' if s['percent'] is None else round(s['percent'])}%"
+                            for s in doc["supplies"][:6])
+        table.append((row.client, row.agent, row.device_key, f"{doc['manufacturer'] or ''} {doc['model'] or ''}"
+                      .strip() or "-", age(row.collected_at), str(doc["counters"].get("total", "-")),
+                      supplies or "-"))
+    print_table(table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except CliError as exc:
+        print(f"fleetmeter-server: {exc}", file=sys.stderr)
+        return exc.code
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"fleetmeter-server: cannot use the database: {reason}; check --db / FLEETMETER_DB",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Console: the dealer's web console (to come)."""

@@ -1,0 +1,1 @@
+"""Storage: engine, tables (the one description of the schema) and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Fleet: agents' state, their remote configuration, silence alerts and device listings."""

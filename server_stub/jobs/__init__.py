@@ -1,0 +1,1 @@
+"""Jobs: consumable jobs and service calls derived from supply decisions (to come)."""

@@ -1,0 +1,1 @@
+"""Notify: e-mail and other notifications (to come)."""

@@ -1,0 +1,1 @@
+"""Portal: the client-facing pages (to come)."""

@@ -1,0 +1,1 @@
+"""Trust: the certificate authority, request signatures and agent enrolment."""

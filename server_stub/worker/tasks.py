@@ -1,0 +1,46 @@
+"""The registry of periodic tasks: name, period and a function of one database connection.
+
+Later domains add theirs here with `@task("forecast", timedelta(hours=1))`; the worker runs each once per
+period across every process sharing the database (server_stub.worker.runner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from server_stub.fleet.state import raise_silence_alerts
+from server_stub.trust.nonces import prune_nonces
+
+NONCE_RETENTION = timedelta(days=1)  # longer than any signature window serve accepts (at most 1 h)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    period: timedelta
+    run: Callable[[Connection], Any]  # runs in its own transaction; returns a count (or None)
+
+
+TASKS: dict[str, Task] = {}
+
+
+def task(name: str, period: timedelta) -> Callable[[Callable[[Connection], Any]], Callable[[Connection], Any]]:
+    def register(function: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
+        TASKS[name] = Task(name, period, function)
+        return function
+    return register
+
+
+@task("prune_nonces", timedelta(minutes=10))
+def _prune(conn: Connection) -> int:
+    return prune_nonces(conn, NONCE_RETENTION)
+
+
+@task("silence_alerts", timedelta(minutes=1))
+def _silence(conn: Connection) -> int:
+    return raise_silence_alerts(conn)
