@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agent.reading import DeviceReading
 from agent.snmp import status as status_rules
-from agent.snmp import supplies as supply_rules
+from agent.printer import supplies as supply_rules
 from agent.snmp.values import Warnings, as_int, as_mac, as_oid, as_text, enum_name
 
 

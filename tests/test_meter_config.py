@@ -103,11 +103,11 @@ def test_missing_config_file_named(tmp_path, monkeypatch, capsys):
 
 
 def test_the_example_configuration_loads(tmp_path):
-    """agent/snmp/meters.example.toml is what users copy: it must stay valid."""
-    from agent.snmp.meter_config import load_meter_config
-    from agent.snmp.mibs import resolver_for
+    """agent/printer/meters.example.toml is what users copy: it must stay valid."""
+    from agent.printer.meter_config import load_meter_config
+    from agent.mibs import resolver_for
 
-    example = RECORDINGS.parent.parent / "agent" / "snmp" / "meters.example.toml"
+    example = RECORDINGS.parent.parent / "agent" / "printer" / "meters.example.toml"
     meters = load_meter_config(example, resolver_for(tmp_path / "config", tmp_path / "cache"))
     assert [m.meter for m in meters.for_profile("ricoh")] == ["sheets", "two_color_prints"]
     assert meters.for_profile("kyocera")[-1].oids == ["1.3.6.1.4.1.1347.42.2.1.1.1.8.1.1"]

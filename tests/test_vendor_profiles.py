@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from agent.snmp.profile import ProfileError, parse_meters, parse_supply_quirks
+from agent.printer.profile import ProfileError, parse_meters, parse_supply_quirks
 from conftest import RECORDINGS, load_manifest
 from snmp_helpers import poll
 

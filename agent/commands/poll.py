@@ -14,7 +14,7 @@ from agent.outbox import agent_outbox
 from agent.reading import DeviceReading
 from agent.render import render_reading
 from agent.snmp.client import SnmpClient
-from agent.snmp.meter_config import CONFIG_NAME, ConfiguredMeters, load_meter_config
+from agent.printer.meter_config import CONFIG_NAME, ConfiguredMeters, load_meter_config
 from agent.snmp.reader import read_device
 from agent.upload import deliver, not_enrolled
 
@@ -60,7 +60,7 @@ def _configured_meters(option: str | None) -> ConfiguredMeters | None:
     path = Path(option) if option else paths.config / CONFIG_NAME
     if option is None and not path.exists():
         return None
-    from agent.snmp.mibs import resolver_for  # pysmi only when there is a file to read
+    from agent.mibs import resolver_for  # pysmi only when there is a file to read
     return load_meter_config(path, resolver_for(paths.config, paths.cache))
 
 

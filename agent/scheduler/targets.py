@@ -2,7 +2,7 @@
 
 The scheduler only knows the `Discover` signature: ranges and credentials in, answering targets (each with
 the credential that worked) out. `sweep_printers` implements it with the network discovery's SNMP sweep
-(agent/snmp/discovery.py: rate-limited, one probe per address and credential, printers only);
+(agent/network/sweep.py: rate-limited, one probe per address and credential, printers only);
 `probe_configured` is the plain variant that keeps every answering address (used by bench/fleet.py). The
 last result is kept in the data directory (addresses, ports and the *position* of the working credential,
 never the secret) so a restart inspects at once.
@@ -99,7 +99,7 @@ async def sweep_printers(ranges: Sequence[str], credentials: Sequence[Credential
                          options: ScanOptions) -> list[Target]:
     """The printers in the configured ranges, found by the discovery sweep, each with the credential
     that answered; other devices (switches, PCs) are not inspected."""
-    from agent.snmp.discovery import Sweep, SweepSettings
+    from agent.network.sweep import Sweep, SweepSettings
 
     by_port: dict[int, list[str]] = {}
     for entry in ranges:

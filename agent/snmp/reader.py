@@ -24,10 +24,11 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
-from agent.snmp import counters as counter_rules
+from agent.printer import counters as precedence
+from agent.snmp import meters as counter_rules
 from agent.snmp import oids
 from agent.snmp.client import SnmpSession
-from agent.snmp.profile import Profile, Source, select_profile
+from agent.printer.profile import Profile, Source, select_profile
 from agent.snmp.status import (
     ALERT_CODE,
     ALERT_GROUP,
@@ -39,11 +40,11 @@ from agent.snmp.status import (
     MARKER_COUNTER_UNITS,
     detected_errors,
 )
-from agent.snmp.supplies import RawSupply, build_supply
+from agent.printer.supplies import RawSupply, build_supply
 from agent.snmp.values import Raw, Warnings, as_int, as_mac, as_oid, as_text, enum_name
 
 if TYPE_CHECKING:  # the configuration loader (pysmi) stays off the poll's import path
-    from agent.snmp.meter_config import ConfiguredMeters
+    from agent.printer.meter_config import ConfiguredMeters
 
 KEY_COLUMNS = (
     oids.HR_DEVICE_TYPE,
@@ -126,7 +127,7 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
     candidates += counter_rules.meter_candidates(profile.counters, cells, f"vendor:{profile.name}", warnings,
                                                  keys)
     candidates += counter_rules.meter_candidates(extra_meters, cells, "config", warnings, keys)
-    reading.counters, reading.counter_sources = counter_rules.choose(candidates, warnings)
+    reading.counters, reading.counter_sources = precedence.choose(candidates, warnings)
     reading.warnings = list(warnings)
     reading.stats.pdus = session.pdus
     reading.stats.bytes = session.bytes

@@ -26,7 +26,8 @@ from pathlib import Path
 import usb.core
 
 from agent.reading import DeviceReading
-from agent.snmp.profile import select_profile
+from agent.printer.counters import choose
+from agent.printer.profile import select_profile
 from agent.usb import ipp, linux, pjl, windows
 from agent.usb.device_id import DeviceId, frame, parse_device_id, unframe
 from agent.usb.devices import BIDIRECTIONAL, IPP_USB, PrinterInterface, UsbPrinter
@@ -59,10 +60,12 @@ def read_printer(printer: UsbPrinter, options: UsbOptions = UsbOptions()) -> Dev
     profile = select_profile(None, profile_text(device_id, usb_manufacturer, usb_product))
     apply_identity(reading, profile, device_id, printer.serial or conversation.serial, usb_manufacturer,
                    usb_product)
+    candidates = []
     if conversation.pjl_answers is not None:
-        apply_pjl(reading, conversation.pjl_answers, profile)
+        candidates += apply_pjl(reading, conversation.pjl_answers, profile)
     if conversation.ipp_attributes is not None:
-        apply_ipp(reading, conversation.ipp_attributes, profile)
+        candidates += apply_ipp(reading, conversation.ipp_attributes, profile)
+    reading.counters, reading.counter_sources = choose(candidates, reading.warnings)
     if reading.identity.serial is None:
         reading.warnings.append("no serial number (neither USB iSerialNumber nor 1284 SN); "
                                 "this printer is identified by its USB port only")

@@ -36,7 +36,7 @@ from agent.reading import Identity
 from agent.snmp import oids
 from agent.snmp.client import SnmpAuthError, SnmpClient, SnmpError, SnmpTimeout
 from agent.snmp.credentials import Credentials
-from agent.snmp.profile import select_profile
+from agent.printer.profile import select_profile
 from agent.snmp.reader import read_identity
 from agent.snmp.values import Raw, Warnings, as_mac, as_oid, as_text
 

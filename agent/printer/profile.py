@@ -1,17 +1,17 @@
-"""Vendor profiles: vendor knowledge as data (one TOML file per vendor in agent/snmp/profiles/).
+"""Vendor profiles: vendor knowledge as data (one TOML file per vendor in agent/printer/profiles/).
 
 A profile says which devices it covers (sysObjectID enterprise numbers, sysDescr patterns), the
 manufacturer name (and OEM brands sold on the same engine), and where identity facts live. A *source*
 is a string ``"<OID or standard name> [~ <regex>]"``: the value at that OID (or of the standard object
 ``sysDescr``, ``sysName``, ``hrDeviceDescr``, ``prtGeneralSerialNumber``), optionally cut down to the
 regex's first group. Sources are tried in order; the first that yields a value wins. The reader never
-names a vendor: everything vendor-specific comes from here. See agent/snmp/profiles/README.md.
+names a vendor: everything vendor-specific comes from here. See agent/printer/profiles/README.md.
 
 Meters (``[counters]``) use the same sources: a meter is one source, a list of alternatives, a
 table ``{ sum = [...] }`` (all parts must answer), or a row lookup in a counter table keyed by type
 ``{ table = <value column>, key = <type column>, match = [types] }`` (the sum of the matching rows),
 each with an optional ``unit``. Which meter wins when
-several sources have one is decided in `agent.snmp.counters`, not here.
+several sources have one is decided in `agent.printer.counters`, not here.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from agent.snmp.oids import ALIASES
-from agent.snmp.supplies import LevelCode, SupplyQuirks
+from agent.printer.supplies import LevelCode, SupplyQuirks
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
+# standard objects a source may name instead of an OID (each transport reads them its own way)
+STANDARD_OBJECTS = ("sysDescr", "sysName", "hrDeviceDescr", "prtGeneralSerialNumber")
 IDENTITY_FIELDS = ("serial", "model", "firmware")
 _ENTERPRISE = re.compile(r"^\.?1\.3\.6\.1\.4\.1\.(\d+)")
 
@@ -158,11 +159,11 @@ def parse_source(text: str, where: str) -> Source:
             pattern = re.compile(regex)
         except re.error as exc:
             raise ProfileError(f"{where}: bad regex {regex!r}: {exc}") from None
-    if target in ALIASES:
+    if target in STANDARD_OBJECTS:
         return Source(text, None, target, pattern)
     if re.fullmatch(r"\.?\d+(\.\d+)+", target):
         return Source(text, target.lstrip("."), None, pattern)
-    raise ProfileError(f"{where}: {target!r} is neither a numeric OID nor one of {', '.join(ALIASES)}")
+    raise ProfileError(f"{where}: {target!r} is neither a numeric OID nor one of {', '.join(STANDARD_OBJECTS)}")
 
 
 METER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
