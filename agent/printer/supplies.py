@@ -5,6 +5,8 @@ Rules (DESIGN.md):
 - level -1 = other (state ``other``), -2 = unknown (state ``unknown``), -3 = some remaining
   (state ``some_remaining``, percent null);
 - ``percent`` only when level >= 0 and max > 0, clamped to 0..100, one decimal;
+- a consumable is ``low`` at or below the configured threshold (``thresholds.supply_low_percent`` in the
+  agent's configuration, default 10 %: the same number the alerts job uses), ``empty`` at level 0;
 - a receptacle (class ``receptacle``, e.g. waste toner) reports how *full* it is: its percent is the
   fill level and its states are ``ok`` / ``near_full`` / ``full``, never silently inverted;
 - ``type`` is normalised to toner, ink, drum, developer, waste_toner, fuser, transfer, maintenance_kit,
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 from agent.reading import Supply
 
-LOW_PERCENT = 10.0
+DEFAULT_LOW_PERCENT = 10.0  # thresholds.supply_low_percent when the configuration says nothing
 NEAR_FULL_PERCENT = 90.0
 
 # prtMarkerSuppliesTypeTC (RFC 3805 / IANA-PRINTER-MIB) -> our normalised type
@@ -173,7 +175,8 @@ def level_percent(level: int | None, max_capacity: int | None) -> float | None:
     return round(min(100.0, max(0.0, level * 100.0 / max_capacity)), 1)
 
 
-def level_state(level: int | None, max_capacity: int | None, receptacle: bool) -> str:
+def level_state(level: int | None, max_capacity: int | None, receptacle: bool,
+                low_percent: float = DEFAULT_LOW_PERCENT) -> str:
     if level is None or level == -2:
         return "unknown"
     if level == -1:
@@ -193,17 +196,17 @@ def level_state(level: int | None, max_capacity: int | None, receptacle: bool) -
         return "empty"
     if percent is None:
         return "some_remaining"
-    return "low" if percent <= LOW_PERCENT else "ok"
+    return "low" if percent <= low_percent else "ok"
 
 
-def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS) -> Supply:
+def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS, low_percent: float = DEFAULT_LOW_PERCENT) -> Supply:
     kind = supply_type(raw.type_code, raw.description)
     klass = supply_class(raw.class_code, kind)
     receptacle = klass == "receptacle"
     percent = level_percent(raw.level, raw.max_capacity)
-    state = level_state(raw.level, raw.max_capacity, receptacle)
+    state = level_state(raw.level, raw.max_capacity, receptacle, low_percent)
     quirk = None
-    adjusted = _apply_quirks(raw, receptacle, quirks)
+    adjusted = _apply_quirks(raw, receptacle, quirks, low_percent)
     if adjusted is not None:
         percent, state, quirk = adjusted
     color = color_from_text(raw.colorant) or color_from_text(raw.description)
@@ -227,8 +230,8 @@ def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS) -> Supply:
     )
 
 
-def _apply_quirks(raw: RawSupply, receptacle: bool,
-                  quirks: SupplyQuirks) -> tuple[float | None, str, str] | None:
+def _apply_quirks(raw: RawSupply, receptacle: bool, quirks: SupplyQuirks,
+                  low_percent: float) -> tuple[float | None, str, str] | None:
     """(percent, state, explanation) when a vendor quirk decides this row, else None."""
     if not quirks or raw.level is None:
         return None
@@ -245,7 +248,7 @@ def _apply_quirks(raw: RawSupply, receptacle: bool,
                 f"{quirks.source}: level is the remaining space; percent is how full")
     if quirks.level_step and raw.level >= 0 and raw.max_capacity == 100 and not receptacle:
         percent = level_percent(raw.level, raw.max_capacity)
-        state = level_state(raw.level, raw.max_capacity, False)
+        state = level_state(raw.level, raw.max_capacity, False, low_percent)
         if percent is not None and 0 < percent <= quirks.level_step and state == "ok":
             state = "low"  # the last step before empty: the real level may be just above zero
         return percent, state, f"{quirks.source}: level reported in steps of {quirks.level_step:g} %"

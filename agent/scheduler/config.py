@@ -15,7 +15,8 @@ Keys (same names on the server, `fleetmeter-server config set KEY VALUE`):
     schedules.<job>.interval = "5m" | schedules.<job>.cron = "0 2 * * *" | schedules.<job>.enabled = false
         jobs: alerts (5m), supplies (1h), meters (daily 02:00 local), discovery (daily 01:00 local)
     usb = true                          also inspect USB printers attached to this machine
-    thresholds.supply_low_percent = 10  an alerts run uploads at once when a supply crosses it
+    thresholds.supply_low_percent = 10  a supply at or below it is "low" (in every reading, `poll` too), and an
+                                        alerts run uploads at once when a supply crosses it
     heartbeat = "5m"                    heartbeat (and configuration fetch) interval
     snmp.timeout = 2, snmp.retries = 1, snmp.concurrency = 64
     outbox.max_mb = 256                 disk bound of the outbox
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.errors import UserConfigError
 from agent.scheduler.targets import RangeError, expand
 from agent.snmp.credentials import Credentials, CredentialError
 from agent.vault import Vault, VaultError
@@ -61,7 +63,7 @@ REMOTE_FILE = "remote-config.sealed"
 LOCAL_FILE = "agent.toml"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserConfigError):
     """A configuration value that cannot be used (one line: which key, what is wrong)."""
 
 
@@ -171,7 +173,7 @@ def build(document: dict[str, Any]) -> AgentConfig:
         return AgentConfig(
             document=document, schedules=schedules, credentials=tuple(credentials), ranges=tuple(ranges),
             usb=bool(document.get("usb", True)), heartbeat_s=parse_duration(document.get("heartbeat"), "heartbeat"),
-            supply_low_percent=float(thresholds.get("supply_low_percent", 10)),
+            supply_low_percent=_percent(thresholds.get("supply_low_percent", 10), "thresholds.supply_low_percent"),
             timeout=float(snmp.get("timeout", 2)), retries=int(snmp.get("retries", 1)),
             concurrency=max(1, int(snmp.get("concurrency", 64))),
             outbox_max_bytes=int(float(document.get("outbox", {}).get("max_mb", 256)) * 1024 * 1024),
@@ -181,6 +183,12 @@ def build(document: dict[str, Any]) -> AgentConfig:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"snmp/thresholds/outbox: {exc}") from None
+
+
+def _percent(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ConfigError(f"{key}: expected a percentage from 0 to 100, not {value!r}")
+    return float(value)
 
 
 def _range_groups(ranges: Any, credentials: tuple[Credentials, ...], named: dict[str, Credentials]
@@ -246,3 +254,13 @@ class ConfigStore:
 
     def effective(self, with_remote: bool = True) -> AgentConfig:
         return build(merge(merge(DEFAULTS, self.remote() if with_remote else {}), self.local()))
+
+
+def local_supply_low_percent(paths) -> float:
+    """The low-supply threshold the service uses (cached server document + agent.toml), for one-shot
+    commands such as `poll`, so a supply is "low" by the same number everywhere."""
+    store = ConfigStore(paths.data, paths.config, Vault(paths.data))
+    try:
+        return store.effective().supply_low_percent
+    except ConfigError:  # a bad cached server document: the service falls back the same way
+        return store.effective(with_remote=False).supply_low_percent

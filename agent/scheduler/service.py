@@ -76,7 +76,7 @@ class Service:
         self.store = CertStore(paths.data / "certs")
         self.outbox = Outbox(paths.data / "outbox.db", self.config.outbox_max_bytes)
         self.jobs = Jobs(self.outbox, KnownDevices(paths.data / "devices.json"), discover, usb_reader,
-                         on_queued=self._queued)
+                         on_queued=self._queued, config_dir=paths.config, cache_dir=paths.cache)
         self.backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)
         self.state_file = paths.data / STATE_FILE
         self.last_runs: dict[str, float] = self._load_state()

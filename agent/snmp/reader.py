@@ -21,7 +21,6 @@ Decoding is defensive: a value of the wrong type or out of range becomes null pl
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
 
 from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
 from agent.printer import counters as precedence
@@ -29,6 +28,7 @@ from agent.snmp import meters as counter_rules
 from agent.snmp import oids
 from agent.snmp.client import SnmpSession
 from agent.printer.profile import Profile, Source, select_profile
+from agent.printer.settings import ReadSettings
 from agent.snmp.status import (
     ALERT_CODE,
     ALERT_GROUP,
@@ -43,8 +43,6 @@ from agent.snmp.status import (
 from agent.printer.supplies import RawSupply, build_supply
 from agent.snmp.values import Raw, Warnings, as_int, as_mac, as_oid, as_text, enum_name
 
-if TYPE_CHECKING:  # the configuration loader (pysmi) stays off the poll's import path
-    from agent.printer.meter_config import ConfiguredMeters
 
 KEY_COLUMNS = (
     oids.HR_DEVICE_TYPE,
@@ -73,10 +71,11 @@ DEVICE_COLUMNS = (oids.HR_DEVICE_DESCR, oids.HR_DEVICE_STATUS)
 IDENTITY_COLUMNS = (oids.HR_DEVICE_TYPE, oids.IF_PHYS_ADDRESS, oids.PRT_GENERAL_SERIAL_NUMBER)
 
 
-async def read_device(session: SnmpSession, configured: ConfiguredMeters | None = None) -> DeviceReading:
+async def read_device(session: SnmpSession, settings: ReadSettings = ReadSettings()) -> DeviceReading:
     """Poll one device. Raises `SnmpError` subclasses only when the device cannot be read at all.
 
-    `configured` holds the user's own meters (origin ``config``), read in the same GETs.
+    `settings` holds the user's own meters (origin ``config``, read in the same GETs) and the
+    low-supply threshold.
     """
     reading = DeviceReading(address=session.host, port=session.port)
     warnings = Warnings()
@@ -86,7 +85,7 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
 
     identity = _system_identity(scalars, warnings)
     profile = select_profile(identity.sys_object_id, identity.sys_descr)
-    extra_meters = configured.for_profile(profile.name) if configured else ()
+    extra_meters = settings.meters.for_profile(profile.name)
     type_columns = counter_rules.key_columns(profile.counters + extra_meters)
     if type_columns:  # counter tables keyed by type (Ricoh): one more request, for those devices only
         typed = await session.walk(type_columns)
@@ -112,7 +111,7 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
         return cells.get(f"{column}.{row}")
 
     reading.markers = _markers(keys, rows, cell, warnings)
-    reading.supplies = _supplies(keys, rows, cell, profile, warnings)
+    reading.supplies = _supplies(keys, rows, cell, profile, settings.supply_low_percent, warnings)
     reading.trays = _trays(keys, rows, cell, warnings)
     reading.alerts = _alerts(keys, rows, cell, warnings)
     reading.status = _status(keys, printer_devices, cell, warnings)
@@ -246,7 +245,7 @@ def _markers(keys, rows, cell, warnings: Warnings) -> list[Marker]:
     return markers
 
 
-def _supplies(keys, rows, cell, profile: Profile, warnings: Warnings):
+def _supplies(keys, rows, cell, profile: Profile, low_percent: float, warnings: Warnings):
     colorants = keys[oids.PRT_COLORANT_VALUE]
     supplies = []
     for row, device, index, where in _table_rows(rows[oids.PRT_SUPPLIES_LEVEL], "supply "):
@@ -272,7 +271,7 @@ def _supplies(keys, rows, cell, profile: Profile, warnings: Warnings):
             level=as_int(keys[oids.PRT_SUPPLIES_LEVEL][row], where + " level", warnings),
             colorant=colorant,
         )
-        supplies.append(build_supply(raw, profile.supply_quirks))
+        supplies.append(build_supply(raw, profile.supply_quirks, low_percent))
     return supplies
 
 

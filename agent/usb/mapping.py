@@ -16,7 +16,7 @@ from agent.reading import CounterSource, DeviceReading, Status, Supply
 from agent.printer.profile import Profile
 from agent.printer.counters import Candidate
 from agent.printer.ipp_supplies import PERCENT_UNIT, marker_row, printer_supply_row
-from agent.printer.supplies import RawSupply, build_supply
+from agent.printer.supplies import DEFAULT_LOW_PERCENT, RawSupply, build_supply
 from agent.usb import ipp, pjl
 from agent.usb.device_id import DeviceId, parse_device_id
 
@@ -60,7 +60,8 @@ def usable_serial(serial: str | None) -> str | None:
     return value
 
 
-def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile) -> list[Candidate]:
+def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile,
+              low_percent: float = DEFAULT_LOW_PERCENT) -> list[Candidate]:
     """Identity, status and supplies from PJL answers; returns the counter candidates (origin ``pjl``)."""
     pagecount = pjl.parse_pagecount(answers.info("PAGECOUNT"))
     candidates = [] if pagecount is None else \
@@ -77,14 +78,16 @@ def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile)
     found = [s for category in pjl.rules().supply_categories for s in pjl.parse_supplies(answers.info(category))]
     found = found or pjl.parse_supplies(unsolicited)
     reading.supplies = [build_supply(RawSupply(device_index=1, index=number, description=s.description,
-                                               unit_code=PERCENT_UNIT, max_capacity=100, level=s.percent))
+                                               unit_code=PERCENT_UNIT, max_capacity=100, level=s.percent),
+                                      low_percent=low_percent)
                         for number, s in enumerate(found, start=1)]
     return candidates
 
 
-def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], profile: Profile) -> list[Candidate]:
+def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], profile: Profile,
+              low_percent: float = DEFAULT_LOW_PERCENT) -> list[Candidate]:
     """Supplies, firmware, status and identity gaps from IPP-USB; returns the counter candidates (``ipp``)."""
-    supplies = _ipp_supplies(attributes) or _ipp_markers(attributes)
+    supplies = _ipp_supplies(attributes, low_percent) or _ipp_markers(attributes, low_percent)
     if supplies:
         reading.supplies = supplies
     impressions = _first_int(attributes.get("printer-impressions-completed"))
@@ -111,17 +114,17 @@ def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], pr
     return candidates
 
 
-def _ipp_supplies(attributes: dict[str, list[ipp.Value]]) -> list[Supply]:
+def _ipp_supplies(attributes: dict[str, list[ipp.Value]], low_percent: float) -> list[Supply]:
     descriptions = attributes.get("printer-supply-description", [])
-    return [build_supply(printer_supply_row(number, value, _nth(descriptions, number)))
+    return [build_supply(printer_supply_row(number, value, _nth(descriptions, number)), low_percent=low_percent)
             for number, value in enumerate(attributes.get("printer-supply", []), start=1)]
 
 
-def _ipp_markers(attributes: dict[str, list[ipp.Value]]) -> list[Supply]:
+def _ipp_markers(attributes: dict[str, list[ipp.Value]], low_percent: float) -> list[Supply]:
     names, levels = attributes.get("marker-names", []), attributes.get("marker-levels", [])
     types, colors = attributes.get("marker-types", []), attributes.get("marker-colors", [])
-    return [build_supply(marker_row(number, name, _nth(types, number), _nth(levels, number), _nth(colors, number)))
-            for number, name in enumerate(names, start=1)]
+    return [build_supply(marker_row(number, name, _nth(types, number), _nth(levels, number), _nth(colors, number)),
+                         low_percent=low_percent) for number, name in enumerate(names, start=1)]
 
 
 def _nth(values: list, number: int) -> ipp.Value | None:
