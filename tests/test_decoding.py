@@ -80,10 +80,19 @@ def test_colorant_table_wins_over_description():
     assert supply.color == "magenta"
 
 
-def test_part_number_from_description():
-    assert supply_rules.part_number("Black Cartridge HP CF217A") == "CF217A"
-    assert supply_rules.part_number("Toner Kit TK-5240K") == "TK-5240K"
-    assert supply_rules.part_number("Black Toner") is None
+@pytest.mark.parametrize("vendor, description, part", [
+    ("HP", "Black Cartridge HP CF217A", "CF217A"),
+    ("KYOCERA", "Toner Kit TK-5240K", "TK-5240K"),
+    ("Samsung", "Black Toner MLT-D111S", "MLT-D111S"),
+    ("HP", "Black Toner", None),
+    ("HP", "Toner Kit TK-5240K", None),  # another vendor's pattern is not this vendor's part number
+])
+def test_part_numbers_come_from_the_vendor_profile(vendor, description, part):
+    from agent.printer.profile import select_profile
+
+    quirks = select_profile(None, f"{vendor} printer").supply_quirks
+    supply = supply_rules.build_supply(supply_rules.RawSupply(1, 1, description=description, type_code=3), quirks)
+    assert supply.part_number == part
 
 
 @pytest.mark.parametrize("raw, errors", [

@@ -69,4 +69,4 @@ def test_the_cycle_check_sees_a_cycle():
 
 def test_the_printer_model_imports_no_transport():
     edges = _graph()
-    assert edges.get("agent.printer", set()) <= {"agent.reading", "agent.errors", "agent.mibs"}, edges["agent.printer"]
+    assert edges.get("agent.printer", set()) <= {"agent.reading", "agent.errors", "agent.mibs", "agent.home"}, edges["agent.printer"]

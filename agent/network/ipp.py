@@ -20,7 +20,8 @@ from pyipp.parser import parse_ieee1284_device_id
 from agent.network.devices import Found
 from agent.reading import Identity, Supply
 from agent.printer.ipp_supplies import marker_row, printer_supply_row
-from agent.printer.supplies import build_supply
+from agent.printer.profile import select_profile
+from agent.printer.supplies import NO_QUIRKS, SupplyQuirks, build_supply
 
 ATTRIBUTES = [
     "printer-device-id", "printer-make-and-model", "printer-name", "printer-uuid", "printer-info",
@@ -42,8 +43,10 @@ async def read_ipp(address: str, port: int = 631, path: str = "/ipp/print", tls:
         except (IPPError, OSError) as exc:
             raise IppUnavailable(f"no IPP answer from {address}:{port}{path}: {exc}") from None
     attributes = next(iter(response.get("printers") or []), {})
-    return Found(address, port, "ipp", is_printer=True, identity=ipp_identity(attributes),
-                 printer_evidence="IPP", supplies=ipp_supplies(attributes))
+    identity = ipp_identity(attributes)
+    profile = select_profile(None, " ".join(x for x in (identity.manufacturer, identity.model) if x))
+    return Found(address, port, "ipp", is_printer=True, identity=identity,
+                 printer_evidence="IPP", supplies=ipp_supplies(attributes, profile.supply_quirks))
 
 
 def ipp_identity(attributes: dict[str, Any]) -> Identity:
@@ -61,16 +64,17 @@ def ipp_identity(attributes: dict[str, Any]) -> Identity:
                     firmware=_text(attributes.get("printer-firmware-string-version")))
 
 
-def ipp_supplies(attributes: dict[str, Any]) -> list[Supply]:
+def ipp_supplies(attributes: dict[str, Any], quirks: SupplyQuirks = NO_QUIRKS) -> list[Supply]:
     supplies = _listed(attributes.get("printer-supply"))
     if supplies:
         descriptions = _listed(attributes.get("printer-supply-description"))
-        return [build_supply(printer_supply_row(number, raw, _nth(descriptions, number)))
+        return [build_supply(printer_supply_row(number, raw, _nth(descriptions, number)), quirks)
                 for number, raw in enumerate(supplies, 1)]
     names = _listed(attributes.get("marker-names"))
     types, levels = _listed(attributes.get("marker-types")), _listed(attributes.get("marker-levels"))
     colors = _listed(attributes.get("marker-colors"))
-    return [build_supply(marker_row(number, name, _nth(types, number), _nth(levels, number), _nth(colors, number)))
+    return [build_supply(marker_row(number, name, _nth(types, number), _nth(levels, number), _nth(colors, number)),
+                         quirks)
             for number, name in enumerate(names, 1)]
 
 

@@ -18,9 +18,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from pydantic import ValidationError
+
+from agent.errors import UserConfigError
+from agent.printer import profile_schema as schema
 
 from agent.printer.supplies import LevelCode, SupplyQuirks
 
@@ -31,7 +37,7 @@ IDENTITY_FIELDS = ("serial", "model", "firmware")
 _ENTERPRISE = re.compile(r"^\.?1\.3\.6\.1\.4\.1\.(\d+)")
 
 
-class ProfileError(ValueError):
+class ProfileError(UserConfigError):
     """A profile file that cannot be used (names the file and the problem)."""
 
 
@@ -82,6 +88,27 @@ class KeyedRows:
 
 
 @dataclass(frozen=True)
+class Record:
+    """What one record code of a vendor's record string means: a supply's remaining life, or a meter."""
+
+    code: int
+    type: str | None = None  # supply type (toner, drum, transfer, fuser, maintenance_kit, ...)
+    color: str | None = None
+    description: str | None = None
+    meter: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordBlock:
+    """An OctetString of records ``<code:1><flag:1><length:1><value:length>`` (big-endian), as Brother
+    publishes maintenance and counters; `full` is the value that means 100 % for supply records."""
+
+    oid: str
+    full: int | None
+    records: tuple[Record, ...]
+
+
+@dataclass(frozen=True)
 class Brand:
     manufacturer: str
     pattern: re.Pattern[str]
@@ -106,21 +133,35 @@ class Profile:
     # switches and servers under the same enterprise number)
     printer_object_ids: tuple[str, ...] = ()
     printer_sys_descr: tuple[re.Pattern[str], ...] = ()
+    # [match] device_id_oids / device_id: where the vendor publishes a 1284 Device ID, and what in it
+    # names the vendor (identifies devices whose sysDescr and sysObjectID say nothing)
+    device_id_oids: tuple[str, ...] = ()
+    device_id: tuple[re.Pattern[str], ...] = ()
+    record_blocks: tuple[RecordBlock, ...] = ()  # [[record_blocks]]: private code/value record strings
 
     def identity_oids(self) -> list[str]:
         """Numeric OIDs of the identity sources (serial, model, firmware), read by GET."""
         return list(dict.fromkeys(s.oid for sources in self.identity.values() for s in sources if s.oid))
 
     def vendor_oids(self) -> list[str]:
-        """Numeric OIDs this profile needs read by GET (identity and meters)."""
-        return list(dict.fromkeys(self.identity_oids() + [oid for spec in self.counters for oid in spec.oids]))
+        """Numeric OIDs this profile needs read by GET (identity, meters and record blocks)."""
+        return list(dict.fromkeys(self.identity_oids() + [oid for spec in self.counters for oid in spec.oids]
+                                  + [block.oid for block in self.record_blocks]))
 
-    def names_a_printer(self, sys_object_id: str | None, sys_descr: str | None) -> bool:
-        """True when the sysObjectID or sysDescr alone says "printer" for this vendor."""
+    def names_a_printer(self, sys_object_id: str | None, sys_descr: str | None,
+                        device_ids: Mapping[str, str] | None = None) -> bool:
+        """True when the sysObjectID or sysDescr alone says "printer" for this vendor, or the vendor's
+        printer Device ID object (which only its printers publish) names it."""
         oid = (sys_object_id or "").lstrip(".")
         if oid and any(oid == p or oid.startswith(p + ".") for p in self.printer_object_ids):
             return True
+        if self.matches_device_id(device_ids):
+            return True
         return bool(sys_descr) and any(p.search(sys_descr) for p in self.printer_sys_descr)
+
+    def matches_device_id(self, device_ids: Mapping[str, str | None] | None) -> bool:
+        return bool(device_ids) and any(p.search((device_ids or {}).get(oid) or "")
+                                        for oid in self.device_id_oids for p in self.device_id)
 
     def manufacturer_for(self, sys_descr: str | None) -> str | None:
         """The brand on the device: an OEM brand named in sysDescr, else the profile's manufacturer."""
@@ -210,58 +251,107 @@ def _keyed_meter(meter: str, spec: dict, here: str) -> MeterSpec:
                      keyed=KeyedRows(columns[0].oid, columns[1].oid, tuple(match)))  # type: ignore[arg-type]
 
 
-def parse_supply_quirks(table: dict, name: str, where: str) -> SupplyQuirks:
+def resolve_symbols(text: object, resolve: Callable[[str], str] | None, where: str) -> object:
+    """A source string with a MIB symbol ("PWG-IMAGING-COUNTER-MIB::icImpressionTotalImps.1.3.3 ~ re")
+    turned into its numeric form; anything else unchanged. `resolve` is the pysmi-backed resolver."""
+    if not isinstance(text, str):
+        return text
+    target, tilde, regex = text.partition("~")
+    if "::" not in target:
+        return text
+    if resolve is None:
+        raise ProfileError(f"{where}: {target.strip()!r} is a MIB symbol, and no MIB resolver is available")
     try:
-        codes = tuple(LevelCode(level=int(c["level"]), state=str(c["state"]),
-                                percent=float(c["percent"]) if "percent" in c else None,
-                                only_without_capacity=bool(c.get("only_without_capacity", False)),
-                                receptacle=c.get("receptacle"))
-                      for c in table.get("level_codes", ()))
-        step = table.get("level_step")
-        return SupplyQuirks(source=name, level_codes=codes,
-                            receptacle_level_is_remaining=bool(table.get("receptacle_level_is_remaining", False)),
-                            level_step=float(step) if step is not None else None)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProfileError(f"{where}: bad supply quirk: {exc!r}") from None
+        return resolve(target.strip()) + (f" ~{regex}" if tilde else "")
+    except UserConfigError as exc:
+        raise ProfileError(f"{where}: {exc}") from None
 
 
-def load_profile(path: Path) -> Profile:
+def _resolved_meters(table: dict, resolve: Callable[[str], str] | None, where: str) -> dict:
+    def one(value: object, here: str) -> object:
+        if isinstance(value, list):
+            return [resolve_symbols(v, resolve, here) for v in value]
+        return resolve_symbols(value, resolve, here)
+
+    resolved = {}
+    for meter, spec in table.items():
+        here = f"{where}.{meter}"
+        if isinstance(spec, dict):
+            spec = {k: one(v, here) if k != "unit" else v for k, v in spec.items()}
+        else:
+            spec = one(spec, here)
+        resolved[meter] = spec
+    return resolved
+
+
+def load_profile(path: Path, resolve: Callable[[str], str] | None = None) -> Profile:
+    """Read and validate one profile file: unknown keys, misspelt sections, bad OIDs, regexes and
+    values fail with the file, the key and the reason. MIB symbols stand wherever an OID does."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProfileError(f"{path}: {exc}") from None
     where = path.name
-    match = data.get("match", {})
+    resolve = resolve if resolve is not None else _lazy_resolver()
+    for name, sources in data.get("identity", {}).items() if isinstance(data.get("identity"), dict) else ():
+        if isinstance(sources, list):
+            data["identity"][name] = [resolve_symbols(s, resolve, f"{where} identity.{name}") for s in sources]
+    if isinstance(data.get("counters"), dict):
+        data["counters"] = _resolved_meters(data["counters"], resolve, f"{where} counters")
+    for section, key in (("discovery", "printer_object_ids"), ("match", "device_id_oids")):
+        table = data.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), list):
+            table[key] = [resolve_symbols(o, resolve, f"{where} {section}.{key}") for o in table[key]]
+    for position, block in enumerate(data.get("record_blocks", ()) if isinstance(data.get("record_blocks"), list)
+                                     else ()):
+        if isinstance(block, dict):
+            block["oid"] = resolve_symbols(block.get("oid"), resolve, f"{where} record_blocks[{position}].oid")
+    try:
+        spec = schema.ProfileFile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(f"{where}: {schema.first_error(exc)}") from None
     identity: dict[str, tuple[Source, ...]] = {}
     for name in IDENTITY_FIELDS:
-        sources = data.get("identity", {}).get(name)
-        if sources is None:
-            identity[name] = GENERIC.identity[name]
-        else:
-            identity[name] = tuple(parse_source(s, f"{where} identity.{name}") for s in sources)
-    try:
-        return Profile(
-            name=path.stem,
-            manufacturer=data["manufacturer"],
-            enterprises=tuple(int(e) for e in match.get("enterprises", ())),
-            sys_descr=tuple(re.compile(p, re.I) for p in match.get("sys_descr", ())),
-            brands=tuple(Brand(b["manufacturer"], re.compile(b["sys_descr"], re.I))
-                         for b in data.get("brands", ())),
-            model_prefixes=tuple(data.get("model_prefixes", ())),
-            identity=identity,
-            supply_description=re.compile(data["supplies"]["description"])
-            if "description" in data.get("supplies", {}) else None,
-            counters=parse_meters(data.get("counters", {}), f"{where} counters"),
-            supply_quirks=parse_supply_quirks(data.get("supplies", {}), path.stem, f"{where} supplies"),
-            printer_object_ids=tuple(o.lstrip(".")
-                                     for o in data.get("discovery", {}).get("printer_object_ids", ())),
-            printer_sys_descr=tuple(re.compile(p, re.I)
-                                    for p in data.get("discovery", {}).get("printer_sys_descr", ())),
-        )
-    except ProfileError:
-        raise
-    except (KeyError, TypeError, ValueError, re.error) as exc:
-        raise ProfileError(f"{where}: {exc!r}") from None
+        sources = getattr(spec.identity, name)
+        identity[name] = GENERIC.identity[name] if sources is None else \
+            tuple(parse_source(s, f"{where} identity.{name}") for s in sources)
+    supplies = spec.supplies
+    quirks = SupplyQuirks(
+        source=path.stem,
+        level_codes=tuple(LevelCode(c.level, c.state, c.percent, c.only_without_capacity, c.receptacle)
+                          for c in supplies.level_codes),
+        receptacle_level_is_remaining=supplies.receptacle_level_is_remaining, level_step=supplies.level_step,
+        part_numbers=tuple(re.compile(p) for p in supplies.part_numbers))
+    return Profile(
+        name=path.stem,
+        manufacturer=spec.manufacturer,
+        enterprises=tuple(spec.match.enterprises),
+        sys_descr=tuple(re.compile(p, re.I) for p in spec.match.sys_descr),
+        device_id_oids=tuple(o.lstrip(".") for o in spec.match.device_id_oids),
+        device_id=tuple(re.compile(p, re.I) for p in spec.match.device_id),
+        brands=tuple(Brand(b.manufacturer, re.compile(b.sys_descr, re.I)) for b in spec.brands),
+        model_prefixes=tuple(spec.model_prefixes),
+        identity=identity,
+        supply_description=re.compile(supplies.description) if supplies.description else None,
+        counters=parse_meters(data.get("counters", {}), f"{where} counters"),
+        supply_quirks=quirks,
+        record_blocks=tuple(RecordBlock(b.oid.lstrip("."), b.full, tuple(
+            Record(r.code, r.type, r.color, r.description, r.meter) for r in b.records)) for b in spec.record_blocks),
+        printer_object_ids=tuple(o.lstrip(".") for o in spec.discovery.printer_object_ids),
+        printer_sys_descr=tuple(re.compile(p, re.I) for p in spec.discovery.printer_sys_descr),
+    )
+
+
+def _lazy_resolver() -> Callable[[str], str]:
+    """MIB symbols in a profile are compiled with pysmi (as for meters.toml), only when one is used."""
+    def resolve(symbol: str) -> str:
+        from agent.home import agent_paths
+        from agent.mibs import resolver_for
+
+        paths = agent_paths()
+        return resolver_for(paths.config, paths.cache).oid_of(symbol)
+
+    return resolve
 
 
 @lru_cache(maxsize=1)
@@ -269,10 +359,32 @@ def all_profiles() -> tuple[Profile, ...]:
     return tuple(load_profile(p) for p in sorted(PROFILE_DIR.glob("*.toml")))
 
 
+@lru_cache(maxsize=1)
+def device_id_scalars() -> tuple[str, ...]:
+    """Where some vendor publishes an IEEE 1284 Device ID, as scalars to read by GETNEXT with the system
+    group (the OID without its ``.0``): one more varbind in a request that is sent anyway."""
+    return tuple(dict.fromkeys(oid.removesuffix(".0") for profile in all_profiles()
+                               for oid in profile.device_id_oids))
 
-def select_profile(sys_object_id: str | None, sys_descr: str | None) -> Profile:
-    """The profile that best fits a device: a sysDescr match outranks an enterprise-number match
-    (print servers and OEM engines often carry another vendor's sysObjectID)."""
+
+def device_ids(scalars: Mapping[str, object]) -> dict[str, str]:
+    """{device-ID OID (with .0): text} from scalars read at `device_id_scalars()`."""
+    found = {}
+    for scalar in device_id_scalars():
+        value = scalars.get(scalar)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value.strip():
+            found[scalar + ".0"] = value.strip()
+    return found
+
+
+
+def select_profile(sys_object_id: str | None, sys_descr: str | None,
+                   device_ids: Mapping[str, str | None] | None = None) -> Profile:
+    """The profile that best fits a device: a sysDescr match (or a match of the 1284 Device ID the
+    vendor publishes, e.g. Brother's brInfoModel) outranks an enterprise-number match (print servers
+    and OEM engines often carry another vendor's sysObjectID, or say nothing in sysDescr)."""
     enterprise = None
     if sys_object_id:
         found = _ENTERPRISE.match(sys_object_id)
@@ -281,6 +393,8 @@ def select_profile(sys_object_id: str | None, sys_descr: str | None) -> Profile:
     for profile in all_profiles():
         score = 0
         if sys_descr and any(p.search(sys_descr) for p in profile.sys_descr):
+            score += 2
+        elif profile.matches_device_id(device_ids):
             score += 2
         if enterprise is not None and enterprise in profile.enterprises:
             score += 1

@@ -12,7 +12,8 @@ Rules (DESIGN.md):
 - ``type`` is normalised to toner, ink, drum, developer, waste_toner, fuser, transfer, maintenance_kit,
   staples or other; ``color`` comes from the colorant table when present, else from the description.
 
-Vendor quirks are data (`SupplyQuirks`, filled from the device's profile) and are applied *before*
+Vendor knowledge is data (`SupplyQuirks`, filled from the device's profile): the vendor's part-number
+patterns, and quirks applied *before*
 these rules: a level code that means a state rather than an amount (Brother 0..3, Ricoh -100), a
 receptacle whose level is the remaining space rather than the fill (RFC 3805's own reading, which
 most vendors ignore), a device that reports only a few coarse steps. The raw ``level`` always stays
@@ -114,9 +115,18 @@ class SupplyQuirks:
     level_codes: tuple[LevelCode, ...] = ()
     receptacle_level_is_remaining: bool = False  # waste level counts free space: fill = max - level
     level_step: float | None = None  # levels in percent (max 100) move in steps of this size
+    part_numbers: tuple[re.Pattern[str], ...] = ()  # the vendor's order numbers as written in descriptions
 
     def __bool__(self) -> bool:
         return bool(self.level_codes or self.receptacle_level_is_remaining or self.level_step)
+
+    def part_number(self, description: str | None) -> str | None:
+        """An order number in the description (HP "CF217A", Kyocera "TK-5240K"), by the profile's patterns."""
+        for pattern in self.part_numbers if description else ():
+            match = pattern.search(description or "")
+            if match:
+                return (match.group(1) if match.groups() else match.group(0)).strip() or None
+        return None
 
 
 NO_QUIRKS = SupplyQuirks()
@@ -137,6 +147,7 @@ class RawSupply:
     colorant: str | None = None  # prtMarkerColorantValue of the row's colorant, when present
     part_number: str | None = None  # when the profile found one in the description
     serial: str | None = None
+    kind: str | None = None  # the normalised type, when the source names it (a vendor record)
 
 
 def supply_type(type_code: int | None, description: str | None) -> str:
@@ -200,7 +211,7 @@ def level_state(level: int | None, max_capacity: int | None, receptacle: bool,
 
 
 def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS, low_percent: float = DEFAULT_LOW_PERCENT) -> Supply:
-    kind = supply_type(raw.type_code, raw.description)
+    kind = raw.kind or supply_type(raw.type_code, raw.description)
     klass = supply_class(raw.class_code, kind)
     receptacle = klass == "receptacle"
     percent = level_percent(raw.level, raw.max_capacity)
@@ -224,7 +235,7 @@ def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS, low_percent: 
         max_capacity=raw.max_capacity,
         percent=percent,
         state=state,
-        part_number=raw.part_number or part_number(raw.description),
+        part_number=raw.part_number or quirks.part_number(raw.description),
         serial=raw.serial,
         quirk=quirk,
     )
@@ -252,23 +263,6 @@ def _apply_quirks(raw: RawSupply, receptacle: bool, quirks: SupplyQuirks,
         if percent is not None and 0 < percent <= quirks.level_step and state == "ok":
             state = "low"  # the last step before empty: the real level may be just above zero
         return percent, state, f"{quirks.source}: level reported in steps of {quirks.level_step:g} %"
-    return None
-
-
-_PART_PATTERNS = [
-    re.compile(r"\b(?:HP|Dell|Lexmark|Xerox|Samsung)\s+([A-Z0-9]{2,3}\d[A-Z0-9]{2,5})\b"),
-    re.compile(r"\b((?:TK|TN|DR|MK|WT|LC|PG|CL|MLT-[A-Z]|CLT-[A-Z])-?\d{3,4}[A-Z]{0,3})\b"),
-]
-
-
-def part_number(description: str | None) -> str | None:
-    """An order number written in the description (HP "CF217A", Kyocera "TK-5240K"), if any."""
-    if not description:
-        return None
-    for pattern in _PART_PATTERNS:
-        match = pattern.search(description)
-        if match:
-            return match.group(1)
     return None
 
 

@@ -27,7 +27,8 @@ from agent.printer import counters as precedence
 from agent.snmp import meters as counter_rules
 from agent.snmp import oids
 from agent.snmp.client import SnmpSession
-from agent.printer.profile import Profile, Source, select_profile
+from agent.printer import records as record_rules
+from agent.printer.profile import Profile, Source, device_id_scalars, device_ids, select_profile
 from agent.printer.settings import ReadSettings
 from agent.snmp.status import (
     ALERT_CODE,
@@ -79,12 +80,12 @@ async def read_device(session: SnmpSession, settings: ReadSettings = ReadSetting
     """
     reading = DeviceReading(address=session.host, port=session.port)
     warnings = Warnings()
-    walked = await session.walk(KEY_COLUMNS, oids.SYSTEM_SCALARS)
+    walked = await session.walk(KEY_COLUMNS, oids.SYSTEM_SCALARS + device_id_scalars())
     scalars, keys = walked.scalars, walked.columns
     _note_incomplete(walked.incomplete, warnings)
 
     identity = _system_identity(scalars, warnings)
-    profile = select_profile(identity.sys_object_id, identity.sys_descr)
+    profile = select_profile(identity.sys_object_id, identity.sys_descr, device_ids(scalars))
     extra_meters = settings.meters.for_profile(profile.name)
     type_columns = counter_rules.key_columns(profile.counters + extra_meters)
     if type_columns:  # counter tables keyed by type (Ricoh): one more request, for those devices only
@@ -112,10 +113,16 @@ async def read_device(session: SnmpSession, settings: ReadSettings = ReadSetting
 
     reading.markers = _markers(keys, rows, cell, warnings)
     reading.supplies = _supplies(keys, rows, cell, profile, settings.supply_low_percent, warnings)
+    blocks = record_rules.block_records(profile, cells, warnings)  # vendor record strings (Brother)
+    if blocks:
+        reading.supplies = record_rules.merge_supplies(reading.supplies, [
+            build_supply(raw, profile.supply_quirks, settings.supply_low_percent)
+            for raw in record_rules.record_supplies(blocks)])
     reading.trays = _trays(keys, rows, cell, warnings)
     reading.alerts = _alerts(keys, rows, cell, warnings)
     reading.status = _status(keys, printer_devices, cell, warnings)
-    reading.is_printer = bool(printer_devices) or bool(reading.supplies or reading.markers)
+    reading.is_printer = bool(printer_devices) or bool(reading.supplies or reading.markers) or \
+        profile.matches_device_id(device_ids(scalars))
 
     _complete_identity(identity, profile, keys, described[0] if described else None, cells, warnings)
     reading.identity = identity
@@ -126,6 +133,7 @@ async def read_device(session: SnmpSession, settings: ReadSettings = ReadSetting
     candidates += counter_rules.meter_candidates(profile.counters, cells, f"vendor:{profile.name}", warnings,
                                                  keys)
     candidates += counter_rules.meter_candidates(extra_meters, cells, "config", warnings, keys)
+    candidates += record_rules.record_candidates(profile, blocks)
     reading.counters, reading.counter_sources = precedence.choose(candidates, warnings)
     reading.warnings = list(warnings)
     reading.stats.pdus = session.pdus
@@ -143,10 +151,10 @@ async def read_identity(session: SnmpSession) -> Identity:
     """Identity only (discovery of a printer): one GETBULK of the system scalars and the identity key
     columns, then one GET of hrDeviceDescr and the profile's identity OIDs."""
     warnings = Warnings()
-    walked = await session.walk(IDENTITY_COLUMNS, oids.SYSTEM_SCALARS)
+    walked = await session.walk(IDENTITY_COLUMNS, oids.SYSTEM_SCALARS + device_id_scalars())
     keys = {column: walked.columns.get(column, {}) for column in KEY_COLUMNS}
     identity = _system_identity(walked.scalars, warnings)
-    profile = select_profile(identity.sys_object_id, identity.sys_descr)
+    profile = select_profile(identity.sys_object_id, identity.sys_descr, device_ids(walked.scalars))
     printer_devices = _printer_devices(keys, warnings)
     described = printer_devices or sorted(keys[oids.HR_DEVICE_TYPE], key=_index_key)[:1]
     wanted = [f"{oids.HR_DEVICE_DESCR}.{device}" for device in described[:1]] + profile.identity_oids()

@@ -79,7 +79,7 @@ def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile,
     found = found or pjl.parse_supplies(unsolicited)
     reading.supplies = [build_supply(RawSupply(device_index=1, index=number, description=s.description,
                                                unit_code=PERCENT_UNIT, max_capacity=100, level=s.percent),
-                                      low_percent=low_percent)
+                                      profile.supply_quirks, low_percent)
                         for number, s in enumerate(found, start=1)]
     return candidates
 
@@ -87,7 +87,7 @@ def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile,
 def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], profile: Profile,
               low_percent: float = DEFAULT_LOW_PERCENT) -> list[Candidate]:
     """Supplies, firmware, status and identity gaps from IPP-USB; returns the counter candidates (``ipp``)."""
-    supplies = _ipp_supplies(attributes, low_percent) or _ipp_markers(attributes, low_percent)
+    supplies = _ipp_supplies(attributes, profile, low_percent) or _ipp_markers(attributes, profile, low_percent)
     if supplies:
         reading.supplies = supplies
     impressions = _first_int(attributes.get("printer-impressions-completed"))
@@ -114,17 +114,18 @@ def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], pr
     return candidates
 
 
-def _ipp_supplies(attributes: dict[str, list[ipp.Value]], low_percent: float) -> list[Supply]:
+def _ipp_supplies(attributes: dict[str, list[ipp.Value]], profile: Profile, low_percent: float) -> list[Supply]:
     descriptions = attributes.get("printer-supply-description", [])
-    return [build_supply(printer_supply_row(number, value, _nth(descriptions, number)), low_percent=low_percent)
+    return [build_supply(printer_supply_row(number, value, _nth(descriptions, number)), profile.supply_quirks,
+                         low_percent)
             for number, value in enumerate(attributes.get("printer-supply", []), start=1)]
 
 
-def _ipp_markers(attributes: dict[str, list[ipp.Value]], low_percent: float) -> list[Supply]:
+def _ipp_markers(attributes: dict[str, list[ipp.Value]], profile: Profile, low_percent: float) -> list[Supply]:
     names, levels = attributes.get("marker-names", []), attributes.get("marker-levels", [])
     types, colors = attributes.get("marker-types", []), attributes.get("marker-colors", [])
     return [build_supply(marker_row(number, name, _nth(types, number), _nth(levels, number), _nth(colors, number)),
-                         low_percent=low_percent) for number, name in enumerate(names, start=1)]
+                         profile.supply_quirks, low_percent) for number, name in enumerate(names, start=1)]
 
 
 def _nth(values: list, number: int) -> ipp.Value | None:
