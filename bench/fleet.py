@@ -31,7 +31,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from agent.outbox import Outbox  # noqa: E402
 from agent.scheduler.config import DEFAULTS, build, merge  # noqa: E402
 from agent.scheduler.jobs import Jobs  # noqa: E402
-from agent.scheduler.targets import KnownDevices, probe_configured  # noqa: E402
+from agent.network.known_devices import KnownDevices  # noqa: E402
+from agent.scheduler.targets import probe_configured  # noqa: E402
 from agent.snmp.fleet import Target  # noqa: E402
 from peers import Simulator  # noqa: E402
 
@@ -63,7 +64,7 @@ async def inspect(sims: list[Simulator], communities: list[str], concurrency: in
     document = {"credentials": [{"version": "2c", "community": c} for c in communities],
                 "snmp": {"timeout": 10, "retries": 1, "concurrency": concurrency}, "usb": False}
     config = build(merge(DEFAULTS, document))
-    known = KnownDevices(work / "devices.json")
+    known = KnownDevices(work / "known_devices.sqlite")
     known.save([Target(sims[i % len(sims)].host, sims[i % len(sims)].port, config.credentials[i])
                 for i in range(len(communities))], config.credentials)
     outbox = Outbox(work / "outbox.db")

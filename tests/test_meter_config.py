@@ -122,7 +122,7 @@ def test_the_service_reads_meters_toml_and_the_configured_low_threshold(home, lo
     from agent.outbox import Outbox
     from agent.scheduler.config import DEFAULTS, build, merge
     from agent.scheduler.jobs import Jobs
-    from agent.scheduler.targets import KnownDevices
+    from agent.network.known_devices import KnownDevices
     from agent.snmp.credentials import Credentials
     from agent.snmp.fleet import Target
 
@@ -138,7 +138,7 @@ def test_the_service_reads_meters_toml_and_the_configured_low_threshold(home, lo
                                         "snmp": {"timeout": 3, "retries": 2},
                                         "thresholds": {"supply_low_percent": threshold}}))
         outbox = Outbox(tmp_path / f"outbox-{threshold}.db")
-        known = KnownDevices(tmp_path / f"devices-{threshold}.json")
+        known = KnownDevices(tmp_path / f"known-{threshold}.sqlite")
         known.save([Target(local_sim.host, local_sim.port, credentials)], config.credentials)
         jobs = Jobs(outbox, known, discover=None, config_dir=paths.config, cache_dir=paths.cache)
         result = asyncio.run(jobs.inspect("meters", config))

@@ -25,7 +25,8 @@ from agent.outbox import Outbox
 from agent.printer.settings import ReadSettings, load_read_settings
 from agent.reading import DeviceReading
 from agent.scheduler.config import AgentConfig
-from agent.scheduler.targets import Discover, KnownDevices, ScanOptions
+from agent.network.known_devices import KnownDevices
+from agent.scheduler.targets import Discover, ScanOptions
 from agent.snmp.client import SnmpClient
 from agent.snmp.fleet import Target, read_many
 from agent.usb import NoUsbBackend, UsbOptions, inspect_usb

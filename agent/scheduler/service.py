@@ -35,7 +35,8 @@ from agent.scheduler.config import JOBS, AgentConfig, ConfigError, ConfigStore, 
 from agent.scheduler.control import ControlServer
 from agent.scheduler.jobs import JobResult, Jobs
 from agent.scheduler.logs import Redactor
-from agent.scheduler.targets import Discover, KnownDevices, RangeError, sweep_printers
+from agent.network.known_devices import KnownDevices
+from agent.scheduler.targets import Discover, RangeError, sweep_printers
 from agent.upload import deliver
 from agent.usb import inspect_usb
 from agent.vault import Vault
@@ -75,7 +76,7 @@ class Service:
         self.redactor.use(self.config.credentials)
         self.store = CertStore(paths.data / "certs")
         self.outbox = Outbox(paths.data / "outbox.db", self.config.outbox_max_bytes)
-        self.jobs = Jobs(self.outbox, KnownDevices(paths.data / "devices.json"), discover, usb_reader,
+        self.jobs = Jobs(self.outbox, KnownDevices(paths.data / "known_devices.sqlite"), discover, usb_reader,
                          on_queued=self._queued, config_dir=paths.config, cache_dir=paths.cache)
         self.backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)
         self.state_file = paths.data / STATE_FILE
