@@ -10,8 +10,6 @@ printer-impressions-completed (counter precedence: `agent.printer.counters`, wit
 
 from __future__ import annotations
 
-import re
-
 from agent.reading import CounterSource, DeviceReading, Status, Supply
 from agent.printer.profile import Profile
 from agent.printer.counters import Candidate
