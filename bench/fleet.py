@@ -28,10 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from agent.network.known_devices import KnownDevices  # noqa: E402
 from agent.outbox import Outbox  # noqa: E402
 from agent.scheduler.config import DEFAULTS, build, merge  # noqa: E402
 from agent.scheduler.jobs import Jobs  # noqa: E402
-from agent.network.known_devices import KnownDevices  # noqa: E402
 from agent.scheduler.targets import probe_configured  # noqa: E402
 from agent.snmp.fleet import Target  # noqa: E402
 from peers import Simulator  # noqa: E402

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent.printer import supplies as supply_rules
 from agent.reading import DeviceReading
 from agent.snmp import status as status_rules
-from agent.printer import supplies as supply_rules
 from agent.snmp.values import Warnings, as_int, as_mac, as_oid, as_text, enum_name
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from agent.network.known_devices import KnownDevices
 from agent.network.scan import discover
-from agent.snmp.credentials import Credentials
 from agent.network.sweep import SweepSettings
+from agent.snmp.credentials import Credentials
 from agent.snmp.targets import TargetError, TargetSet
 from conftest import FIXTURES, ROOT
 from peers import free_udp_port

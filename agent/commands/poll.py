@@ -11,11 +11,11 @@ from agent.certs.store import agent_store
 from agent.commands.snmp_options import add_snmp_options, credentials_from_args
 from agent.home import agent_paths
 from agent.outbox import agent_outbox
+from agent.printer.settings import ReadSettings, load_read_settings
 from agent.reading import DeviceReading
 from agent.render import render_reading
 from agent.scheduler.config import local_supply_low_percent
 from agent.snmp.client import SnmpClient
-from agent.printer.settings import ReadSettings, load_read_settings
 from agent.snmp.reader import read_device
 from agent.upload import deliver, not_enrolled
 

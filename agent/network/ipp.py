@@ -18,10 +18,10 @@ from pyipp.exceptions import IPPError
 from pyipp.parser import parse_ieee1284_device_id
 
 from agent.network.devices import Found
-from agent.reading import Identity, Supply
 from agent.printer.ipp_supplies import marker_row, printer_supply_row
 from agent.printer.profile import select_profile
 from agent.printer.supplies import NO_QUIRKS, SupplyQuirks, build_supply
+from agent.reading import Identity, Supply
 
 ATTRIBUTES = [
     "printer-device-id", "printer-make-and-model", "printer-name", "printer-uuid", "printer-info",

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from agent.network.devices import Found, merge_findings
 from agent.network.known_devices import KnownDevice, KnownDevices
+from agent.network.sweep import Sweep, SweepSettings, SweepStats, settings_json
 from agent.reading import Identity
 from agent.snmp.client import SnmpClient
-from agent.network.sweep import Sweep, SweepSettings, SweepStats, settings_json
 from agent.snmp.targets import TargetSet
 
 if TYPE_CHECKING:

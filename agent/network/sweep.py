@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 
 from agent.network.devices import Found
 from agent.network.ratelimit import PacketRate
+from agent.printer.profile import device_id_scalars, device_ids, select_profile
 from agent.reading import Identity
 from agent.snmp import oids
 from agent.snmp.client import SnmpAuthError, SnmpClient, SnmpError, SnmpTimeout
 from agent.snmp.credentials import Credentials
-from agent.printer.profile import device_id_scalars, device_ids, select_profile
 from agent.snmp.reader import read_identity
 from agent.snmp.values import Raw, Warnings, as_mac, as_oid, as_text
 

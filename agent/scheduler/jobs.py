@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.errors import UserConfigError
+from agent.network.known_devices import KnownDevices
 from agent.outbox import Outbox
 from agent.printer.settings import ReadSettings, load_read_settings
 from agent.reading import DeviceReading
 from agent.scheduler.config import AgentConfig
-from agent.network.known_devices import KnownDevices
 from agent.scheduler.targets import Discover, ScanOptions
 from agent.snmp.client import SnmpClient
 from agent.snmp.fleet import Target, read_many

@@ -28,6 +28,7 @@ from agent.certs.errors import TrustError
 from agent.certs.files import write_atomic
 from agent.certs.store import CertStore
 from agent.home import AgentPaths
+from agent.network.known_devices import KnownDevices
 from agent.outbox import Outbox
 from agent.reading import DeviceReading
 from agent.remote import send_heartbeat
@@ -35,7 +36,6 @@ from agent.scheduler.config import JOBS, AgentConfig, ConfigError, ConfigStore, 
 from agent.scheduler.control import ControlServer
 from agent.scheduler.jobs import JobResult, Jobs
 from agent.scheduler.logs import Redactor
-from agent.network.known_devices import KnownDevices
 from agent.scheduler.targets import Discover, RangeError, sweep_printers
 from agent.upload import deliver
 from agent.usb import inspect_usb

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from agent.printer.counters import Candidate
+from agent.printer.profile import MeterSpec, Source
 from agent.reading import CounterSource, Marker
 from agent.snmp import oids
-from agent.printer.profile import MeterSpec, Source
 from agent.snmp.values import Raw, Warnings, as_int, as_text
 
 PAGE_UNITS = ("impressions", "sheets", None)

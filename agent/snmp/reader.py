@@ -22,14 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
 from agent.printer import counters as precedence
-from agent.snmp import meters as counter_rules
-from agent.snmp import oids
-from agent.snmp.client import SnmpSession
 from agent.printer import records as record_rules
 from agent.printer.profile import Profile, Source, device_id_scalars, device_ids, select_profile
 from agent.printer.settings import ReadSettings
+from agent.printer.supplies import RawSupply, build_supply
+from agent.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
+from agent.snmp import meters as counter_rules
+from agent.snmp import oids
+from agent.snmp.client import SnmpSession
 from agent.snmp.status import (
     ALERT_CODE,
     ALERT_GROUP,
@@ -41,7 +42,6 @@ from agent.snmp.status import (
     MARKER_COUNTER_UNITS,
     detected_errors,
 )
-from agent.printer.supplies import RawSupply, build_supply
 from agent.snmp.values import Raw, Warnings, as_int, as_mac, as_oid, as_text, enum_name
 
 

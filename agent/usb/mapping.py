@@ -10,11 +10,11 @@ printer-impressions-completed (counter precedence: `agent.printer.counters`, wit
 
 from __future__ import annotations
 
-from agent.reading import CounterSource, DeviceReading, Status, Supply
-from agent.printer.profile import Profile
 from agent.printer.counters import Candidate
 from agent.printer.ipp_supplies import PERCENT_UNIT, marker_row, printer_supply_row
+from agent.printer.profile import Profile
 from agent.printer.supplies import DEFAULT_LOW_PERCENT, RawSupply, build_supply
+from agent.reading import CounterSource, DeviceReading, Status, Supply
 from agent.usb import ipp, pjl
 from agent.usb.device_id import DeviceId, parse_device_id
 

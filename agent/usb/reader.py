@@ -25,10 +25,10 @@ from pathlib import Path
 
 import usb.core
 
-from agent.reading import DeviceReading
 from agent.printer.counters import choose
 from agent.printer.profile import select_profile
 from agent.printer.supplies import DEFAULT_LOW_PERCENT
+from agent.reading import DeviceReading
 from agent.usb import ipp, linux, pjl, windows
 from agent.usb.device_id import DeviceId, frame, parse_device_id, unframe
 from agent.usb.devices import BIDIRECTIONAL, IPP_USB, PrinterInterface, UsbPrinter
