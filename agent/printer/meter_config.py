@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.errors import MibError, UserConfigError
-from agent.printer.profile import MeterSpec, ProfileError, parse_meters
+from agent.printer.profile import MeterSpec, ProfileError, parse_meters, resolve_meter_symbols
 
 if TYPE_CHECKING:  # pysmi/pysnmp MIB machinery loads only when a file is actually read
     from agent.mibs import MibResolver
@@ -74,23 +74,4 @@ def load_meter_config(path: Path, resolver: MibResolver) -> ConfiguredMeters:
 
 def _meters(table: dict, resolver: MibResolver, where: str) -> tuple[MeterSpec, ...]:
     """Resolve MIB symbols to numeric OIDs, then parse like a profile's [counters]."""
-    def numeric(text: object) -> object:
-        if not isinstance(text, str):
-            return text
-        target, tilde, regex = text.partition("~")
-        try:
-            return resolver.oid_of(target.strip()) + (f" ~{regex}" if tilde else "")
-        except MibError as exc:
-            raise MibError(f"{where}: {exc}") from None
-
-    resolved = {}
-    for meter, spec in table.items():
-        if isinstance(spec, dict):
-            spec = {k: ([numeric(t) for t in v] if isinstance(v, list) else numeric(v)) if k != "unit" else v
-                    for k, v in spec.items()}
-        elif isinstance(spec, list):
-            spec = [numeric(t) for t in spec]
-        else:
-            spec = numeric(spec)
-        resolved[meter] = spec
-    return parse_meters(resolved, where)
+    return parse_meters(resolve_meter_symbols(table, resolver.oid_of, where), where)

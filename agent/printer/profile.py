@@ -267,7 +267,8 @@ def resolve_symbols(text: object, resolve: Callable[[str], str] | None, where: s
         raise ProfileError(f"{where}: {exc}") from None
 
 
-def _resolved_meters(table: dict, resolve: Callable[[str], str] | None, where: str) -> dict:
+def resolve_meter_symbols(table: dict, resolve: Callable[[str], str] | None, where: str) -> dict:
+    """A ``[counters]``/``[meters]`` table with its MIB symbols turned numeric (before `parse_meters`)."""
     def one(value: object, here: str) -> object:
         if isinstance(value, list):
             return [resolve_symbols(v, resolve, here) for v in value]
@@ -297,7 +298,7 @@ def load_profile(path: Path, resolve: Callable[[str], str] | None = None) -> Pro
         if isinstance(sources, list):
             data["identity"][name] = [resolve_symbols(s, resolve, f"{where} identity.{name}") for s in sources]
     if isinstance(data.get("counters"), dict):
-        data["counters"] = _resolved_meters(data["counters"], resolve, f"{where} counters")
+        data["counters"] = resolve_meter_symbols(data["counters"], resolve, f"{where} counters")
     for section, key in (("discovery", "printer_object_ids"), ("match", "device_id_oids")):
         table = data.get(section)
         if isinstance(table, dict) and isinstance(table.get(key), list):
