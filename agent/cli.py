@@ -15,6 +15,7 @@ from agent.commands import discover, enroll, poll, record, run, scan_now, servic
 from agent.errors import UserConfigError
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
+from fleetmeter_contract.config import ConfigError
 
 COMMANDS = (poll, discover, walk, record, usb, enroll, status, run, scan_now, service)
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
-    except (CredentialError, UserConfigError) as exc:
+    except (CredentialError, ConfigError, UserConfigError) as exc:  # the user fixes a file: exit 2
         return _fail(str(exc), 2)
     except SnmpError as exc:
         return _fail(str(exc), exc.exit_code)

@@ -157,3 +157,13 @@ class ConfigStore:
 
     def effective(self, with_remote: bool = True) -> AgentConfig:
         return build(merge(merge(DEFAULTS, self.remote() if with_remote else {}), self.local()))
+
+
+def local_supply_low_percent(paths) -> float:
+    """The low-supply threshold the service uses (cached server document + agent.toml), for one-shot
+    commands such as `poll`, so a supply is "low" by the same number everywhere."""
+    store = ConfigStore(paths.data, paths.config, Vault(paths.data))
+    try:
+        return store.effective().supply_low_percent
+    except ConfigError:  # a bad cached server document: the service falls back the same way
+        return store.effective(with_remote=False).supply_low_percent

@@ -28,17 +28,18 @@ from agent.certs.errors import TrustError
 from agent.certs.files import write_atomic
 from agent.certs.store import CertStore
 from agent.home import AgentPaths
+from agent.network.known_devices import KnownDevices
 from agent.outbox import Outbox
-from fleetmeter_contract.reading import DeviceReading
 from agent.remote import send_heartbeat
 from agent.scheduler.config import JOBS, AgentConfig, ConfigError, ConfigStore, Schedule, document_version
 from agent.scheduler.control import ControlServer
 from agent.scheduler.jobs import JobResult, Jobs
 from agent.scheduler.logs import Redactor
-from agent.scheduler.targets import Discover, KnownDevices, RangeError, sweep_printers
+from agent.scheduler.targets import Discover, RangeError, sweep_printers
 from agent.upload import deliver
 from agent.usb import inspect_usb
 from agent.vault import Vault
+from fleetmeter_contract.reading import DeviceReading
 
 log = logging.getLogger("fleetmeter.service")
 
@@ -75,8 +76,8 @@ class Service:
         self.redactor.use(self.config.credentials)
         self.store = CertStore(paths.data / "certs")
         self.outbox = Outbox(paths.data / "outbox.db", self.config.outbox_max_bytes)
-        self.jobs = Jobs(self.outbox, KnownDevices(paths.data / "devices.json"), discover, usb_reader,
-                         on_queued=self._queued)
+        self.jobs = Jobs(self.outbox, KnownDevices(paths.data / "known_devices.sqlite"), discover, usb_reader,
+                         on_queued=self._queued, config_dir=paths.config, cache_dir=paths.cache)
         self.backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)
         self.state_file = paths.data / STATE_FILE
         self.last_runs: dict[str, float] = self._load_state()
