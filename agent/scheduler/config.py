@@ -19,7 +19,10 @@ Keys (same names on the server, `fleetmeter-server config set KEY VALUE`):
     heartbeat = "5m"                    heartbeat (and configuration fetch) interval
     snmp.timeout = 2, snmp.retries = 1, snmp.concurrency = 64
     outbox.max_mb = 256                 disk bound of the outbox
-    upload.retry_min = "5s", upload.retry_max = "15m"   backoff between failed uploads (full jitter)
+    upload.retry_min = "5s", upload.retry_max = "15m"   backoff between failed uploads (see service.Backoff)
+
+The server's document is checked (`check_remote`) before it is cached: one that cannot be applied is
+refused, and the last good one stays in use.
 """
 
 from __future__ import annotations
@@ -183,6 +186,31 @@ def build(document: dict[str, Any]) -> AgentConfig:
         raise ConfigError(f"snmp/thresholds/outbox: {exc}") from None
 
 
+def checked_build(document: dict[str, Any]) -> AgentConfig:
+    """build(), with any value of a type it does not expect reported as a ConfigError too."""
+    try:
+        return build(document)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise ConfigError(f"a value of the wrong type ({type(exc).__name__}: {exc})") from None
+
+
+def check_remote(document: Any) -> str | None:
+    """Why the server's document cannot be applied on its own (one line), or None when it can."""
+    if not isinstance(document, dict):
+        return f"expected a table of settings, not {type(document).__name__}"
+    for key, default in DEFAULTS.items():  # the defaults' shape: a table stays a table, a list a list
+        if key in document and isinstance(default, (dict, list)) and not isinstance(document[key], type(default)):
+            return f"{key}: expected a {'table' if isinstance(default, dict) else 'list'}, " \
+                   f"not {type(document[key]).__name__}"
+    try:
+        checked_build(merge(DEFAULTS, document))
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def _range_groups(ranges: Any, credentials: tuple[Credentials, ...], named: dict[str, Credentials]
                   ) -> tuple[RangeGroup, ...]:
     if not isinstance(ranges, list):
@@ -220,12 +248,15 @@ class ConfigStore:
         self.vault = vault
 
     def remote(self) -> dict:
+        """The cached server document; {} when there is none, it does not open, or it cannot be applied (a
+        cache written by an older agent, which cached documents before checking them)."""
         if not self.remote_file.exists():
             return {}
         try:
-            return json.loads(self.vault.open(self.remote_file.read_bytes()))
-        except VaultError:
+            document = json.loads(self.vault.open(self.remote_file.read_bytes()))
+        except (VaultError, ValueError):
             return {}
+        return document if check_remote(document) is None else {}
 
     def save_remote(self, document: dict) -> None:
         from agent.certs.files import write_private
@@ -245,4 +276,4 @@ class ConfigStore:
         return document
 
     def effective(self, with_remote: bool = True) -> AgentConfig:
-        return build(merge(merge(DEFAULTS, self.remote() if with_remote else {}), self.local()))
+        return checked_build(merge(merge(DEFAULTS, self.remote() if with_remote else {}), self.local()))
