@@ -298,7 +298,7 @@ def test_a_bad_cached_configuration_from_an_older_agent_does_not_stop_start_up(t
     home = tmp_path / "home"
     data, config = home / "agent" / "data", home / "agent" / "config"
     config.mkdir(parents=True)
-    (config / "agent.toml").write_text('usb = false\n[schedules.discovery]\nenabled = false\n')
+    (config / "agent.toml").write_text("usb = false\n")  # no schedules here: they come from the cache
     ConfigStore(data, config, Vault(data)).save_remote({"schedules": "oops"})  # as an older agent cached it
     agent = AgentProcess(home)
     agent.start()

@@ -216,6 +216,10 @@ class Service:
                 except (RangeError, OSError) as exc:
                     log.error("%s failed: %s", job, exc)
                     return JobResult(job, note=f"failed: {exc}")
+                except Exception as exc:  # noqa: BLE001 - a job started by scan-now or a reload has no other caller
+                    log.error("%s failed (%s: %s)", job, type(exc).__name__, exc)
+                    log.debug("%s failure", job, exc_info=True)
+                    return JobResult(job, note=f"failed: {type(exc).__name__}: {exc}")
                 self.last_runs[job if job != "inspection" else "meters"] = time.time()
                 if job == "inspection":
                     self.last_runs["supplies"] = time.time()
