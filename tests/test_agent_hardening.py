@@ -65,6 +65,10 @@ def enrolled_home(tmp_path: Path, site, umask: int = -1) -> Path:
     return home
 
 
+def agent_name(home: Path) -> str:
+    return json.loads((home / "agent" / "data" / "certs" / "enrolment.json").read_text())["agent"]
+
+
 def outbox_of(home: Path) -> Outbox:
     return Outbox(home / "agent" / "data" / "outbox.db")
 
@@ -102,6 +106,7 @@ def test_malformed_acknowledgement_keeps_the_batch_until_a_real_one(site, hostil
     second = poll_upload(home, snmpsim)
     assert second.returncode == 0, second.stderr
     assert "2 reading(s) delivered" in second.stderr and len(outbox_of(home)) == 0
+    assert site.readings_of(agent_name(home)) == 2
 
 
 def test_service_retries_a_malformed_answer_and_delivers_everything(site, hostile, tmp_path):
@@ -327,7 +332,7 @@ def test_the_server_accepts_a_heartbeat_that_reports_a_refusal(tmp_path, kind):
 
 def test_agent_files_are_private_whatever_the_umask(site, snmpsim, tmp_path):
     home = enrolled_home(tmp_path, site, umask=0o022)
-    name = json.loads((home / "agent" / "data" / "certs" / "enrolment.json").read_text())["agent"]
+    name = agent_name(home)
     quiet = {**QUIET, "schedules": {**QUIET["schedules"], "discovery": {"enabled": True, "cron": "0 1 * * *"}}}
     for key, value in quiet.items():  # the server's configuration for it: cached sealed by the agent
         agent_config.set_entry(site.engine, "agent", name, key, value)
