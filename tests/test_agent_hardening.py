@@ -161,11 +161,12 @@ def test_a_repeated_400_naming_the_first_reading_sets_aside_one_reading(site, ho
     home = enrolled_home(tmp_path, site)
     outbox_of(home).put_many([reading(f"KEPT-{n}") for n in range(3)])
     point_agent_at(home, hostile.url)
-    hostile.routes["/v1/ingest"] = Reply(400, {"error": "invalid document", "detail": "bad value",
+    hostile.routes["/v1/ingest"] = Reply(400, {"error": "invalid document", "detail": "bad\x1b[2J value\nforged",
                                                "field": "readings[0].collected_at"})
     result = poll_upload(home, snmpsim)
     assert result.returncode == 1
-    assert "1 reading set aside, the other 3 kept" in one_line(result.stderr)
+    assert "1 reading set aside, the other 3 kept" in one_line(result.stderr)  # the newline did not split it
+    assert "\x1b" not in result.stderr and "bad\\x1b[2J value forged" in result.stderr
     outbox = outbox_of(home)
     assert (len(outbox), outbox.rejected()) == (3, 1)
     assert [q.document["identity"]["serial"] for q in outbox.peek(2)] == ["KEPT-1", "KEPT-2"]

@@ -233,14 +233,14 @@ def server_problem(answer: Answer) -> ServerProblem:
     try:
         doc = answer.json()
         field = doc.get("field")
-        return ServerProblem(_line(doc.get("error") or answer.reason), _line(doc.get("detail") or ""),
+        return ServerProblem(one_line(doc.get("error") or answer.reason), one_line(doc.get("detail") or ""),
                              field if isinstance(field, str) else None)
     except (ValueError, AttributeError):
-        return ServerProblem(f"HTTP {answer.status} {_line(answer.reason)}")
+        return ServerProblem(f"HTTP {answer.status} {one_line(answer.reason)}")
 
 
-def _line(value: Any, limit: int = 300) -> str:
+def one_line(value: Any, limit: int = 300) -> str:
     """A server-supplied string made one printable line (control characters escaped), cut at `limit`."""
-    text = str(value)
+    text = " ".join(str(value).split())
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[:limit] + "..."

@@ -32,6 +32,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from agent.certs.errors import TrustError
 from agent.certs.files import write_atomic
 from agent.certs.store import CertStore
+from agent.certs.transport import one_line
 from agent.home import AgentPaths
 from agent.outbox import Outbox
 from agent.reading import DeviceReading
@@ -286,10 +287,10 @@ class Service:
                 self.configs.save_remote(document)
                 self.config_refused = None
             else:
-                refused = {"version": document_version(document), "error": problem[:500]}
+                refused = {"version": document_version(document), "error": one_line(problem, 500)}
                 if refused != self.config_refused:
                     log.warning("server configuration %s refused, keeping %s: %s", refused["version"],
-                                document_version(remote) if remote else "the defaults", problem)
+                                document_version(remote) if remote else "the defaults", refused["error"])
                 self.config_refused = refused
         self._reload(remote)
 
