@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from agent.certs.store import CertStore
+from agent.commands.discover import STORE_NAME as DISCOVERY_STORE
 from agent.outbox import Outbox
 from agent.remote import send_heartbeat
 from agent.scheduler.config import ConfigStore, document_version
@@ -342,6 +343,9 @@ def test_agent_files_are_private_whatever_the_umask(site, snmpsim, tmp_path):
     upload = cli(home, "poll", snmpsim.host, "--port", str(snmpsim.port), "--community", COMMUNITY, "--upload",
                  umask=0o022)
     assert upload.returncode == 0, upload.stderr
+    found = cli(home, "discover", snmpsim.host, "--port", str(snmpsim.port), "--community", COMMUNITY, "--json",
+                umask=0o022)
+    assert found.returncode == 0, found.stderr
     proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--quiet"], env=environment(home),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, umask=0o022)
     agent = AgentProcess(home)
@@ -356,7 +360,7 @@ def test_agent_files_are_private_whatever_the_umask(site, snmpsim, tmp_path):
         assert proc.wait(30) == 0
     names = {p.name for p in written}
     assert {"outbox.db", "agent.log", "key.pem", "enrolment.json", "last-upload.json", "remote-config.sealed",
-            "devices.json", "schedule-state.json", CONTROL_SOCKET} <= names, names
+            "devices.json", "schedule-state.json", CONTROL_SOCKET, DISCOVERY_STORE} <= names, names
     public = {str(p.relative_to(home)): oct(mode) for p, mode in written.items() if mode & 0o077}
     assert not public
 
