@@ -7,6 +7,7 @@ stderr ("fleetmeter-agent: ..."), never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from agent import __version__
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # every file the agent writes (outbox, logs, keys, caches, sockets) is its user's alone
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
