@@ -8,6 +8,7 @@
     fleetmeter-server devices list [--json]
     fleetmeter-server config set|unset|show ...   (server_stub/service_cli.py)
     fleetmeter-server alerts list [--all] [--json]
+    fleetmeter-server supply backtest HISTORY.jsonl --out DIR [--policy FILE] [--lead-days N]
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -35,6 +36,7 @@ from server_stub.ca import CA_CERT, CertificateAuthority
 from server_stub.db import make_engine
 from server_stub.devices import list_devices
 from server_stub.paths import ServerPaths, database_url, server_paths
+from server_stub.supply import backtest as supply_backtest
 
 
 class CliError(Exception):
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlist.add_argument("--json", action="store_true")
     dlist.set_defaults(handler=cmd_devices_list)
     service_cli.register(sub, common)
+    supply_backtest.register(sub)  # fleetmeter-server supply backtest ...
     return parser
 
 
