@@ -129,8 +129,16 @@ class SupplyEngine:
         if obs.serial and obs.serial not in self.cartridge_serials:
             self.cartridge_serials[obs.serial] = slot.device
         step = gauge_step(slot.seen)
-        verdict = detect(slot.track.last_percent, slot.last_serial, slot.pending, obs) \
-            if slot.track.estimate is not None or slot.last_serial else None
+        track = slot.track
+        printed = capacity = None
+        if obs.pages is not None and track.estimate_pages is not None and track.last_percent is not None:
+            ppp, _, source = self._prior(slot)
+            if slot.forecast is not None:
+                ppp = slot.forecast.pages_per_percent
+            margin = 1.5 if source in ("device", "fleet") or track.fit() else 2.5
+            printed, capacity = obs.pages - track.estimate_pages, (track.last_percent + 10) * ppp * margin
+        verdict = detect(track.last_percent, slot.last_serial, slot.pending, obs, printed=printed,
+                         capacity=capacity) if track.estimate is not None or slot.last_serial else None
         if verdict is not None and verdict.verdict == "pending":
             slot.pending = verdict.first
         elif verdict is not None and verdict.verdict == "replaced" and verdict.first is not None:

@@ -36,11 +36,17 @@ class Detection:
 
 
 def detect(last_percent: float | None, last_serial: str | None, pending: SupplyObservation | None,
-           obs: SupplyObservation) -> Detection:
+           obs: SupplyObservation, *, printed: float | None = None, capacity: float | None = None) -> Detection:
     """`last_percent`: the last percent the current cartridge showed (not a shake); `pending`: an
-    earlier rise waiting for this observation to confirm it."""
+    earlier rise waiting for this observation to confirm it. `printed`: pages since the last reading;
+    `capacity`: pages the cartridge could at most have printed in that time (with a wide margin): printing
+    more means it was replaced while the agent was not looking (an offline gap), even if the level is now
+    lower than it was."""
     if obs.serial and last_serial and obs.serial != last_serial:
         return Detection("replaced", obs.at, "serial", obs)
+    if printed is not None and capacity is not None and printed > capacity and obs.percent is not None \
+            and obs.percent > 0 and pending is None:
+        return Detection("replaced", obs.at, "pages", obs)
     if pending is not None:
         if obs.percent is None:
             return Detection("pending", first=pending)
