@@ -17,7 +17,7 @@ from typing import Any
 from server_stub.supply import orders as lifecycle
 from server_stub.supply.forecast import (
     CartridgeTrack, Forecast, PageHistory, PagesPerPercent, SupplyObservation, UsageRate, forecast, gauge_step,
-    update_level, usage_rate)
+    pages_per_percent, update_level, usage_rate)
 from server_stub.supply.orders import Order
 from server_stub.supply.policy import Policy, Rules, SupplyClass, SupplyView, plan_site, supply_class
 from server_stub.supply.replacement import (
@@ -155,7 +155,7 @@ class SupplyEngine:
     def _update(self, slot: Slot, obs: SupplyObservation) -> None:
         if obs.percent is not None:
             slot.seen.add(int(obs.percent))
-        update_level(slot.track, obs, self._prior(slot)[0], gauge_step(slot.seen))
+        update_level(slot.track, obs, pages_per_percent(slot.track, self._prior(slot))[0], gauge_step(slot.seen))
 
     def _prior(self, slot: Slot) -> tuple[float, float, str]:
         return slot.learned.prior(self.fleet_ppp.get(slot.fleet_key), self.policy.rated_yield(slot.part_number))
@@ -207,9 +207,11 @@ class SupplyEngine:
         out.replacements.append((event, order_id))
         slot.track = CartridgeTrack(installed_at=first.at, install_pages=first.pages, install_percent=first.percent)
         slot.pending = None
-        slot.seen.discard(-1)
         if first.percent is not None:
             slot.seen.add(int(first.percent))
+        else:  # a new serial behind a gauge that hides the level: a new cartridge starts full
+            slot.track.install_percent = slot.track.estimate = slot.track.last_percent = 100.0
+            slot.track.estimate_pages = first.pages
         update_level(slot.track, first, self._prior(slot)[0], gauge_step(slot.seen))
 
     def _slot_orders(self, slot: Slot) -> list[Order]:

@@ -141,7 +141,7 @@ def when_printed(pages: float, now: datetime, rate: UsageRate, scale: float = 1.
     if pages <= day_rate * today_left:
         return now + timedelta(hours=WORK_HOURS * pages / day_rate)
     pages -= day_rate * today_left
-    weeks = int(pages // week)
+    weeks = max(math.ceil(pages / week) - 1, 0)  # whole weeks, leaving a remainder of (0, 1] week to walk
     if weeks > 520:
         return None
     pages -= weeks * week
@@ -196,7 +196,7 @@ class CartridgeTrack:
 
     def fit(self) -> tuple[float, float] | None:
         """(pages per percent, weight 0..1) from this cartridge's own points."""
-        if self.n < 3 or self.top - self.bottom < 6:
+        if self.n < 2 or self.top - self.bottom < 6:
             return None
         den = self.n * self.sxx - self.sx * self.sx
         if den <= 0:
@@ -204,7 +204,7 @@ class CartridgeTrack:
         slope = (self.n * self.sxy - self.sx * self.sy) / den  # percent per page (negative)
         if slope >= 0:
             return None
-        return -1 / slope, min(1.0, (self.top - self.bottom) / 40)
+        return -1 / slope, min(1.0, (self.top - self.bottom) / 25)
 
     def add_point(self, pages: int, percent: float) -> None:
         x = float(pages - (self.install_pages or 0))
@@ -220,7 +220,8 @@ def gauge_step(seen: set[int]) -> int:
     """The step a gauge reports in, from the distinct percents it has shown (100: not known yet)."""
     if len(seen) < 2:
         return 100
-    return math.gcd(*seen) or 100
+    step = math.gcd(*seen) or 100
+    return step if step >= 5 else 1  # a 1 % gauge that happens to move in even steps
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,12 @@ def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step
     else:
         changed = track.change_percent is not None and obs.percent != track.change_percent
         if changed or (track.change_percent is None and track.installed_at is not None):
-            track.estimate = obs.percent  # a coarse gauge drops as the level crosses the value it now shows
+            # the gauge dropped to the value it shows when the level crossed it, on average halfway through
+            # the pages printed since the previous reading
+            since = 0.0
+            if changed and obs.pages is not None and track.estimate_pages is not None:
+                since = max(obs.pages - track.estimate_pages, 0) / ppp
+            track.estimate = max(obs.percent - since / 2, obs.percent - step, 0.0)
             if obs.pages is not None:
                 track.add_point(obs.pages, obs.percent)
         elif predicted is None:
@@ -285,20 +291,23 @@ def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step
     track.estimate_at = obs.at
 
 
+def pages_per_percent(track: CartridgeTrack, ppp_source: tuple[float, float, str]) -> tuple[float, float, str]:
+    """This cartridge's own fit blended with the prior by how far it has fallen: (ppp, uncertainty, source)."""
+    prior, prior_u, source = ppp_source
+    own = track.fit()
+    if not own:
+        return ppp_source
+    own_ppp, weight = own
+    return (weight * own_ppp + (1 - weight) * prior, weight * 0.05 + (1 - weight) * prior_u,
+            "cartridge" if weight >= 0.5 else source)
+
+
 def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: UsageRate | None, now: datetime,
              step: int) -> Forecast | None:
     """The forecast for this cartridge at `now` (None while the level is not known at all)."""
     if track.estimate is None:
         return None
-    prior, prior_u, source = ppp_source
-    own = track.fit()
-    if own:
-        own_ppp, weight = own
-        ppp = weight * own_ppp + (1 - weight) * prior
-        u_ppp = weight * 0.05 + (1 - weight) * prior_u
-        source = "cartridge" if weight >= 0.5 else source
-    else:
-        ppp, u_ppp = prior, prior_u
+    ppp, u_ppp, source = pages_per_percent(track, ppp_source)
     percent = track.estimate
     if track.hidden:
         shown = track.last_percent if track.last_percent is not None else track.install_percent or 100.0
