@@ -106,7 +106,8 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
     detected: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     for r in _lines(out / "replacements.jsonl"):
         detected[(r["device"], r["supply"])].append(_at(r["at"]))
-    found = missed = false = 0
+    found = missed = false = premature_right = premature_wrong = premature_missed = 0
+    flagged = {(r["device"], r["supply"], r["at"]) for r in _lines(out / "replacements.jsonl") if r["premature"]}
     for key in set(truth) | set(detected):
         seen = sorted(detected.get(key, []))
         taken = [False] * len(seen)
@@ -118,6 +119,10 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
             else:
                 taken[hit] = True
                 found += 1
+                said = (*key, seen[hit].isoformat().replace("+00:00", "Z")) in flagged
+                premature_right += said and not event.empty
+                premature_wrong += said and event.empty
+                premature_missed += not said and not event.empty
         false += taken.count(False)
 
     wanted: dict[tuple[str, str, date], tuple[int, str, date]] = {}
@@ -161,6 +166,8 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
         "shipments_saved_percent": round(100 * (1 - shipments / cartridges), 1) if cartridges else None,
         "duplicates": duplicates, "usage_jump_lines": usage_jumps,
         "replacements_found": found, "replacements_missed": missed, "replacements_false": false,
+        "premature_flagged_right": premature_right, "premature_flagged_wrong": premature_wrong,
+        "premature_missed": premature_missed,
         "forecast_error_days": forecast_error, "forecast_error_n": forecast_n,
         "stockout_list": sorted(stockout_list),
     }

@@ -179,7 +179,18 @@ class SupplyEngine:
         removed_pages = None
         if old.installed_at is not None and old.install_pages is not None and first.pages is not None:
             removed_pages = max(first.pages - old.install_pages, 0)
-        left = None if step >= 100 or old.estimate is None else max(old.estimate, 0.0)
+        # The swap happened somewhere between the last reading and this one. Each check takes the side of
+        # the doubt: "too early" counts every page since as printed by the old cartridge, "came from another
+        # device" counts them as printed by the new one.
+        printed = 0
+        if first.pages is not None and old.estimate_pages is not None:
+            printed = max(first.pages - old.estimate_pages, 0)
+        left = None
+        if step < 100 and old.estimate is not None and cause != "pages":
+            left = max(old.estimate - printed / ppp, 0.0)
+        new_percent = None
+        if first.percent is not None and cause != "pages":  # "pages": it went in days ago, full
+            new_percent = min(first.percent + printed / ppp, 100.0)
         own = old.fit()
         learned = None
         if own and own[1] >= 0.75:
@@ -190,7 +201,7 @@ class SupplyEngine:
             slot.learned.device_history.append(learned)
             self.fleet_ppp.setdefault(slot.fleet_key, []).append(learned)
         slot.last_efficiency = efficiency(removed_pages, self.policy.rated_yield(slot.part_number))
-        event = Replacement(slot.device, slot.key, first.at, cause, left, removed_pages, ppp, first.percent,
+        event = Replacement(slot.device, slot.key, first.at, cause, left, removed_pages, ppp, new_percent,
                             first.serial, first.part_number)
         seen_on = self.cartridge_serials.get(first.serial) if first.serial else None
         order = self._open_order(slot)
