@@ -5,8 +5,9 @@
   one-off big job or an agent's offline gap are also counted as such;
 - wait: days each delivered cartridge waited before it was installed (median);
 - shipments (orders) and order lines against the cartridges the fleet really used;
-- duplicates: an order line placed while cartridges already ordered for that supply were still unused,
-  other than a "usage_jump" reorder;
+- duplicates: an order line placed while an earlier line for that supply was still open in the order book
+  (fewer replacements booked against it than it carried), other than a "usage_jump" reorder; spare_at_end:
+  delivered cartridges never installed by the end (the next one waiting, or a surplus);
 - replacements found / missed / false: detected replacements matched to real ones (same supply, from a
   day before to 15 days after, to allow for agents that were offline);
 - forecast error: |forecast empty date - real empty date| in days, for forecasts made 21 and 7 days before a
@@ -16,7 +17,7 @@
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -64,7 +65,7 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
             key = (line["device"], line["supply"])
             placed[key].append((_at(order["placed_at"]), line["quantity"], rules.get(key, "consolidated"), ships))
 
-    stockouts = stockouts_all = duplicates = usage_jumps = big_job = offline = 0
+    stockouts = stockouts_all = duplicates = usage_jumps = big_job = offline = spare = 0
     profiles = {p.serial: p for p in fleet.profiles}
     waits: list[float] = []
     stockout_list: list[tuple[str, str, str]] = []
@@ -74,13 +75,11 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
         stock = sorted((at + timedelta(days=lead_days), at) for at, qty, _, ships in lines if ships for _ in range(qty))
         arrivals = [d for d, _ in stock]
         used = [False] * len(stock)
-        consumed_by: list[datetime] = []
         for event in events:
             ready = next((i for i, d in enumerate(arrivals) if not used[i] and d <= event.at), None)
             if ready is not None:
                 used[ready] = True
                 waits.append((event.at - arrivals[ready]).total_seconds() / 86400)
-                consumed_by.append(event.at)
             elif event.empty:
                 stockouts_all += 1
                 if settle is not None and event.at >= settle:
@@ -92,11 +91,19 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
                 late = next((i for i, (d, placed_at) in enumerate(stock) if not used[i] and placed_at <= event.at), None)
                 if late is not None:  # on its way when the printer ran dry: the customer waits for it
                     used[late] = True
-                    consumed_by.append(arrivals[late])
-        consumed_by.sort()
+        spare += used.count(False)
+
+    # duplicates, as the order book saw them: a line placed while an earlier line for the supply still had
+    # cartridges not installed (no detected replacement booked against it), other than a usage-jump reorder
+    booked: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    for r in _lines(out / "replacements.jsonl"):
+        if r.get("order_id"):
+            booked[(r["device"], r["supply"])].append(_at(r["at"]))
+    for key, lines in placed.items():
+        installs = sorted(booked.get(key, []))
         ordered_before = 0
-        for at, qty, rule, _ in lines:
-            outstanding = ordered_before - bisect_left(consumed_by, at)
+        for at, qty, rule, _ in sorted(lines):
+            outstanding = ordered_before - bisect_right(installs, at)  # a replacement at the same reading came first
             if rule == "usage_jump":
                 usage_jumps += 1
             elif outstanding > 0:
@@ -164,7 +171,7 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
         "shipments": shipments, "order_lines": sum(len(o["lines"]) for o in orders),
         "cartridges_used": cartridges,
         "shipments_saved_percent": round(100 * (1 - shipments / cartridges), 1) if cartridges else None,
-        "duplicates": duplicates, "usage_jump_lines": usage_jumps,
+        "duplicates": duplicates, "usage_jump_lines": usage_jumps, "spare_at_end": spare,
         "replacements_found": found, "replacements_missed": missed, "replacements_false": false,
         "premature_flagged_right": premature_right, "premature_flagged_wrong": premature_wrong,
         "premature_missed": premature_missed,
