@@ -36,11 +36,13 @@ POLICIES = {  # name -> (policy file text, lead days the parcels take)
 ROWS = [
     ("stockouts (after a month)", "stockouts"), ("stockouts (all)", "stockouts_all"),
     ("  of which after a big job", "stockouts_big_job"), ("  of which agent offline", "stockouts_offline"),
+    ("stockouts, high use (manual)", "stockouts_manual_high_use"),
     ("median wait, days", "median_wait_days"), ("shipments", "shipments"), ("order lines", "order_lines"),
     ("cartridges used", "cartridges_used"), ("shipments saved %", "shipments_saved_percent"),
     ("duplicates", "duplicates"), ("usage-jump reorders", "usage_jump_lines"),
     ("replacements found", "replacements_found"), ("replacements missed", "replacements_missed"),
-    ("replacements false", "replacements_false"),
+    ("replacements false", "replacements_false"), ("spare at the end", "spare_at_end"),
+    ("premature flagged right", "premature_flagged_right"), ("premature flagged wrong", "premature_flagged_wrong"),
 ]
 
 

@@ -2,7 +2,8 @@
 
 - stockouts: a cartridge ran empty while no delivered cartridge for that supply was waiting (counted once the
   device has `settle_days` of history; `stockouts_all` counts every one); those within 10 days after a
-  one-off big job or an agent's offline gap are also counted as such;
+  one-off big job or an agent's offline gap are also counted as such; those of supplies the policy flagged
+  as very high use (manual ordering) are counted apart, as `stockouts_manual_high_use`;
 - wait: days each delivered cartridge waited before it was installed (median);
 - shipments (orders) and order lines against the cartridges the fleet really used;
 - duplicates: an order line placed while an earlier line for that supply was still open in the order book
@@ -65,7 +66,11 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
             key = (line["device"], line["supply"])
             placed[key].append((_at(order["placed_at"]), line["quantity"], rules.get(key, "consolidated"), ships))
 
-    stockouts = stockouts_all = duplicates = usage_jumps = big_job = offline = spare = 0
+    stockouts = stockouts_all = duplicates = usage_jumps = big_job = offline = spare = manual = 0
+    flagged: dict[tuple[str, str], datetime] = {}  # supplies handed to a person (very high use): first flag
+    for alarm in _lines(out / "alarms.jsonl"):
+        if alarm["kind"] == "high_use":
+            flagged.setdefault((alarm["device"], alarm["supply"]), _at(alarm["at"]))
     profiles = {p.serial: p for p in fleet.profiles}
     waits: list[float] = []
     stockout_list: list[tuple[str, str, str]] = []
@@ -82,7 +87,9 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
                 waits.append((event.at - arrivals[ready]).total_seconds() / 86400)
             elif event.empty:
                 stockouts_all += 1
-                if settle is not None and event.at >= settle:
+                if key in flagged and flagged[key] <= event.at:
+                    manual += 1  # the policy said: a person orders for this one
+                elif settle is not None and event.at >= settle:
                     stockouts += 1
                     stockout_list.append((*key, event.at.isoformat()))
                     profile, offset = profiles[key[0]], (event.at.date() - fleet.start).days
@@ -167,7 +174,7 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
     shipments = sum(1 for o in orders if decisions.get(o["id"], {}).get("kind", "auto") == "auto")
     return {
         "stockouts": stockouts, "stockouts_all": stockouts_all, "stockouts_big_job": big_job,
-        "stockouts_offline": offline, "median_wait_days": _median(waits),
+        "stockouts_offline": offline, "stockouts_manual_high_use": manual, "median_wait_days": _median(waits),
         "shipments": shipments, "order_lines": sum(len(o["lines"]) for o in orders),
         "cartridges_used": cartridges,
         "shipments_saved_percent": round(100 * (1 - shipments / cartridges), 1) if cartridges else None,
