@@ -53,7 +53,7 @@ def test_levels_global_then_client_then_device(tmp_path: Path):
     assert policy.rules("B", None).consolidation_days == Rules().consolidation_days
     colour = policy.rules("A", "D1").classes["colour_toner"]
     assert (colour.method, colour.level_percent) == ("level", 12)  # the device level kept the global method
-    assert policy.rules("A", "D2").classes["colour_toner"].level_percent == 10
+    assert policy.rules("A", "D2").classes["colour_toner"].level_percent == Rules().classes["colour_toner"].level_percent
 
 
 @pytest.mark.parametrize("text, where", [
@@ -96,7 +96,7 @@ def test_proactive_needs_a_month_of_history_and_uses_the_level_until_then():
     rules = Rules()
     young = view(forecast=fc(3, percent=40.0), history=20)
     assert need(young, rules, NOW) is None
-    fired = need(view(forecast=fc(3, percent=9.0), history=20), rules, NOW)
+    fired = need(view(forecast=fc(3, percent=rules.classes["mono_toner"].level_percent), history=20), rules, NOW)
     assert fired[0] == "level" and fired[1]["proactive_after_days"] == 30
 
 

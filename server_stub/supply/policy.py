@@ -4,7 +4,7 @@ Levels: a preset, then the file's `global` table, then the client's, then the de
 wins, key by key). Each supply class (mono/colour toner, mono/colour drum, maintenance, waste toner) has a
 method: Level (order at <= X %) or Proactive (order when the forecast says it runs out within N days; by
 default the lead time plus a safety day, counted from the forecast's *earliest* empty date so the range is
-the safety margin). Proactive needs `min_history_days` of history; Level applies until then.
+the safety margin). Proactive needs `min_history_days` of history; Level (20 % by default) applies until then.
 
 Presets:
 - `default`: Proactive, lead 5 days + 1.5 safety days, 30 days of use per order, site consolidation of what
@@ -72,7 +72,9 @@ class _Strict(BaseModel):
 
 class ClassRule(_Strict):
     method: Literal["level", "proactive"] = "proactive"
-    level_percent: Percent = 10.0  # Level: order at or below this percent
+    # Level: order at or below this percent (also what Proactive does before `min_history_days`; 20 % leaves a
+    # typical cartridge a week or more, enough for the lead time)
+    level_percent: Percent = 20.0
     days: Days | None = None  # Proactive: order when it runs out within N days (None: lead + safety)
     route: Literal["order", "query"] = "order"  # "query": to the query queue instead of an order
 
