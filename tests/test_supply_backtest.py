@@ -72,7 +72,7 @@ def test_steady_site_is_stockout_free_and_every_replacement_is_found(tmp_path: P
                       for r in found if r["device"] == printer.serial)
         assert days == printer.replaced_on
     for replacement in found:
-        assert set(replacement) >= {"device", "supply", "at", "left_percent", "premature", "wasted_pages", "order_id"}
+        assert set(replacement) == {"device", "supply", "at", "left_percent", "premature", "wasted_pages", "order_id"}
         assert replacement["premature"] is False and replacement["left_percent"] < 5
 
     forecasts = lines(out / "forecasts.jsonl")
@@ -94,7 +94,7 @@ def test_generated_fleet_history_replays_with_outputs_of_the_documented_shape(tm
     for name in ("forecasts", "orders", "replacements", "alarms"):
         assert (out / f"{name}.jsonl").exists()
     for alarm in lines(out / "alarms.jsonl"):
-        assert {"device", "supply", "at", "kind"} <= set(alarm)
+        assert set(alarm) == {"device", "supply", "at", "kind"}
     for forecast in lines(out / "forecasts.jsonl"):
         assert set(forecast) == FORECAST_KEYS
     real = {(e.serial, str(e.supply)) for e in fleet.events}

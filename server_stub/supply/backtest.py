@@ -105,13 +105,14 @@ class Replay:
                 "device": event.device, "supply": event.supply, "at": _iso(event.at),
                 "left_percent": None if event.left_percent is None else round(event.left_percent, 1),
                 "premature": is_premature(event, rules.alarms), "wasted_pages": event.wasted_pages,
-                "order_id": order_id, "cause": event.cause})
+                "order_id": order_id})
             self.counts["replacements"] += 1
         self.alarms(observed.alarms)
 
     def alarms(self, alarms: list) -> None:
         for alarm in alarms:
-            self.write("alarms", alarm.as_json())
+            doc = alarm.as_json()
+            self.write("alarms", {key: doc[key] for key in ("device", "supply", "at", "kind")})
             self.alarm_kinds[alarm.kind] += 1
 
     def end_of_day(self, day: date) -> None:
