@@ -164,3 +164,20 @@ def test_binary_gauge_learns_pages_per_percent_from_the_device_earlier_cartridge
     assert slot.learned.device_history[-1] == pytest.approx(40, rel=0.02)
     assert slot.forecast.percent == pytest.approx(truth[129], abs=2)
     assert slot.forecast.method == "pages+device" or slot.forecast.method.startswith("steps100+device")
+
+
+def test_a_coarse_gauge_that_goes_up_a_step_without_a_replacement_is_not_followed():
+    calls = {"n": 0}
+
+    def gauge(true: float) -> int:
+        calls["n"] += 1
+        shown = 10 * math.ceil(true / 10)
+        return shown + 10 if calls["n"] == 41 else shown  # one reading a step higher: shaken
+
+    printer = Printer(yield_pages=5000, gauge=gauge, report_serial=False)
+    eng, found, truth = run(printer, range(1, 41))
+    before = eng.slots[("T1", "1")].forecast.percent
+    eng, found2, truth2 = run(printer, range(41, 42), eng)
+    assert found == found2 == []
+    assert eng.slots[("T1", "1")].forecast.percent <= before  # the estimate kept falling with the pages
+    assert eng.slots[("T1", "1")].forecast.percent == pytest.approx(truth2[41], abs=3)

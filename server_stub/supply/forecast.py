@@ -267,6 +267,9 @@ def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step
             track.last_percent = obs.percent
             if obs.pages is not None:
                 track.add_point(obs.pages, obs.percent)
+    elif track.change_percent is not None and obs.percent > track.change_percent:
+        if predicted is not None:
+            track.estimate = predicted  # a coarse gauge went up a step without a replacement: shaken
     else:
         changed = track.change_percent is not None and obs.percent != track.change_percent
         if changed or (track.change_percent is None and track.installed_at is not None):
