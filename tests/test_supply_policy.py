@@ -9,7 +9,7 @@ import pytest
 
 from server_stub.supply.forecast import Forecast
 from server_stub.supply.policy import (
-    Policy, PolicyError, PolicyFile, Rules, SupplyView, load_policy, need, plan_site, quantity, supply_class)
+    PolicyError, PolicyFile, Rules, SupplyView, load_policy, need, plan_site, quantity, supply_class)
 
 NOW = datetime(2026, 6, 1, 18, tzinfo=timezone.utc)
 

@@ -21,7 +21,7 @@ from server_stub.supply.forecast import (
 from server_stub.supply.orders import Order
 from server_stub.supply.policy import Policy, Rules, SupplyClass, SupplyView, plan_site, supply_class
 from server_stub.supply.replacement import (
-    Alarm, OrderView, Replacement, detect, efficiency, is_premature, replacement_alarms)
+    Alarm, OrderView, Replacement, detect, efficiency, replacement_alarms)
 
 RECENT_READINGS = 3
 
