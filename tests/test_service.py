@@ -55,7 +55,7 @@ def configure(site, agent: str, document: dict) -> None:
 
 def server_cli(site, home, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "server_stub.cli", *args, "--db", site.db.url],
-                          env=environment(home), capture_output=True, text=True, input=stdin, timeout=60)
+                          env=environment(home, **site.secret_env), capture_output=True, text=True, input=stdin, timeout=60)
 
 
 def queued_by_jobs(agent: AgentProcess, job: str) -> int:
