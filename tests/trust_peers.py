@@ -135,6 +135,11 @@ class Site:
             return conn.execute(text(sql), params).scalar_one()
 
     @property
+    def box(self) -> SecretBox:
+        """The site's secret key, for domain calls that store credentials (set_entry)."""
+        return SecretBox.load(self.paths.ca_dir)
+
+    @property
     def secret_env(self) -> dict[str, str]:
         """The environment that gives a CLI process this site's secret key (when its FLEETMETER_HOME differs)."""
         return {SECRET_ENV: (self.paths.ca_dir / KEY_FILE).read_text().strip()}
