@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_config_show)
 
-    alerts = sub.add_parser("alerts", help="alerts about agents (stopped reporting)")
+    alerts = sub.add_parser("alerts", help="alerts about agents (stopped reporting, configuration refused)")
     alerts_sub = alerts.add_subparsers(dest="action", metavar="ACTION", required=True)
     lst = alerts_sub.add_parser("list", parents=[common], help="open alerts (raises those that are due first)")
     lst.add_argument("--all", action="store_true", help="also alerts cleared by the agent reporting again")
