@@ -27,8 +27,11 @@ class ServerPaths:
         return self.data / "fleetmeter.db"
 
     def ensure(self) -> ServerPaths:
-        self.data.mkdir(parents=True, exist_ok=True)
+        """The data directory and the CA directory, 0700 whatever the umask (also when they existed)."""
+        self.data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data.chmod(0o700)
         self.ca_dir.mkdir(mode=0o700, exist_ok=True)
+        self.ca_dir.chmod(0o700)
         return self
 
 

@@ -36,7 +36,7 @@ def sim(tmp_path_factory):
 @pytest.fixture(scope="module", params=DATABASES)
 def site(request, tmp_path_factory):
     running = start_site(request.param, tmp_path_factory.mktemp(f"service-{request.param}"),
-                         Limits(rate_per_minute=0))
+                         Limits(rate_per_minute=0, heartbeats_per_minute=0))
     yield running
     stop_site(running)
 
@@ -50,12 +50,12 @@ def fast_schedules(monkeypatch):
 def configure(site, agent: str, document: dict) -> None:
     """Store a whole configuration document as the agent's server-side entries (one key per top level)."""
     for key, value in document.items():
-        in_transaction(site, agent_config.set_entry, "agent", agent, key, value)
+        in_transaction(site, agent_config.set_entry, "agent", agent, key, value, site.box)
 
 
 def server_cli(site, home, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "server_stub.cli", *args, "--db", site.db.url],
-                          env=environment(home), capture_output=True, text=True, input=stdin, timeout=60)
+                          env=environment(home, **site.secret_env), capture_output=True, text=True, input=stdin, timeout=60)
 
 
 def queued_by_jobs(agent: AgentProcess, job: str) -> int:

@@ -148,7 +148,7 @@ def test_missed_runs_are_caught_up_at_start_and_backoff_grows_with_jitter(tmp_pa
 @pytest.fixture(scope="module", params=DATABASES)
 def site(request, tmp_path_factory):
     running = start_site(request.param, tmp_path_factory.mktemp(f"states-{request.param}"),
-                         Limits(rate_per_minute=0))
+                         Limits(rate_per_minute=0, heartbeats_per_minute=0))
     yield running
     stop_site(running)
 

@@ -23,7 +23,7 @@ from server_stub.trust import enrolment as registry
 from server_stub.api.app import Limits
 from trust_peers import DATABASES, in_transaction, send, start_site, stop_site
 
-LIMITS = Limits(max_body=256 * 1024, max_readings=50, rate_per_minute=20)
+LIMITS = Limits(max_body=256 * 1024, max_readings=50, rate_per_minute=20, enrolments_per_minute=0)
 
 
 @pytest.fixture(scope="module", params=DATABASES)

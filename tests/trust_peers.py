@@ -27,6 +27,7 @@ from server_stub.api.app import Limits, create_app
 from server_stub.trust.ca import CertificateAuthority
 from server_stub.db.engine import make_engine
 from server_stub.paths import ServerPaths
+from server_stub.trust.secrets import KEY_FILE, ENV as SECRET_ENV, SecretBox
 
 PG_ADMIN = "postgresql+psycopg:///postgres"
 DATABASES = ("sqlite", "postgresql")
@@ -133,6 +134,16 @@ class Site:
         with self.engine.connect() as conn:
             return conn.execute(text(sql), params).scalar_one()
 
+    @property
+    def box(self) -> SecretBox:
+        """The site's secret key, for domain calls that store credentials (set_entry)."""
+        return SecretBox.load(self.paths.ca_dir)
+
+    @property
+    def secret_env(self) -> dict[str, str]:
+        """The environment that gives a CLI process this site's secret key (when its FLEETMETER_HOME differs)."""
+        return {SECRET_ENV: (self.paths.ca_dir / KEY_FILE).read_text().strip()}
+
     def readings_of(self, agent: str) -> int:
         return self.count("SELECT count(*) FROM readings r JOIN agents a ON a.id = r.agent_id WHERE a.name = :n",
                           n=agent)
@@ -157,6 +168,7 @@ def start_site(kind: str, work: Path, limits: Limits, tls: bool = False) -> Site
     db = Database(kind, work)
     paths = ServerPaths(work / "server").ensure()
     ca = CertificateAuthority.create(paths.ca_dir, "Fleetmeter test CA")
+    SecretBox.create_key_file(paths.ca_dir)
     engine = make_engine(db.url)
     migrate.upgrade(engine)
     tls_files = ca.create_tls(paths.ca_dir, ["127.0.0.1", "localhost"]) if tls else None

@@ -17,13 +17,15 @@ from starlette.concurrency import run_in_threadpool
 
 from fleetmeter_contract.version import __version__
 from server_stub.api import heartbeat as heartbeat_routes
-from server_stub.api.http import ERRORS, BodyTooLarge, DeclaredBodyCap, problem, read_capped, replayed, too_large
+from server_stub.api.http import ERRORS, BodyGuard, problem, rate_limited, replayed
 from server_stub.api.models import (Batch, EnrolRequest, EnrolResponse, IngestResponse, field_path, first_problem,
                                     unstorable)
 from server_stub.ingest.store import RateLimited, store_batch
 from server_stub.trust import enrolment as agent_registry
+from server_stub.trust import rates
 from server_stub.trust.ca import CertificateAuthority, CsrError
 from server_stub.trust.nonces import Replayed
+from server_stub.trust.secrets import SecretBox
 from server_stub.trust.signatures import Rejected, RequestVerifier
 from server_stub.worker.runner import run_forever
 
@@ -33,6 +35,9 @@ class Limits:
     max_body: int = 4 * 1024 * 1024  # bytes per request
     max_readings: int = 500  # readings per batch
     rate_per_minute: int = 120  # ingest requests per agent per minute (0: unlimited)
+    heartbeats_per_minute: int = 12  # per agent (agents send one every 30 s at most often)
+    enrolments_per_minute: int = 30  # enrolment attempts per remote address
+    enrolments_per_key: int = 5  # enrolment attempts per agent key, per minute
     signature_window: timedelta = timedelta(minutes=5)
     cert_days: int = 365
 
@@ -40,7 +45,9 @@ class Limits:
 def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits(),
                run_worker: bool = False) -> FastAPI:
     """`run_worker`: also run the periodic tasks in this process (the embedded SQLite default; with
-    PostgreSQL, `serve --worker` or a separate `fleetmeter-server worker`)."""
+    PostgreSQL, `serve --worker` or a separate `fleetmeter-server worker`). Stored credentials are opened with
+    the secret key beside the CA, or FLEETMETER_SECRET_KEY (server_stub.trust.secrets)."""
+    box = SecretBox.load(ca.directory)
     verifier = RequestVerifier(engine, ca, limits.signature_window)
 
     @contextlib.asynccontextmanager
@@ -68,7 +75,7 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         field = field_path(tuple(p for p in loc if isinstance(p, (str, int))))
         return problem(400, "invalid document", f"{field or 'body'}: {error['msg']}", field or None)
 
-    app.add_middleware(DeclaredBodyCap, max_body=limits.max_body)
+    app.add_middleware(BodyGuard, max_body=limits.max_body)
 
     @app.get("/healthz", summary="Liveness check")
     def healthz() -> dict[str, str]:
@@ -76,7 +83,14 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
 
     @app.post("/v1/enroll", status_code=201, response_model=EnrolResponse, responses=ERRORS,
               summary="Exchange a one-time agent key and a CSR for an agent certificate")
-    def enroll(body: EnrolRequest) -> EnrolResponse | JSONResponse:
+    def enroll(body: EnrolRequest, request: Request) -> EnrolResponse | JSONResponse:
+        remote = request.client.host if request.client else "-"
+        wait = rates.check(engine, [(f"enrol-address:{remote}", limits.enrolments_per_minute),
+                                    (f"enrol-key:{agent_registry.hash_key(body.key)[:32]}",
+                                     limits.enrolments_per_key)])
+        if wait is not None:
+            return rate_limited(f"at most {limits.enrolments_per_minute} enrolment attempts per minute per address "
+                                f"and {limits.enrolments_per_key} per key", wait)
         try:
             with engine.begin() as conn:
                 name, client, issued = agent_registry.enrol(conn, ca, body.key, body.csr, body.hostname,
@@ -93,10 +107,7 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}}}})
     async def ingest(request: Request) -> IngestResponse | JSONResponse:
-        try:
-            body = await read_capped(request, limits.max_body)
-        except BodyTooLarge:
-            return too_large(limits.max_body)
+        body = await request.body()  # capped and checked for duplicate keys by BodyGuard
         remote = request.client.host if request.client else None
         return await run_in_threadpool(_ingest, request.method, str(request.url), dict(request.headers), body,
                                        remote)
@@ -107,6 +118,8 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
             signer = verifier.verify(method, url, headers, body)
         except Rejected as exc:
             return problem(exc.status, exc.error, exc.detail)
+        except Replayed:
+            return replayed()
         try:
             batch = Batch.parse(body)
         except ValidationError as exc:
@@ -120,16 +133,12 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
             return problem(400, found.error, found.detail, found.field)
         try:
             with engine.begin() as conn:
-                stored = store_batch(conn, signer.agent_id, signer.nonce, batch, body, remote,
-                                     limits.rate_per_minute)
-        except Replayed:
-            return replayed()
+                stored = store_batch(conn, signer.agent_id, batch, body, remote, limits.rate_per_minute)
         except RateLimited as exc:
-            return problem(429, "rate limit", f"at most {limits.rate_per_minute} uploads per minute per agent",
-                           headers={"Retry-After": str(exc.retry_after)})
+            return rate_limited(f"at most {limits.rate_per_minute} uploads per minute per agent", exc.retry_after)
         return IngestResponse(received=stored.received, stored=stored.stored, duplicates=stored.duplicates)
 
-    heartbeat_routes.add_routes(app, engine, verifier, limits.max_body)
+    heartbeat_routes.add_routes(app, engine, verifier, box, limits.heartbeats_per_minute)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

@@ -8,10 +8,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from server_stub.api.http import BodyTooLarge, problem, read_capped, replayed
+from server_stub.api.http import problem, rate_limited, replayed
 from server_stub.api.models import HeartbeatRequest, first_problem, unstorable
 from server_stub.fleet.state import record
+from server_stub.trust import rates
 from server_stub.trust.nonces import Replayed
+from server_stub.trust.secrets import SecretBox, SecretKeyError
 from server_stub.trust.signatures import Rejected, RequestVerifier
 
 
@@ -32,15 +34,13 @@ def inline_schema(model: type[BaseModel]) -> dict:
     return resolve(schema)
 
 
-def add_routes(app: FastAPI, engine: Engine, verifier: RequestVerifier, max_body: int) -> None:
+def add_routes(app: FastAPI, engine: Engine, verifier: RequestVerifier, box: SecretBox | None,
+               per_minute: int) -> None:
     @app.post("/v1/heartbeat", summary="Signed heartbeat: record the agent's state, answer with its configuration",
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": inline_schema(HeartbeatRequest)}}}})
     async def heartbeat(request: Request) -> JSONResponse:
-        try:
-            body = await read_capped(request, max_body)
-        except BodyTooLarge:
-            return problem(413, "body too large", f"at most {max_body} bytes per request")
+        body = await request.body()  # capped and checked for duplicate keys by BodyGuard
         remote = request.client.host if request.client else None
         return await run_in_threadpool(_heartbeat, request.method, str(request.url), dict(request.headers), body,
                                        remote)
@@ -51,14 +51,19 @@ def add_routes(app: FastAPI, engine: Engine, verifier: RequestVerifier, max_body
             beat = HeartbeatRequest.model_validate_json(body)
         except Rejected as exc:
             return problem(exc.status, exc.error, exc.detail)
+        except Replayed:
+            return replayed()
         except ValidationError as exc:
             found = first_problem(exc)
             return problem(400, found.error, found.detail, found.field)
         found = unstorable(body)
         if found:
             return problem(400, found.error, found.detail, found.field)
+        wait = rates.check(engine, [(f"heartbeat:{signer.agent_id}", per_minute)])
+        if wait is not None:
+            return rate_limited(f"at most {per_minute} heartbeats per minute per agent", wait)
         try:
             with engine.begin() as conn:
-                return JSONResponse(record(conn, signer.agent_id, signer.nonce, beat, remote))
-        except Replayed:
-            return replayed()
+                return JSONResponse(record(conn, signer.agent_id, beat, remote, box))
+        except SecretKeyError as exc:
+            return problem(500, "server configuration", str(exc))

@@ -24,12 +24,19 @@ class _Open(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
 
+class ConfigRefused(_Open):
+    """The agent would not apply the configuration this server sent (agent.scheduler.service)."""
+    version: Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]*$")]
+    error: Annotated[str, Field(max_length=1000), Clean]
+
+
 class Heartbeat(_Open):
     version: Annotated[str, Field(min_length=1, max_length=100)]
     hostname: Annotated[str, Field(min_length=1, max_length=255)]
     os: Annotated[str, Field(max_length=255)]
     ip_addresses: Annotated[list[IPvAnyAddress], Field(max_length=64)] = []
     queue_depth: Annotated[int, Field(ge=0, le=INT32)] = 0
+    config_refused: ConfigRefused | None = None
 
 
 class Batch(BaseModel):

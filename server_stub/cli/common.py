@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
@@ -75,7 +76,19 @@ def age(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """A stored string (from an agent or a printer) safe on a terminal: control and format characters
+    (escape sequences, newlines, bidi overrides) shown escaped, e.g. "\\x1b[2J", "\\n"; the rest as is."""
+    return "".join(_ESCAPES.get(ch) or (ascii(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+                                        else ch) for ch in text)
+
+
 def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows of cells, aligned; every cell shown through printable()."""
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -30,13 +30,16 @@ from fleetmeter_contract.version import __version__
 from server_stub.cli import service as service_cli
 from server_stub.cli import worker as worker_cli
 from server_stub.api.models import HARD_MAX_READINGS
-from server_stub.cli.common import CliError, age, agent_name, bounded, duration, duration_between, engine_for, print_table, ready_engine, safe_url
+from server_stub.cli.common import (CliError, age, agent_name, bounded, duration, duration_between, engine_for, printable,
+                                    print_table, ready_engine, safe_url)
 from server_stub.db import migrate
 from server_stub.fleet.devices import list_devices
 from server_stub.fleet.state import agent_states
 from server_stub.paths import server_paths
 from server_stub.trust import enrolment as registry
 from server_stub.trust.ca import CA_CERT, CertificateAuthority
+from server_stub.trust.secrets import KEY_FILE, SecretBox, SecretKeyError
+from server_stub.fleet.remote_config import seal_stored
 from server_stub.supply import backtest as supply_backtest
 
 
@@ -65,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-readings", type=bounded(1, HARD_MAX_READINGS), default=500, metavar="N", help="readings per batch")
     serve.add_argument("--rate-limit", type=bounded(0, 100_000), default=120, metavar="N",
                        help="uploads per agent per minute (0: unlimited)")
+    serve.add_argument("--heartbeat-limit", type=bounded(0, 100_000), default=12, metavar="N",
+                       help="heartbeats per agent per minute (0: unlimited)")
+    serve.add_argument("--enrol-limit", type=bounded(0, 100_000), default=30, metavar="N",
+                       help="enrolment attempts per remote address per minute (0: unlimited); 5 per key")
     serve.add_argument("--signature-window", type=duration_between(10, 3600), default=timedelta(minutes=5), metavar="DURATION")
     serve.add_argument("--cert-days", type=bounded(1, 3650), default=365, help="validity of issued agent certificates")
     serve.add_argument("--worker", action="store_true",
@@ -115,10 +122,18 @@ def cmd_init(args) -> int:
     else:
         ca, made = CertificateAuthority.create(paths.ca_dir, f"Fleetmeter agent CA {socket.gethostname()}"), \
             "created"
+    key_made = SecretBox.create_key_file(paths.ca_dir)
     engine = engine_for(args, paths)
-    paths.data.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(engine)
+    box = SecretBox.load(paths.ca_dir)
+    with engine.begin() as conn:
+        sealed = seal_stored(conn, box)
     print(f"CA {made}: {paths.ca_dir / CA_CERT} (sha256 {ca.fingerprint})")
+    if key_made:
+        print(f"secret key created: {paths.ca_dir / KEY_FILE} (0600; encrypts stored credentials: back it up "
+              "with the CA)")
+    if sealed:
+        print(f"{sealed} credential entr{'y' if sealed == 1 else 'ies'} stored in clear now encrypted")
     print(f"database ready: {safe_url(engine)}")
     if args.tls_host:
         cert, key = ca.create_tls(paths.ca_dir, args.tls_host)
@@ -144,6 +159,7 @@ def cmd_serve(args) -> int:
     if not (paths.ca_dir / CA_CERT).exists():
         raise CliError(f"no CA in {paths.ca_dir}; run: fleetmeter-server init")
     limits = Limits(max_body=args.max_body, max_readings=args.max_readings, rate_per_minute=args.rate_limit,
+                    heartbeats_per_minute=args.heartbeat_limit, enrolments_per_minute=args.enrol_limit,
                     signature_window=args.signature_window, cert_days=args.cert_days)
     app = create_app(engine, CertificateAuthority.load(paths.ca_dir), limits,
                      run_worker=args.worker or engine.dialect.name == "sqlite")
@@ -187,11 +203,15 @@ def cmd_agents_list(args) -> int:
             for p in states[row.name][1]]} for row in rows]}, indent=2))
         return 0
     header = ("CLIENT", "AGENT", "STATE", "CONNECTION", "LAST SEEN (UTC)", "VERSION", "HOST", "ADDRESS", "QUEUE",
-              "CERTIFICATE")
+              "CERTIFICATE", "CONFIG")
     table = [header] + [(r.client, r.name, r.state, states[r.name][0], age(r.last_seen_at), r.version or "-", r.hostname or "-",
                          r.remote_ip or "-", "-" if r.queue_depth is None else str(r.queue_depth),
-                         (r.fingerprint or "-")[:16]) for r in rows]
+                         (r.fingerprint or "-")[:16], "REFUSED" if r.config_refused else "ok") for r in rows]
     print_table(table)
+    for r in rows:
+        if r.config_refused:
+            print(printable(f"{r.name}: refused configuration {r.config_refused.get('version')} (keeps its last good "
+                            f"one): {r.config_refused.get('error')}"))
     return 0
 
 
@@ -237,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"fleetmeter-server: {exc}", file=sys.stderr)
         return exc.code
+    except SecretKeyError as exc:
+        print(f"fleetmeter-server: {exc}", file=sys.stderr)
+        return 1
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         print(f"fleetmeter-server: cannot use the database: {reason}; check --db / FLEETMETER_DB",

@@ -18,6 +18,7 @@ from server_stub.cli.common import CliError, age, print_table, ready_engine
 from server_stub.db.tables import agents
 from server_stub.fleet import remote_config as agent_config
 from server_stub.fleet import state as agent_heartbeat
+from server_stub.trust.secrets import SecretBox, SecretKeyError
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_config_show)
 
-    alerts = sub.add_parser("alerts", help="alerts about agents (stopped reporting)")
+    alerts = sub.add_parser("alerts", help="alerts about agents (stopped reporting, configuration refused)")
     alerts_sub = alerts.add_subparsers(dest="action", metavar="ACTION", required=True)
     lst = alerts_sub.add_parser("list", parents=[common], help="open alerts (raises those that are due first)")
     lst.add_argument("--all", action="store_true", help="also alerts cleared by the agent reporting again")
@@ -65,15 +66,16 @@ def _scope(args) -> tuple[str, str]:
 
 def cmd_config_set(args) -> int:
 
-    _, engine = ready_engine(args)
+    paths, engine = ready_engine(args)
     text = sys.stdin.read().strip() if args.value == "-" else args.value
     scope, target = _scope(args)
     if not (args.global_ or args.client or args.agent):
         raise CliError("say where the key applies: --global, --client CLIENT or --agent AGENT", 2)
     try:
         with engine.begin() as conn:
-            agent_config.set_entry(conn, scope, target, args.key, agent_config.parse_value(text))
-    except agent_config.ConfigProblem as exc:
+            agent_config.set_entry(conn, scope, target, args.key, agent_config.parse_value(text),
+                                   SecretBox.load(paths.ca_dir))
+    except (agent_config.ConfigProblem, SecretKeyError) as exc:
         raise CliError(f"config set: {exc}", 2) from None
     where = "all agents" if scope == "global" else f"{scope} {target}"
     print(f"{args.key} set for {where}; agents apply it on their next heartbeat")
@@ -94,17 +96,21 @@ def cmd_config_unset(args) -> int:
 
 def cmd_config_show(args) -> int:
 
-    _, engine = ready_engine(args)
+    paths, engine = ready_engine(args)
     scope, target = _scope(args)
     chosen = args.global_ or args.client or args.agent
+    box = SecretBox.load(paths.ca_dir)  # secrets are masked below; opened to show the other fields
     with engine.connect() as conn:
-        rows = agent_config.entries(conn, scope if chosen else None, target if chosen else None)
-        every = agent_config.entries(conn)
+        rows = agent_config.entries(conn, scope if chosen else None, target if chosen else None, box)
+        every = agent_config.entries(conn, box=box)
         agent = args.agent and conn.execute(select(agents.c.name, agents.c.client)
                                             .where(agents.c.name == args.agent)).first()
         if args.agent and agent is None:
             raise CliError(f"no agent named {args.agent!r}; see: fleetmeter-server agents list")
-        document = agent_config.agent_document(conn, agent.name, agent.client) if agent else None
+        try:
+            document = agent_config.agent_document(conn, agent.name, agent.client, box) if agent else None
+        except SecretKeyError as exc:
+            raise CliError(f"config show: {exc}") from None
     effective = None
     if agent:
         effective = {key: agent_config.mask(key, value) for key, value in document.items()}

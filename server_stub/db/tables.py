@@ -60,6 +60,7 @@ agents = Table(
     Column("queue_depth", Integer),
     Column("rate_window", BigInteger, nullable=False, server_default="0"),
     Column("rate_count", Integer, nullable=False, server_default="0"),
+    Column("config_refused", JSON),  # {"version", "error"}: the configuration its last heartbeat refused (0005)
 )
 
 certificates = Table(
@@ -120,8 +121,9 @@ agent_alerts = Table(
     "agent_alerts", metadata,
     Column("id", Integer, primary_key=True),
     Column("agent_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("kind", String(32), nullable=False),  # stopped_reporting | stopped_reporting_final
-    Column("silent_since", UTCDateTime, nullable=False),  # the agent's last contact the alert is about
+    Column("kind", String(32), nullable=False),  # stopped_reporting | stopped_reporting_final | config_refused
+    # the agent's last contact the alert is about (config_refused: the heartbeat that first reported it)
+    Column("silent_since", UTCDateTime, nullable=False),
     Column("raised_at", UTCDateTime, nullable=False),
     Column("cleared_at", UTCDateTime),  # set when the agent reports again
     Column("message", Text, nullable=False),
@@ -139,4 +141,13 @@ worker_tasks = Table(
     Column("last_error", Text),
     Column("runs", Integer, nullable=False, server_default="0"),
     Column("failures", Integer, nullable=False, server_default="0"),
+)
+
+# Rate-limit windows shared by every serve process (heartbeats per agent, enrolment attempts per address and
+# per key): one row per bucket, the count of the current one-minute window (migration 0005).
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("bucket", String(120), primary_key=True),
+    Column("window", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
 )

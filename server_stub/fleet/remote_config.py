@@ -5,7 +5,8 @@ A key is a dotted path into the agent's configuration document (see fleetmeter_c
 keys and their defaults): `ranges`, `credentials`, `schedules.alerts.interval`, `thresholds...`. Global
 keys under `server.` are the server's own settings (agent state timing) and are never sent to agents.
 Credentials are sent only to the agents they belong to, inside the signed heartbeat answer over TLS; in
-listings their secrets are masked.
+listings their secrets are masked; in the database they are sealed (server_stub.trust.secrets): set_entry
+seals them, entries and agent_document open them with the server's SecretBox.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fleetmeter_contract.config import (SERVER_DEFAULTS, SERVER_PREFIX, ConfigEr
                                         put)
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import agents, config_entries
+from server_stub.trust.secrets import SecretBox, SecretKeyError, is_sealed
 
 SCOPES = ("global", "client", "agent")
 SECRET_FIELDS = ("community", "auth_key", "priv_key")
@@ -69,9 +71,19 @@ def _target_exists(conn: Connection, scope: str, target: str) -> None:
         raise ConfigProblem(f"no {scope} named {target!r}; see: fleetmeter-server agents list")
 
 
-def set_entry(conn: Connection, scope: str, target: str, key: str, value: Any) -> None:
+def is_secret(key: str) -> bool:
+    """Entries stored sealed: credentials (whole or a part of them) and any secret field."""
+    return key == "credentials" or key.startswith("credentials.") or key.rsplit(".", 1)[-1] in SECRET_FIELDS
+
+
+def set_entry(conn: Connection, scope: str, target: str, key: str, value: Any, box: SecretBox | None = None) -> None:
     _check(scope, key, value)
     _target_exists(conn, scope, target)
+    if is_secret(key):
+        if box is None:
+            raise ConfigProblem(f"{key}: no secret key to encrypt it with; run fleetmeter-server init (or set "
+                                "FLEETMETER_SECRET_KEY)")
+        value = box.seal(value)
     where = and_(config_entries.c.scope == scope, config_entries.c.target == target, config_entries.c.key == key)
     conn.execute(delete(config_entries).where(where))
     conn.execute(config_entries.insert().values(scope=scope, target=target, key=key, value=value,
@@ -84,17 +96,37 @@ def unset_entry(conn: Connection, scope: str, target: str, key: str) -> int:
         config_entries.c.key == key)).rowcount
 
 
-def entries(conn: Connection, scope: str | None = None, target: str | None = None) -> list[Entry]:
+def seal_stored(conn: Connection, box: SecretBox) -> int:
+    """Seal secret entries stored in clear (before revision 0005_hardening); returns how many."""
+    count = 0
+    for row in conn.execute(select(config_entries.c.id, config_entries.c.key, config_entries.c.value)).all():
+        if is_secret(row.key) and not is_sealed(row.value):
+            conn.execute(config_entries.update().where(config_entries.c.id == row.id)
+                         .values(value=box.seal(row.value)))
+            count += 1
+    return count
+
+
+def _opened(value: Any, box: SecretBox | None) -> Any:
+    if not is_sealed(value):
+        return value
+    return box.open(value) if box else "***"
+
+
+def entries(conn: Connection, scope: str | None = None, target: str | None = None,
+            box: SecretBox | None = None) -> list[Entry]:
+    """Entries with sealed values opened (without a box: shown as "***")."""
     query = select(config_entries).order_by(config_entries.c.scope, config_entries.c.target, config_entries.c.key)
     if scope:
         query = query.where(config_entries.c.scope == scope)
     if target is not None:
         query = query.where(config_entries.c.target == target)
-    return [Entry(r.scope, r.target, r.key, r.value) for r in conn.execute(query)]
+    return [Entry(r.scope, r.target, r.key, _opened(r.value, box)) for r in conn.execute(query)]
 
 
-def agent_document(conn: Connection, agent: str, client: str) -> dict:
-    """The configuration for one agent: global, then client, then agent entries (server.* left out)."""
+def agent_document(conn: Connection, agent: str, client: str, box: SecretBox | None) -> dict:
+    """The configuration for one agent: global, then client, then agent entries (server.* left out), secrets
+    opened (SecretKeyError when one is sealed and there is no box or another key)."""
     rows = conn.execute(select(config_entries).where(or_(
         config_entries.c.scope == "global",
         and_(config_entries.c.scope == "client", config_entries.c.target == client),
@@ -102,7 +134,10 @@ def agent_document(conn: Connection, agent: str, client: str) -> dict:
     document: dict = {}
     for row in sorted(rows, key=lambda r: (SCOPES.index(r.scope), r.key)):
         if not row.key.startswith(SERVER_PREFIX):
-            put(document, row.key, row.value)
+            if is_sealed(row.value) and box is None:
+                raise SecretKeyError("stored credentials are sealed and this server has no secret key "
+                                     "(FLEETMETER_SECRET_KEY or secret.key beside the CA)")
+            put(document, row.key, _opened(row.value, box))
     return document
 
 

@@ -14,6 +14,10 @@ States, as Focalist names them:
 After `server.stopped_reporting_after` (7 days) of silence the server raises "agent stopped reporting",
 and a final one after `server.final_alert_after` (30 days); each once per silence (the agent reporting
 again clears them, and a later silence raises them anew).
+
+An agent that refuses the configuration the server sends it (a heartbeat with `agent.config_refused`:
+version and error) keeps its last good one; the server stores the refusal with the agent and raises a
+"config_refused" alert, cleared by the first heartbeat without one.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Connection
 
 from server_stub.api.models import HeartbeatRequest
 from server_stub.db.engine import upsert_insert, utcnow
 from server_stub.db.tables import agent_alerts, agent_parts, agents
 from server_stub.fleet.remote_config import StateTiming, agent_document, document_version, state_timing
-from server_stub.trust.nonces import claim_nonce
+from server_stub.trust.secrets import SecretBox
 
 ALERT_KINDS = ("stopped_reporting", "stopped_reporting_final")
+CONFIG_REFUSED = "config_refused"
 
 
 @dataclass(frozen=True)
@@ -66,26 +71,44 @@ def agent_states(conn: Connection) -> dict[str, tuple[str, list[PartState]]]:
             for row in conn.execute(select(agents.c.id, agents.c.name, agents.c.state, agents.c.last_seen_at))}
 
 
-def record(conn: Connection, agent_id: int, nonce: str, beat: HeartbeatRequest, remote_ip: str | None) -> dict:
-    """Record a verified heartbeat; raises trust.nonces.Replayed (the caller's transaction rolls back)."""
+def record(conn: Connection, agent_id: int, beat: HeartbeatRequest, remote_ip: str | None,
+           box: SecretBox | None) -> dict:
+    """Record a verified heartbeat (its nonce already claimed); answer with the agent's configuration."""
     now = utcnow()
-    claim_nonce(conn, nonce)
     info = beat.agent
+    refused = info.config_refused.model_dump() if info.config_refused else None
     conn.execute(update(agents).where(agents.c.id == agent_id).values(
         last_seen_at=now, agent_version=info.version, hostname=info.hostname, os=info.os,
-        ip_addresses=[str(ip) for ip in info.ip_addresses], remote_ip=remote_ip, queue_depth=info.queue_depth))
+        ip_addresses=[str(ip) for ip in info.ip_addresses], remote_ip=remote_ip, queue_depth=info.queue_depth,
+        config_refused=refused))
     conn.execute(delete(agent_parts).where(agent_parts.c.agent_id == agent_id))
     for name, part in beat.parts.items():
         conn.execute(agent_parts.insert().values(agent_id=agent_id, part=name, ok=part.ok,
                                                  detail=part.detail or None, last_run_at=part.at,
                                                  reported_at=now))
-    conn.execute(update(agent_alerts).where(agent_alerts.c.agent_id == agent_id,
+    conn.execute(update(agent_alerts).where(agent_alerts.c.agent_id == agent_id, agent_alerts.c.kind.in_(ALERT_KINDS),
                                             agent_alerts.c.cleared_at.is_(None)).values(cleared_at=now))
     row = conn.execute(select(agents.c.name, agents.c.client, agents.c.state).where(agents.c.id == agent_id)).one()
-    config = agent_document(conn, row.name, row.client)
+    _config_refusal_alert(conn, agent_id, row.name, row.client, refused, now)
+    config = agent_document(conn, row.name, row.client, box)
     parts = [PartState(n, p.ok, p.detail, p.at) for n, p in beat.parts.items()]
     state = connection_state(row.state, now, parts, now, state_timing(conn))
     return {"config": config, "config_version": document_version(config), "state": state}
+
+
+def _config_refusal_alert(conn: Connection, agent_id: int, name: str, client: str, refused: dict | None,
+                          now: datetime) -> None:
+    """One open config_refused alert per refusal (a new version or error replaces it); none once accepted."""
+    message = refused and (f"agent {name} (client {client}) refused configuration {refused['version']} and keeps "
+                           f"its last good one: {refused['error']}")
+    is_open = and_(agent_alerts.c.agent_id == agent_id, agent_alerts.c.kind == CONFIG_REFUSED,
+                   agent_alerts.c.cleared_at.is_(None))
+    if message and conn.execute(select(agent_alerts.c.id).where(is_open, agent_alerts.c.message == message)).first():
+        return
+    conn.execute(update(agent_alerts).where(is_open).values(cleared_at=now))
+    if message:
+        conn.execute(agent_alerts.insert().values(agent_id=agent_id, kind=CONFIG_REFUSED, silent_since=now,
+                                                  raised_at=now, message=message))
 
 
 def raise_silence_alerts(conn: Connection) -> int:

@@ -1,7 +1,8 @@
-"""Storing one verified batch: nonce, heartbeat, rate window and readings in a single transaction.
+"""Storing one verified batch: heartbeat, rate window and readings in a single transaction.
 
 Either everything in the batch is stored (readings already there are skipped by their idempotency key)
-or nothing is: a replayed nonce or an exhausted rate window rolls the whole transaction back.
+or nothing is: an exhausted rate window rolls the whole transaction back. (The request's nonce was claimed
+and committed when its signature was verified: server_stub.trust.signatures.)
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from server_stub.api.models import Batch
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import agents
 from server_stub.ingest.identity import device_key
-from server_stub.trust.nonces import claim_nonce
 
 class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
@@ -35,14 +35,13 @@ class Stored:
         return self.received - self.stored
 
 
-def store_batch(conn: Connection, agent_id: int, nonce: str, batch: Batch, body: bytes, remote_ip: str | None,
+def store_batch(conn: Connection, agent_id: int, batch: Batch, body: bytes, remote_ip: str | None,
                 rate_per_minute: int) -> Stored:
     """`batch` is the validated form of `body`; the readings are stored as sent (JSON taken from `body`).
-    Raises Replayed or RateLimited: the caller's transaction then rolls back, so nothing of the batch stays."""
+    Raises RateLimited: the caller's transaction then rolls back, so nothing of the batch stays."""
     heartbeat = batch.agent
     now = utcnow()
     window = int(now.timestamp()) // 60
-    claim_nonce(conn, nonce)
     count = conn.execute(
         update(agents).where(agents.c.id == agent_id).values(
             last_seen_at=now, agent_version=heartbeat.version, hostname=heartbeat.hostname,

@@ -42,8 +42,9 @@ def fingerprint(cert: x509.Certificate) -> str:
 
 
 class CertificateAuthority:
-    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, directory: Path) -> None:
         self.key = key
+        self.directory = directory  # also holds the server's secret key (server_stub.trust.secrets)
         self.cert = cert
         self.pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         self.fingerprint = fingerprint(cert)
@@ -52,7 +53,7 @@ class CertificateAuthority:
     def load(cls, directory: Path) -> CertificateAuthority:
         key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), password=None)
         cert = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
-        return cls(key, cert)
+        return cls(key, cert, directory)
 
     @classmethod
     def create(cls, directory: Path, common_name: str, years: int = 10) -> CertificateAuthority:
@@ -74,7 +75,7 @@ class CertificateAuthority:
                                                             serialization.PrivateFormat.PKCS8,
                                                             serialization.NoEncryption()))
         (directory / CA_CERT).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return cls(key, cert)
+        return cls(key, cert, directory)
 
     def _builder(self, subject: x509.Name, public_key, days: int) -> x509.CertificateBuilder:
         now = datetime.now(timezone.utc)

@@ -59,6 +59,7 @@ class AgentRow:
     key_expires_at: datetime | None
     fingerprint: str | None
     cert_not_after: datetime | None
+    config_refused: dict | None  # {"version", "error"}: the server configuration the agent last refused
 
     def to_json(self) -> dict:
         iso = lambda value: value.isoformat().replace("+00:00", "Z") if value else None  # noqa: E731
@@ -67,7 +68,8 @@ class AgentRow:
                 "last_seen_at": iso(self.last_seen_at), "version": self.version, "hostname": self.hostname,
                 "os": self.os, "ip_addresses": self.ip_addresses, "remote_ip": self.remote_ip,
                 "queue_depth": self.queue_depth, "key_expires_at": iso(self.key_expires_at),
-                "certificate_fingerprint": self.fingerprint, "certificate_not_after": iso(self.cert_not_after)}
+                "certificate_fingerprint": self.fingerprint, "certificate_not_after": iso(self.cert_not_after),
+                "config_refused": self.config_refused}
 
 
 class AgentOfAnotherClient(Exception):
@@ -112,7 +114,7 @@ def list_agents(conn: Connection) -> list[AgentRow]:
              .outerjoin(certificates, _active_certificate()).order_by(agents.c.client, agents.c.name))
     return [AgentRow(r.name, r.client, r.state, r.created_at, r.enrolled_at, r.last_seen_at, r.agent_version,
                      r.hostname, r.os, r.ip_addresses or [], r.remote_ip, r.queue_depth, r.key_expires_at,
-                     r.fingerprint, r.not_after) for r in conn.execute(query)]
+                     r.fingerprint, r.not_after, r.config_refused) for r in conn.execute(query)]
 
 
 def revoke_agent(conn: Connection, name: str) -> int:

@@ -3,8 +3,9 @@
 Accepted only if: the key id names a certificate this server issued (it chains to our CA and is within its
 validity), the signature covers @method, @path and content-digest and verifies with that certificate's key,
 `created` is within the window (either side: a fast or slow agent clock), a nonce is present, the digest
-matches the body, and the certificate is not revoked. The nonce is checked for replay when the batch is
-stored (server_stub.ingest), inside the same transaction.
+matches the body, and the certificate is not revoked. The nonce is then claimed in its own committed
+transaction (trust.nonces.Replayed if it was seen): whatever the request's answer later (429, 400, a failed
+store), the same signed request is never accepted again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from server_stub.trust.ca import CertificateAuthority
+from server_stub.trust.nonces import claim_nonce
 from server_stub.db.tables import agents, certificates
 
 REQUIRED_COMPONENTS = ("@method", "@path", "content-digest")
@@ -97,6 +99,8 @@ class RequestVerifier:
             raise Rejected(403, "certificate revoked",
                            f"certificate of agent {row.name!r} was revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC; "
                            "enrol again with a new agent key")
+        with self.engine.begin() as conn:  # committed now: a nonce once seen stays seen, whatever the answer
+            claim_nonce(conn, result.nonce)
         return Signer(row.agent_id, row.name, key_id, result.nonce)
 
     def _certificate(self, fingerprint: str, pem: str) -> x509.Certificate:

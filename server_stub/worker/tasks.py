@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from server_stub.fleet.state import raise_silence_alerts
 from server_stub.trust.nonces import prune_nonces
+from server_stub.trust.rates import prune_windows
 
 NONCE_RETENTION = timedelta(days=1)  # longer than any signature window serve accepts (at most 1 h)
 
@@ -39,6 +40,11 @@ def task(name: str, period: timedelta) -> Callable[[Callable[[Connection], Any]]
 @task("prune_nonces", timedelta(minutes=10))
 def _prune(conn: Connection) -> int:
     return prune_nonces(conn, NONCE_RETENTION)
+
+
+@task("prune_rate_windows", timedelta(minutes=10))
+def _prune_rates(conn: Connection) -> int:
+    return prune_windows(conn)
 
 
 @task("silence_alerts", timedelta(minutes=1))
