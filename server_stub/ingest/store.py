@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from server_stub.api.models import Batch
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import agents
-from server_stub.ingest.identity import device_key
+from server_stub.assets.identity import asset_key
 from server_stub.trust.nonces import claim_nonce
 
 class RateLimited(Exception):
@@ -80,7 +80,7 @@ SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
 
 
 def _insert_readings(conn: Connection, agent_id: int, batch: Batch, body: bytes, now: datetime) -> int:
-    keys = json.dumps([device_key(reading) for reading in batch.readings])
+    keys = json.dumps([asset_key(reading) for reading in batch.readings])
     times = [reading.collected_at.astimezone(timezone.utc) for reading in batch.readings]
     if conn.dialect.name == "postgresql":
         params = {"times": json.dumps([t.isoformat() for t in times]), "now": now}
