@@ -10,7 +10,7 @@ stays within the agent's client like every other one.
   differently by a newer profile ("Hewlett-Packard" -> "HP") does not create a new asset.
 - Serials: surrounding blanks dropped, upper case. Placeholders printers report when the formatter does not
   know its serial (HP's "XXXXXXXXXX", "0000000000", "unknown", "Serial Number", a single repeated character,
-  fewer than 4 characters) are no identity: the MAC decides.
+  fewer than 3 characters) are no identity: the MAC decides.
 - MACs: twelve hex digits, lower case, colon separated; all-zero, broadcast and multicast addresses are none.
 
 The key is also the device part of a reading's idempotency key (readings.device_key).
@@ -55,7 +55,7 @@ PLACEHOLDER_SERIALS = frozenset({
     "NOT AVAILABLE", "NOTAVAILABLE", "0123456789", "123456789", "1234567890", "12345678", "ABCDEFGHIJ", "TBD",
     "UNDEFINED", "INVALID", "NOSERIAL", "NO SERIAL",
 })
-MIN_SERIAL = 4
+MIN_SERIAL = 3
 _NOT_MACS = frozenset({"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
 
 

@@ -75,7 +75,18 @@ def age(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+def printable(text: object) -> str:
+    """Text a printer or a customer sent, safe on a terminal: control and other non-printable characters
+    (escape sequences, bidi overrides, NUL) shown as backslash escapes."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+
+
 def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Columns aligned; every cell made printable (cells may hold what printers sent)."""
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
