@@ -44,7 +44,7 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
                    found: dict[str, DeviceReading], now: datetime) -> dict[str, int]:
     """Identity key -> asset id within the client, creating `to_complete` assets for keys seen for the first
     time (`found` holds one reading per key, for the asset's manufacturer, model, serial and MAC)."""
-    keys = list(found)
+    keys = sorted(found)  # new identities claimed in one order: concurrent uploads do not deadlock
     known = dict(conn.execute(select(asset_identities.c.identity_key, asset_identities.c.asset_id).where(
         asset_identities.c.client_id == client_id, asset_identities.c.identity_key.in_(keys))).all())
     missing = [key for key in keys if key not in known]
@@ -99,7 +99,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     if not stored:
         return
     by_asset: dict[int, list[StoredReading]] = defaultdict(list)
-    for row in stored:
+    for row in sorted(stored, key=lambda r: r.asset_id):  # rows locked in asset order: no deadlock between uploads
         by_asset[row.asset_id].append(row)
     latest = {row.asset_id: row for row in conn.execute(
         select(asset_latest).where(asset_latest.c.asset_id.in_(list(by_asset))))}
