@@ -130,3 +130,19 @@ def test_duplicate_readings_derive_nothing_twice(engine):
     assert count(engine, meter_reads) == 9
     with engine.connect() as conn:
         assert conn.execute(select(asset_latest.c.readings)).scalar_one() == 3
+
+
+def test_retention_removes_old_raw_readings_and_keeps_history(engine):
+    from server_stub.db.engine import utcnow
+    from server_stub.fleet.remote_config import set_entry
+    from server_stub.worker.tasks import TASKS
+
+    agent = add_agent(engine, "a", "Acme")
+    now = utcnow().replace(microsecond=0)
+    ingest(engine, agent, [reading("AA2M021115700", at=now - timedelta(days=d)) for d in (45, 20, 1)])
+    with engine.begin() as conn:
+        assert TASKS["readings_retention"].run(conn) == 0  # default 400 days: all kept
+        set_entry(conn, "global", "", "server.readings_retention", "30d")
+        assert TASKS["readings_retention"].run(conn) == 1
+    assert count(engine, readings) == 2
+    assert count(engine, meter_reads, meter_reads.c.meter == "total") == 3  # history outlives raw readings
