@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
-from sqlalchemy import Table, text
+from sqlalchemy import JSON, Table, text
 from sqlalchemy.engine import Connection
 
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTCDateTime: naive UTC)
@@ -59,14 +59,10 @@ def update_rows(conn: Connection, table: Table, rows: list[dict], match: dict[st
         return
     source, col = rows_source(conn, table)
     where = " AND ".join([f"{table.name}.{c} = {col(f)}" for c, f in match.items()] + ([where] if where else []))
-    sets = ", ".join(f"{c} = {expression.format(**{f: col(f) for f in _fields(rows)})}" for c, expression in values.items())
+    fields = {f: col(f) for f in rows[0]}
+    sets = ", ".join(f"{c} = {expression.format(**fields)}" for c, expression in values.items())
     conn.execute(text(f"UPDATE {table.name} SET {sets} FROM {source} WHERE {where}"), {"rows": rows_json(conn, rows)})
 
 
-def _fields(rows: list[dict]) -> set[str]:
-    return set(rows[0])
-
-
 def _is_json(table: Table, column: str) -> bool:
-    from sqlalchemy import JSON
     return isinstance(table.c[column].type, JSON)

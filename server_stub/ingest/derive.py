@@ -30,6 +30,7 @@ from server_stub.db.tables import (alert_events, asset_identities, asset_latest,
                                    supply_observations)
 
 OBSERVATION_EVERY = timedelta(days=1)
+LAST_SEEN_STEP = timedelta(minutes=10)  # assets.last_seen_at is written at most this often (row churn)
 SUPPLY_FIELDS = ("type", "color", "description", "part_number", "serial", "class", "unit", "level", "max_capacity",
                  "percent", "state")
 
@@ -74,9 +75,11 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
 
 
 def _supply_state(supply, observed_at: datetime) -> dict:
-    values = supply.model_dump(by_alias=True)
-    return {"device_index": supply.device_index, "index": supply.index,
-            **{field: values.get(field) for field in SUPPLY_FIELDS}, "observed_at": _iso(observed_at)}
+    state = {"device_index": supply.device_index, "index": supply.index}
+    for field in SUPPLY_FIELDS:
+        state[field] = getattr(supply, "class_" if field == "class" else field)
+    state["observed_at"] = _iso(observed_at)
+    return state
 
 
 def _alert_code(alert) -> str:
@@ -103,8 +106,9 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     for row in sorted(stored, key=lambda r: r.asset_id):  # rows locked in asset order: no deadlock between uploads
         by_asset[row.asset_id].append(row)
     latest = {row.asset_id: row for row in conn.execute(
-        select(asset_latest.c.asset_id, asset_latest.c.collected_at, asset_latest.c.supplies, asset_latest.c.alerts)
-        .where(asset_latest.c.asset_id.in_(list(by_asset))))}
+        select(asset_latest.c.asset_id, asset_latest.c.collected_at, asset_latest.c.supplies, asset_latest.c.alerts,
+               assets.c.last_seen_at, assets.c.last_agent_id, assets.c.last_address, assets.c.model)
+        .join(assets, assets.c.id == asset_latest.c.asset_id).where(asset_latest.c.asset_id.in_(list(by_asset))))}
     meters: list[dict] = []
     observations: list[dict] = []
     opened: list[dict] = []
@@ -166,7 +170,9 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                        "address": reading.address,
                        "counters": {k: v for k, v in reading.counters.items() if v is not None},
                        "status": reading.status.model_dump() if reading.status else None})
-        if newest is not None:
+        if newest is not None and (before is None or now - before.last_seen_at >= LAST_SEEN_STEP or (
+                before.last_agent_id, before.last_address) != (agent_id, reading.address)
+                or (reading.identity.model and reading.identity.model != before.model)):
             touched.append({"id": asset_id, "last_seen_at": now, "last_agent_id": agent_id,
                             "last_address": reading.address, "model": reading.identity.model})
     insert_rows(conn, meter_reads, meters, METER_COLUMNS, "ON CONFLICT DO NOTHING")

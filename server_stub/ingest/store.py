@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from fleetmeter_contract.reading import DeviceReading
 from server_stub.api.models import Batch
 from server_stub.assets.identity import asset_key
+from server_stub.db.bulk import SQLITE_TIME
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import Id, UTCDateTime, agents
 from server_stub.fleet.clients import ensure_client
@@ -82,7 +83,6 @@ _INSERT_SQLITE = text("""
     WHERE true
     ON CONFLICT (agent_id, device_key, collected_at) DO NOTHING
     RETURNING id, device_key, collected_at""")
-SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTCDateTime: naive UTC)
 
 
 def store_readings(conn: Connection, agent_id: int, items: list[DeviceReading], body: str, now: datetime) -> int:
