@@ -63,7 +63,7 @@ def populate(engine, assets: int, days: int) -> None:
             INSERT INTO supply_observations (asset_id, device_index, supply_index, observed_at, type, color,
                                              supply_class, unit, level, max_capacity, percent, state)
             SELECT a.id, 1, s, now() - d * interval '1 day', 'toner', 'black', 'consumed', 'percent',
-                   (d % 100), 100, (d % 100), 'ok'
+                   mod(d, 100), 100, mod(d, 100), 'ok'
             FROM assets a CROSS JOIN generate_series(1, 4) AS s CROSS JOIN generate_series(1, {days}) AS d""")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")
