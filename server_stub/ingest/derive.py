@@ -57,7 +57,8 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
         identity, reading = found[key].identity, found[key]
         rows.append({"client_id": client_id, "site_id": site_id, "state": "to_complete",
                      "manufacturer": normalise_manufacturer(identity.manufacturer), "model": identity.model,
-                     "serial": normalise_serial(identity.serial), "mac": normalise_mac(identity.mac),
+                     "serial": identity.serial.strip() if normalise_serial(identity.serial) else None,  # as reported
+                     "mac": normalise_mac(identity.mac),
                      "first_seen_at": now, "last_seen_at": now, "last_agent_id": agent_id,
                      "last_address": reading.address, "created_at": now})
     ids = conn.execute(insert(assets).returning(assets.c.id, sort_by_parameter_order=True), rows).scalars().all()
