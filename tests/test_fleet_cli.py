@@ -89,10 +89,10 @@ def test_devices_to_complete_fields_merge_split_and_export(cli, tmp_path):
     path = tmp_path / "two.jsonl"
     path.write_text(json.dumps(hostile) + "\n" + json.dumps(no_serial) + "\n")
     cli("readings", "import", str(path), "--agent", "a1")
-    todo = listing(cli, "devices", "to-complete")["devices"]
-    assert [(d["serial"], d["address"], d["agent"]) for d in todo] == [("TC101642170085", "10.0.0.36", "a1"),
-                                                                        (None, "10.0.0.99", "a1")]
-    first, second = todo[0]["asset_id"], todo[1]["asset_id"]
+    todo = {d["address"]: d for d in listing(cli, "devices", "to-complete")["devices"]}
+    assert sorted((d["serial"] or "-", address, d["agent"]) for address, d in todo.items()) == [
+        ("-", "10.0.0.99", "a1"), ("TC101642170085", "10.0.0.36", "a1")]
+    first, second = todo["10.0.0.36"]["asset_id"], todo["10.0.0.99"]["asset_id"]
     cli("devices", "activate", str(first))
     cli("assets", "set", str(first), "floor", "3")
     cli("assets", "set", str(first), "--site", "HQ")
