@@ -75,7 +75,7 @@ def age(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def printable(text: object) -> str:
+def printable(text: str) -> str:
     """Text a printer or a customer sent, safe on a terminal: control and other non-printable characters
     (escape sequences, bidi overrides, NUL) shown as backslash escapes."""
     value = str(text)

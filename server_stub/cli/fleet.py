@@ -163,7 +163,7 @@ def cmd_clients_show(args) -> int:
         _dump(summary)
         return 0
     for key in ("name", "prefix", "tax_id", "language", "currency", "address"):
-        print(f"{key + ':':10} {printable(summary[key] if summary[key] is not None else '-')}")
+        print(f"{key + ':':10} {printable(str(summary[key]) if summary[key] is not None else '-')}")
     print(f"{'sites:':10} {printable(', '.join(s['name'] for s in summary['sites']) or '-')}")
     print(f"{'contacts:':10} {printable(', '.join(c['name'] + (' (main)' if c['is_main'] else '') for c in summary['coordinators']) or '-')}")
     print(f"{'agents:':10} {printable(', '.join(summary['agents']) or '-')}")
@@ -232,7 +232,7 @@ def cmd_assets_show(args) -> int:
         return 0
     for key in ("id", "client", "site", "state", "manufacturer", "model", "serial", "mac", "address",
                 "first_seen_at", "last_seen_at"):
-        print(f"{key + ':':15} {printable(shown[key] if shown[key] is not None else '-')}")
+        print(f"{key + ':':15} {printable(str(shown[key]) if shown[key] is not None else '-')}")
     print(f"{'identities:':15} {printable(', '.join(shown['identities']) or '-')}")
     for key, value in shown["fields"].items():
         print(f"{'field ' + printable(key) + ':':15} {printable(value)}")
