@@ -148,15 +148,25 @@ class StateTiming:
     final_alert_after: timedelta
 
 
+TIMING_KEYS = tuple(SERVER_PREFIX + field for field in StateTiming.__dataclass_fields__)
+
+
+def server_setting(conn: Connection, key: str) -> Any:
+    """One global `server.*` setting: its stored value, else the default."""
+    value = conn.execute(select(config_entries.c.value).where(
+        config_entries.c.scope == "global", config_entries.c.target == "", config_entries.c.key == key)).scalar()
+    return SERVER_DEFAULTS[key] if value is None else value
+
+
 def state_timing(conn: Connection) -> StateTiming:
     values = dict(SERVER_DEFAULTS)
     for row in conn.execute(select(config_entries.c.key, config_entries.c.value).where(
-            config_entries.c.scope == "global", config_entries.c.key.in_(list(SERVER_DEFAULTS)))):
+            config_entries.c.scope == "global", config_entries.c.key.in_(TIMING_KEYS))):
         values[row.key] = row.value
     try:
-        return StateTiming(*(durations.timedelta_of(values[k], 60, 365 * 86400) for k in SERVER_DEFAULTS))
+        return StateTiming(*(durations.timedelta_of(values[k], 60, 365 * 86400) for k in TIMING_KEYS))
     except durations.DurationError:  # stored before values were checked: the default keeps heartbeats working
-        return StateTiming(*(durations.timedelta_of(SERVER_DEFAULTS[k]) for k in SERVER_DEFAULTS))
+        return StateTiming(*(durations.timedelta_of(SERVER_DEFAULTS[k]) for k in TIMING_KEYS))
 
 
 def mask(key: str, value: Any) -> Any:
