@@ -27,6 +27,7 @@ from server_stub.assets.identity import normalise_mac, normalise_manufacturer, n
 from server_stub.db.engine import upsert_insert
 from server_stub.db.tables import (alert_events, asset_identities, asset_latest, assets, meter_reads,
                                    supply_observations)
+from server_stub.jobs.requests import complete_requests_for_replacement, is_refill
 
 OBSERVATION_EVERY = timedelta(days=1)
 SUPPLY_FIELDS = ("type", "color", "description", "part_number", "serial", "class", "unit", "level", "max_capacity",
@@ -109,6 +110,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     cleared: list[dict] = []
     states: list[dict] = []
     touched: list[dict] = []
+    refills: list[tuple[int, tuple[int, int], datetime]] = []
     for asset_id, rows in by_asset.items():
         rows.sort(key=lambda r: r.reading.collected_at)
         before = latest.get(asset_id)
@@ -130,6 +132,9 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                 state = _supply_state(supply, at)
                 previous = supplies.get(key)
                 changed = previous is None or any(previous.get(f) != state[f] for f in SUPPLY_FIELDS)
+                if previous is not None and at > _time(previous["observed_at"]) and \
+                        is_refill(previous.get("percent"), state["percent"]):
+                    refills.append((asset_id, key, at))  # closes the supply's consumable requests
                 if changed or abs(at - _time(previous["observed_at"])) >= OBSERVATION_EVERY:
                     observations.append({
                         "asset_id": asset_id, "device_index": supply.device_index, "supply_index": supply.index,
@@ -187,6 +192,8 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
         "readings": asset_latest.c.readings + excluded.readings,
         **{c: getattr(excluded, c) for c in ("collected_at", "reading_id", "agent_id", "address", "counters",
                                               "supplies", "alerts", "status", "updated_at")}}), states)
+    for asset_id, key, at in refills:
+        complete_requests_for_replacement(conn, asset_id, key, at)
     if touched:
         conn.execute(update(assets).where(assets.c.id == bindparam("b_id")).values(
             last_seen_at=bindparam("last_seen_at"), last_agent_id=bindparam("last_agent_id"),
