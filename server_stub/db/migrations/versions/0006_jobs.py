@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('default_stock_cyan', sa.String(length=100), nullable=True),
     sa.Column('default_stock_magenta', sa.String(length=100), nullable=True),
     sa.Column('default_stock_yellow', sa.String(length=100), nullable=True),
-    sa.Column('monitor', sa.Boolean(), server_default=sa.text('1'), nullable=False),
+    sa.Column('monitor', sa.Boolean(), server_default=sa.true(), nullable=False),
     sa.Column('threshold_override_percent', sa.Float(), nullable=True),
     sa.Column('last_billed_date', sa.Date(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
