@@ -43,8 +43,11 @@ class ActionedResponse(BaseModel):
     erp_id: str
 
 
+# module level: the routes' annotations (strings under `from __future__ import annotations`) name it
+bearer = HTTPBearer(auto_error=False, description="an ERP token from `fleetmeter-server erp token add NAME`")
+
+
 def add_routes(app: FastAPI, engine: Engine) -> None:
-    bearer = HTTPBearer(auto_error=False, description="an ERP token from `fleetmeter-server erp token add NAME`")
 
     def _who(credentials: HTTPAuthorizationCredentials | None) -> str | None:
         with engine.begin() as conn:
