@@ -143,7 +143,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def list_jobs(conn: Connection, client: str | None = None, status: str | None = None) -> list[dict]:
+def list_jobs(conn: Connection, client: str | None = None, status: str | None = None,
+              job_id: int | None = None) -> list[dict]:
     query = (select(consumable_jobs, assets.c.serial, assets.c.model, clients.c.name.label("client"))
              .join(assets, assets.c.id == consumable_jobs.c.asset_id).join(clients, clients.c.id == assets.c.client_id)
              .order_by(consumable_jobs.c.id))
@@ -151,6 +152,8 @@ def list_jobs(conn: Connection, client: str | None = None, status: str | None = 
         query = query.where(clients.c.name == client)
     if status:
         query = query.where(consumable_jobs.c.status == status)
+    if job_id is not None:
+        query = query.where(consumable_jobs.c.id == job_id)
     rows = conn.execute(query).all()
     counts: dict[int, int] = {}
     if rows:
@@ -174,9 +177,10 @@ def last_supplying_job(conn: Connection, asset_id: int, device_index: int, suppl
 def show_job(conn: Connection, job_id: int) -> dict:
     """A job with its lines (stock, current level, days and pages left, last job for that consumable),
     requests and comments."""
-    [job] = [j for j in list_jobs(conn) if j["job"] == job_id] or [None]
-    if job is None:
+    found = list_jobs(conn, job_id=job_id)
+    if not found:
         raise JobError(f"no job {job_id}")
+    job = found[0]
     lines = []
     for line in conn.execute(select(job_lines, stock_items.c.description, stock_items.c.yield_pages)
                              .outerjoin(stock_items, stock_items.c.part_code == job_lines.c.part_code)
