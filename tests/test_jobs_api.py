@@ -3,17 +3,21 @@ HTTP, on SQLite and PostgreSQL (issue #12)."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
 import requests
 
+from agent.remote import send_heartbeat
 from agent.upload import deliver
 from jobs_scenario import cmyk_reading
 from server_stub.api.app import Limits
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import assets
 from server_stub.jobs import erp
+from server_stub.jobs.contracts import set_contract
+from server_stub.jobs.csvio import import_csv
 from server_stub.jobs.requests import REFILL_POINTS, add_request, list_requests
 from trust_peers import DATABASES, in_transaction, start_site, stop_site
 
@@ -89,3 +93,16 @@ def test_refill_seen_by_ingest_completes_the_request(site, tmp_path):
     assert rows[black]["status"] == "completed"
     assert rows[black]["completed_at"] == (start + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
     assert rows[cyan]["status"] == "outstanding"
+
+
+def test_contract_threshold_reaches_the_agent_on_its_next_heartbeat(site, tmp_path):
+    agent = site.enrolled(tmp_path)
+    upload(site, agent, cmyk_reading("W492KB03439", at=utcnow() - timedelta(minutes=5)))
+    default = send_heartbeat(agent.store, 0, {}, None).config.get("thresholds", {}).get("supply_low_percent")
+    assert default is None  # nothing set: the agent keeps its built-in default
+    with site.engine.begin() as conn:
+        import_csv(conn, "contracts", io.StringIO(
+            "number,serial,status,monitor,threshold_override_percent\nC-1,W492KB03439,active,on,25\n"))
+    assert send_heartbeat(agent.store, 0, {}, None).config["thresholds"]["supply_low_percent"] == 25
+    in_transaction(site, set_contract, "C-1", "monitor", "off")  # not monitored: no early alerts needed
+    assert "thresholds" not in send_heartbeat(agent.store, 0, {}, None).config

@@ -19,10 +19,11 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.engine import Connection
 
 from fleetmeter_contract import durations
-from fleetmeter_contract.config import (SERVER_DEFAULTS, SERVER_PREFIX, ConfigError, check_key, document_version,  # noqa: F401
+from fleetmeter_contract.config import (DEFAULTS, SERVER_DEFAULTS, SERVER_PREFIX, ConfigError, check_key, document_version,  # noqa: F401
                                         put)
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import agents, config_entries
+from server_stub.jobs.contracts import agent_supply_low_percent
 
 SCOPES = ("global", "client", "agent")
 SECRET_FIELDS = ("community", "auth_key", "priv_key")
@@ -103,6 +104,10 @@ def agent_document(conn: Connection, agent: str, client: str) -> dict:
     for row in sorted(rows, key=lambda r: (SCOPES.index(r.scope), r.key)):
         if not row.key.startswith(SERVER_PREFIX):
             put(document, row.key, row.value)
+    contract_low = agent_supply_low_percent(conn, agent)  # contracts' request thresholds (server_stub.jobs)
+    if contract_low is not None and contract_low > document.get("thresholds", {}).get(
+            "supply_low_percent", DEFAULTS["thresholds"]["supply_low_percent"]):
+        put(document, "thresholds.supply_low_percent", contract_low)
     return document
 
 

@@ -2,8 +2,12 @@
 
 `contract_settings(conn, asset_id)` is what forecasting and the reorder decision read for an asset: the
 contract's monitor status (off: no automatic requests) and its request threshold override (request at this
-level instead of the global default). The agent's own `thresholds.supply_low_percent` is one value per agent,
-not per device, so the override is applied here on the server, where each asset's decision is made.
+level instead of the global default). The per-asset decision is the server's.
+
+The agent's `thresholds.supply_low_percent` (when a low supply makes it upload an alert reading at once) is
+one value per agent, not per printer, so `agent_supply_low_percent` gives the agent the highest override of
+the monitored printers it reads: it then reports early enough for the most demanding one (others only
+report a little earlier); the agent's document carries it from its next heartbeat.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from server_stub.db.engine import utcnow
+from server_stub.db.tables import agents, assets
 from server_stub.jobs.matching import active_contracts
 from server_stub.jobs.tables import COLOURS, contracts, stock_items
 
@@ -40,6 +45,16 @@ def contract_settings(conn: Connection, asset_id: int) -> ContractSettings:
         return ContractSettings(None, True, None, tuple(r.number for r in rows))
     row = rows[0]
     return ContractSettings(row.number, row.monitor, row.threshold_override_percent)
+
+
+def agent_supply_low_percent(conn: Connection, agent: str) -> float | None:
+    """The highest request threshold override among the active, monitored contracts of the printers this agent
+    last read (None: no override applies to it)."""
+    return conn.execute(select(func.max(contracts.c.threshold_override_percent))
+                        .join(assets, assets.c.id == contracts.c.asset_id)
+                        .join(agents, agents.c.id == assets.c.last_agent_id)
+                        .where(agents.c.name == agent, contracts.c.status == "active",
+                               contracts.c.monitor.is_(True))).scalar()
 
 
 def contract_json(row) -> dict:
