@@ -12,6 +12,7 @@ from server_stub.db.engine import utcnow
 from server_stub.jobs.requests import (RequestError, add_request, add_request_by_serial,
                                        complete_requests_for_replacement, list_requests, sync, sync_if_due)
 from server_stub.jobs.rules import set_status, show_job
+from server_stub.jobs.stock import relate_stock
 
 STOCK = ("part_code,description,colour,class,yield_pages\n"
          "K-100,Black toner,black,toner,12000\n"
@@ -155,3 +156,29 @@ def test_worker_sync_waits_for_the_interval(engine):
         add_request(conn, asset, "1.2", "reorder")
         assert sync_if_due(conn) is None  # within the hour
         assert [r["status"] for r in list_requests(conn)] == ["actioned", "outstanding"]
+
+
+def test_an_assets_own_related_stock_comes_before_its_models(engine):
+    first, second = reported(engine, "Acme", "W492KB03439", "E175M930012")
+    load(engine, "stock", STOCK)
+    load(engine, "related_stock", RELATED)
+    with engine.begin() as conn:
+        assert relate_stock(conn, "K-100", asset_id=second) is True
+        assert relate_stock(conn, "K-100", asset_id=second) is False
+        for asset in (first, second):
+            add_request(conn, asset, "1.1", "reorder")
+        sync(conn)
+        parts = {job["asset_id"]: job["lines"][0]["part_code"]
+                 for job in (show_job(conn, r["job"]) for r in list_requests(conn))}
+    assert parts == {first: "K-RELATED", second: "K-100"}
+
+
+def test_a_supply_the_printer_does_not_report_is_refused(engine):
+    [asset] = reported(engine, "Acme", "W492KB03439")
+    with engine.begin() as conn:
+        with pytest.raises(RequestError, match="no supply 1.9"):
+            add_request(conn, asset, "1.9", "portal")
+        with pytest.raises(RequestError, match="DEVICE.INDEX"):
+            add_request(conn, asset, "black", "portal")
+        with pytest.raises(RequestError, match="source"):
+            add_request(conn, asset, "1.1", "email")

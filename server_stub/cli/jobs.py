@@ -5,6 +5,7 @@
     fleetmeter-server jobs list [--client C] [--status S] [--json] | show N [--json] | set-status N STATUS | sync
     fleetmeter-server requests list [--status S] [--json] | add --serial S --supply 1.2
     fleetmeter-server contracts list [--status S] [--json] | show NUMBER [--json] | set NUMBER KEY [VALUE]
+    fleetmeter-server stock list [--json] | relate PART_CODE (--model M | --asset ID)
     fleetmeter-server assets link SERIAL ASSET_ID | unlink SERIAL
     fleetmeter-server matching conflicts [--json]
     fleetmeter-server erp token add NAME | list [--json] | revoke NAME
@@ -20,6 +21,7 @@ from pathlib import Path
 from server_stub.cli.common import CliError, print_table, printable, ready_engine
 from server_stub.jobs import contracts as contract_domain
 from server_stub.jobs import erp, matching, rules
+from server_stub.jobs import stock as stock_domain
 from server_stub.jobs import requests as queue
 from server_stub.jobs.csvio import KINDS, ImportRefused, export_csv, import_csv
 
@@ -87,6 +89,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     cset.add_argument("number")
     cset.add_argument("key", choices=sorted(contract_domain.SETTABLE))
     cset.add_argument("value", nargs="?")
+
+    stock = group("stock", "stock items and related stock")
+    command(stock, "list", cmd_stock_list, "stock items with what they are related to", listing=True)
+    relate = command(stock, "relate", cmd_stock_relate, "relate a stock item to a model or one asset")
+    relate.add_argument("part_code")
+    owner = relate.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--model")
+    owner.add_argument("--asset", type=int)
 
     assets = _subparsers(sub.choices["assets"])  # the fleet CLI's `assets` group gains manual matching
     ln = command(assets, "link", cmd_link, "match a serial from the dealer's system to an asset, by hand")
@@ -269,6 +279,27 @@ def cmd_contracts_set(args) -> int:
     except contract_domain.ContractError as exc:
         raise CliError(f"contracts set: {exc}") from None
     print(printable(f"contract {args.number}: {args.key} = {args.value if args.value is not None else '(cleared)'}"))
+    return 0
+
+
+def cmd_stock_list(args) -> int:
+    _, engine = ready_engine(args)
+    with engine.connect() as conn:
+        rows = stock_domain.list_stock(conn)
+    return _print_or_dump(args, rows, "stock", ("PART", "DESCRIPTION", "COLOUR", "CLASS", "YIELD", "RELATED"),
+                          lambda r: (r["part_code"], r["description"], r["colour"], r["class"], r["yield_pages"],
+                                     "; ".join(r["related"])))
+
+
+def cmd_stock_relate(args) -> int:
+    _, engine = ready_engine(args)
+    try:
+        with engine.begin() as conn:
+            added = stock_domain.relate_stock(conn, args.part_code, model=args.model, asset_id=args.asset)
+    except stock_domain.StockError as exc:
+        raise CliError(f"stock relate: {exc}") from None
+    owner = f"asset {args.asset}" if args.asset is not None else f"model {args.model}"
+    print(printable(f"{args.part_code} {'related to' if added else 'was already related to'} {owner}"))
     return 0
 
 

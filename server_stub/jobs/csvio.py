@@ -25,6 +25,7 @@ from server_stub.db.engine import upsert_insert, utcnow
 from server_stub.db.tables import asset_fields, asset_identities, assets, clients, sites
 from server_stub.fleet.clients import ensure_client
 from server_stub.jobs.matching import CUSTOM_SERIAL, match_serial
+from server_stub.jobs.stock import StockError, relate_stock
 from server_stub.jobs.tables import COLOURS, contracts, related_stock, stock_items
 
 LOCATION = "location"
@@ -242,13 +243,10 @@ def _store_stock(conn: Connection, row: StockRow, notes: list[str], line: int) -
 
 
 def _store_related(conn: Connection, row: RelatedRow, notes: list[str], line: int) -> None:
-    if conn.execute(select(stock_items.c.part_code).where(stock_items.c.part_code == row.part_code)).first() is None:
-        raise RowRefused(f"part_code: no stock item {row.part_code!r} (import stock.csv first)")
-    exists = conn.execute(select(related_stock.c.id).where(
-        related_stock.c.model == row.model, related_stock.c.asset_id.is_(None),
-        related_stock.c.part_code == row.part_code)).first()
-    if exists is None:
-        conn.execute(insert(related_stock).values(model=row.model, part_code=row.part_code))
+    try:
+        relate_stock(conn, row.part_code, model=row.model)
+    except StockError as exc:
+        raise RowRefused(str(exc)) from None
 
 
 _STORE = {"assets": _store_asset, "contracts": _store_contract, "stock": _store_stock, "related_stock": _store_related}
@@ -301,8 +299,8 @@ def _export_rows(conn: Connection, kind: str) -> list[list]:
     if kind == "stock":
         return [[r.part_code, r.description, r.colour, r.supply_class, r.yield_pages]
                 for r in conn.execute(select(stock_items).order_by(stock_items.c.part_code))]
-    query = (select(func.coalesce(related_stock.c.model, assets.c.model).label("model"), related_stock.c.part_code)
-             .outerjoin(assets, assets.c.id == related_stock.c.asset_id).order_by("model", related_stock.c.part_code))
+    query = (select(related_stock.c.model, related_stock.c.part_code).where(related_stock.c.model.is_not(None))
+             .order_by(related_stock.c.model, related_stock.c.part_code))  # an asset's own: `stock list`
     return [[r.model, r.part_code] for r in conn.execute(query)]
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from fleetmeter_contract import durations
 from server_stub.db.engine import utcnow
-from server_stub.db.tables import assets, clients
+from server_stub.db.tables import asset_latest, assets, clients
 from server_stub.fleet.remote_config import server_setting
 from server_stub.jobs.matching import match_serial
 from server_stub.jobs.rules import JobConflict, place_request
@@ -50,13 +50,19 @@ def parse_supply_key(key: str | tuple[int, int]) -> tuple[int, int]:
 def add_request(conn: Connection, asset_id: int, supply_key: str | tuple[int, int], source: str, *,
                 requested_by: str | None = None, comment: str = "", at: datetime | None = None) -> int:
     """Queue a request for one supply of an asset (Outstanding); returns its id, or the id of the supply's
-    request that is already open."""
+    request that is already open. A supply the asset's agents never reported is refused (an asset known only
+    from an import, with no reading yet, takes any key)."""
     if source not in SOURCES:
         raise RequestError(f"source: one of {', '.join(SOURCES)}")
     device_index, supply_index = parse_supply_key(supply_key)
     if conn.execute(select(assets.c.id).where(assets.c.id == asset_id,
                                               assets.c.state.in_(("to_complete", "active")))).first() is None:
         raise RequestError(f"no asset {asset_id} (or it is deleted or merged)")
+    supplies = conn.execute(select(asset_latest.c.supplies).where(asset_latest.c.asset_id == asset_id)).scalar()
+    if supplies and (device_index, supply_index) not in {(x.get("device_index"), x.get("index")) for x in supplies}:
+        known = ", ".join(f"{x.get('device_index')}.{x.get('index')} {x.get('color') or ''} {x.get('type') or ''}".strip()
+                          for x in supplies)
+        raise RequestError(f"asset {asset_id} reports no supply {device_index}.{supply_index} (it has: {known})")
     existing = conn.execute(select(consumable_requests.c.id).where(
         consumable_requests.c.asset_id == asset_id, consumable_requests.c.device_index == device_index,
         consumable_requests.c.supply_index == supply_index, consumable_requests.c.status.in_(OPEN))).scalars().first()

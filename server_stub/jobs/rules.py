@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import asset_latest, assets, clients
 from server_stub.jobs.matching import active_contracts
+from server_stub.jobs.tables import contracts as contract_table
 from server_stub.jobs.tables import (COLOURS, consumable_jobs, consumable_requests, job_comments, job_lines,
                                     related_stock, stock_items)
 
@@ -145,8 +146,10 @@ def _iso(value: datetime | None) -> str | None:
 
 def list_jobs(conn: Connection, client: str | None = None, status: str | None = None,
               job_id: int | None = None) -> list[dict]:
-    query = (select(consumable_jobs, assets.c.serial, assets.c.model, clients.c.name.label("client"))
+    query = (select(consumable_jobs, assets.c.serial, assets.c.model, clients.c.name.label("client"),
+                    contract_table.c.number.label("contract"))
              .join(assets, assets.c.id == consumable_jobs.c.asset_id).join(clients, clients.c.id == assets.c.client_id)
+             .outerjoin(contract_table, contract_table.c.id == consumable_jobs.c.contract_id)
              .order_by(consumable_jobs.c.id))
     if client:
         query = query.where(clients.c.name == client)
@@ -160,8 +163,8 @@ def list_jobs(conn: Connection, client: str | None = None, status: str | None = 
         for job_id in conn.execute(select(job_lines.c.job_id).where(
                 job_lines.c.job_id.in_([r.id for r in rows]))).scalars():
             counts[job_id] = counts.get(job_id, 0) + 1
-    return [{"job": r.id, "status": r.status, "client": r.client, "asset_id": r.asset_id, "serial": r.serial,
-             "model": r.model, "lines": counts.get(r.id, 0), "created_at": _iso(r.created_at),
+    return [{"job": r.id, "status": r.status, "client": r.client, "contract": r.contract, "asset_id": r.asset_id,
+             "serial": r.serial, "model": r.model, "lines": counts.get(r.id, 0), "created_at": _iso(r.created_at),
              "updated_at": _iso(r.updated_at)} for r in rows]
 
 
