@@ -30,14 +30,24 @@ def cmyk_reading(serial: str, *, at: datetime = T0, levels: tuple[float, ...] = 
     return doc.to_json()
 
 
-@pytest.fixture(params=DATABASES)
-def engine(request, tmp_path):
-    db = Database(request.param, tmp_path)
+def _migrated(kind: str, tmp_path):
+    db = Database(kind, tmp_path)
     engine = make_engine(db.url)
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
     db.drop()
+
+
+@pytest.fixture(params=DATABASES)
+def engine(request, tmp_path):
+    yield from _migrated(request.param, tmp_path)
+
+
+@pytest.fixture
+def pg_engine(tmp_path):
+    """PostgreSQL only: what several server processes sharing one database do at once."""
+    yield from _migrated("postgresql", tmp_path)
 
 
 def reported(engine, client: str, *serials: str, model: str = "MP C3002") -> list[int]:

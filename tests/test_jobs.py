@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs_scenario import engine, load, reported  # noqa: F401 (engine is a fixture)
+from jobs_scenario import engine, load, pg_engine, reported  # noqa: F401 (fixtures)
 from server_stub.assets.registry import set_field
 from server_stub.jobs import matching
 from server_stub.jobs.contracts import contract_settings, set_contract
@@ -182,3 +182,41 @@ def test_a_supply_the_printer_does_not_report_is_refused(engine):
             add_request(conn, asset, "black", "portal")
         with pytest.raises(RequestError, match="source"):
             add_request(conn, asset, "1.1", "email")
+
+
+def test_concurrent_syncs_place_each_request_once(pg_engine):
+    """Processes sharing PostgreSQL (the worker in several `serve --worker`, `jobs sync` by hand) sync at once."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from server_stub.jobs.tables import consumable_jobs, job_lines
+
+    engine = pg_engine
+    ids = reported(engine, "Acme", *(f"SER{n:07d}" for n in range(6)))
+    with engine.begin() as conn:
+        for asset in ids:
+            for key in ("1.1", "1.2", "1.3", "1.4"):
+                add_request(conn, asset, key, "reorder")
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def run() -> None:
+        try:
+            start.wait()
+            with engine.begin() as conn:
+                sync(conn)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(job_lines)).scalar_one() == len(ids) * 4
+        per_asset = conn.execute(select(consumable_jobs.c.asset_id, func.count()).group_by(
+            consumable_jobs.c.asset_id)).all()
+        assert sorted(per_asset) == [(asset, 1) for asset in sorted(ids)]  # one Booked job each
+        assert {r["status"] for r in list_requests(conn)} == {"actioned"}

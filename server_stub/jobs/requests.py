@@ -112,8 +112,10 @@ def sync(conn: Connection, now: datetime | None = None) -> SyncResult:
     is in conflict stays Outstanding and is reported."""
     now = now or utcnow()
     actioned, created, conflicts = 0, 0, []
+    # PostgreSQL: rows another process's sync holds are skipped (it places them), so two syncs never wait on each
+    # other's requests while holding an asset (no deadlock); the conditional UPDATE below stays the guard
     for request in conn.execute(select(consumable_requests).where(consumable_requests.c.status == "outstanding")
-                                .order_by(consumable_requests.c.id)).all():
+                                .order_by(consumable_requests.c.id).with_for_update(skip_locked=True)).all():
         claimed = conn.execute(update(consumable_requests).where(
             consumable_requests.c.id == request.id, consumable_requests.c.status == "outstanding")
             .values(status="actioned", actioned_at=now)).rowcount
