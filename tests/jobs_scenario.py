@@ -50,14 +50,14 @@ def pg_engine(tmp_path):
     yield from _migrated("postgresql", tmp_path)
 
 
-def reported(engine, client: str, *serials: str, model: str = "MP C3002") -> list[int]:
+def reported(engine, client: str, *serials: str, model: str = "MP C3002", manufacturer: str = "Ricoh") -> list[int]:
     """Printers an agent of `client` reported: their asset ids, in order."""
     from sqlalchemy import select
 
     from server_stub.db.tables import readings
 
     agent = add_agent(engine, f"agent-{client}-{len(serials)}-{serials[0]}", client)
-    ingest(engine, agent, [cmyk_reading(s, model=model) for s in serials])
+    ingest(engine, agent, [cmyk_reading(s, model=model, manufacturer=manufacturer) for s in serials])
     with engine.connect() as conn:
         by_key = dict(conn.execute(select(readings.c.device_key, readings.c.asset_id)
                                    .where(readings.c.agent_id == agent)).all())

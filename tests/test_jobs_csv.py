@@ -64,6 +64,17 @@ def test_imported_asset_completes_the_one_agents_reported(engine):
     assert fields == {"custom_serial": "ERP-1", "location": "2nd floor"}
 
 
+def test_agent_reporting_an_imported_asset_finds_it(engine):
+    result = load(engine, "assets", "client,site,serial,custom_serial,manufacturer,model,location\n"
+                                    "Acme,,NEW0000123,,KYOCERA Document Solutions Inc.,M2040,\n"
+                                    "Acme,,NOMAKER0001,,,,\n")
+    assert result.errors == [] and ["line 3"] == [n.split(":")[0] for n in result.notes]  # no manufacturer: said
+    with engine.connect() as conn:
+        imported = conn.execute(select(assets.c.id).where(assets.c.serial == "NEW0000123")).scalar_one()
+    assert reported(engine, "Acme", "NEW0000123", manufacturer="Kyocera") == [imported]
+    assert count(engine, assets) == 2
+
+
 def test_export_neutralises_formulas(engine):
     load(engine, "stock", "part_code,description,colour,class,yield_pages\n"
                           'K-1,"=HYPERLINK(""http://x"")",black,toner,100\n'

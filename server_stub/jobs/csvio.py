@@ -200,6 +200,9 @@ def _store_asset(conn: Connection, row: AssetRow, notes: list[str], line: int) -
         conn.execute(upsert_insert(conn, asset_identities).values(
             client_id=client_id, identity_key=key, asset_id=asset_id, created_at=now).on_conflict_do_nothing())
         registry.audit(conn, asset_id, "import", f"imported at line {line}", ACTOR)
+        if not row.manufacturer:
+            notes.append(f"line {line}: asset {asset_id} has no manufacturer: an agent's reading of this printer "
+                         "will not resolve to it (give the manufacturer, or merge the two assets later)")
     else:
         current = conn.execute(select(assets).where(assets.c.id == asset_id)).one()
         values = {"model": current.model or row.model,

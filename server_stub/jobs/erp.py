@@ -41,10 +41,9 @@ def add_token(conn: Connection, name: str) -> str:
 
 
 def revoke_token(conn: Connection, name: str) -> None:
-    if not conn.execute(update(erp_tokens).where(erp_tokens.c.name == name, erp_tokens.c.revoked_at.is_(None))
-                        .values(revoked_at=utcnow())).rowcount:
-        raise TokenError(f"no live token named {name!r}")
-    conn.execute(erp_tokens.delete().where(erp_tokens.c.name == name))
+    """The token stops working at once (its row goes; the name can be given a new token)."""
+    if not conn.execute(erp_tokens.delete().where(erp_tokens.c.name == name)).rowcount:
+        raise TokenError(f"no token named {name!r}")
 
 
 def list_tokens(conn: Connection) -> list[dict]:
@@ -58,8 +57,7 @@ def authenticate(conn: Connection, token: str | None) -> str | None:
     if not token:
         return None
     digest = _hash(token)
-    row = conn.execute(select(erp_tokens).where(erp_tokens.c.token_hash == digest,
-                                                erp_tokens.c.revoked_at.is_(None))).first()
+    row = conn.execute(select(erp_tokens).where(erp_tokens.c.token_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     conn.execute(update(erp_tokens).where(erp_tokens.c.id == row.id).values(last_used_at=utcnow()))

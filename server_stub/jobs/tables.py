@@ -119,7 +119,6 @@ erp_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of a 256-bit random token
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime),
-    Column("revoked_at", UTCDateTime),
 )
 
 job_syncs = Table(  # one row per request-queue sync (the worker's hourly run or `jobs sync`)
