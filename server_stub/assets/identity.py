@@ -96,13 +96,22 @@ def normalise_mac(mac: str | None) -> str | None:
     return value
 
 
+def serial_key(manufacturer: str | None, serial: str | None) -> str | None:
+    """The identity of a printer known by manufacturer and serial (a reading's, or a dealer's import row);
+    None when the serial is a placeholder."""
+    value = normalise_serial(serial)
+    if not value:
+        return None
+    return f"serial:{normalise_manufacturer(manufacturer) or ''}:{value}"[:KEY_LENGTH]
+
+
 def asset_key(reading: DeviceReading) -> str:
     """The identity of the printer a reading is about (see the module docstring); within one client it
     names one asset."""
     identity = reading.identity
-    serial = normalise_serial(identity.serial)
-    if serial:
-        return f"serial:{normalise_manufacturer(identity.manufacturer) or ''}:{serial}"[:KEY_LENGTH]
+    key = serial_key(identity.manufacturer, identity.serial)
+    if key:
+        return key
     mac = normalise_mac(identity.mac)
     if mac:
         return f"mac:{mac}"

@@ -17,6 +17,7 @@ from fleetmeter_contract import durations
 from server_stub.fleet.remote_config import server_setting
 from server_stub.fleet.state import raise_silence_alerts
 from server_stub.ingest.history import expire_readings
+from server_stub.jobs.requests import sync_if_due
 from server_stub.trust.nonces import prune_nonces
 from server_stub.trust.rates import prune_windows
 
@@ -59,3 +60,10 @@ def _silence(conn: Connection) -> int:
 def _retention(conn: Connection) -> int:
     """Raw readings older than `server.readings_retention` (default 400 days) go; derived history stays."""
     return expire_readings(conn, durations.timedelta_of(server_setting(conn, "server.readings_retention")))
+
+
+@task("jobs_sync", timedelta(minutes=1))
+def _jobs_sync(conn: Connection) -> int | None:
+    """Consumable requests -> jobs every `server.jobs_sync_interval` (default 1h; this task only looks)."""
+    result = sync_if_due(conn)
+    return result and result.actioned
