@@ -354,15 +354,21 @@ def _invoice_row(conn: Connection, number: str, lock: bool = False):
     return row
 
 
+def _shown(value: Decimal) -> str:
+    """Money as stored (Numeric scale 6) shown with cents, or with all its places when it has more."""
+    cents = value.quantize(Decimal("0.01"))
+    return str(cents if cents == value else value.normalize())
+
+
 def invoice_summary(conn: Connection, row, today: date) -> dict[str, Any]:
     invoice, paid = _invoice(row), _payments(conn, row.id)
     state = inv.invoice_state(invoice, paid, today)
     client_name = conn.execute(select(clients.c.name).where(clients.c.id == row.client_id)).scalar()
-    return {"number": row.number, "client": client_name, "period": row.period, "amount": str(row.amount),
+    return {"number": row.number, "client": client_name, "period": row.period, "amount": _shown(row.amount),
             "currency": row.currency, "issued_on": row.issued_on.isoformat(), "due_on": row.due_on.isoformat(),
-            "paid": str(state.paid), "balance": str(state.balance), "status": state.status, "overdue": state.overdue,
+            "paid": _shown(state.paid), "balance": _shown(state.balance), "status": state.status, "overdue": state.overdue,
             "file": row.file_name,
-            "payments": [{"amount": str(p.amount), "paid_on": p.paid_on.isoformat(), "reference": p.reference}
+            "payments": [{"amount": _shown(p.amount), "paid_on": p.paid_on.isoformat(), "reference": p.reference}
                          for p in paid]}
 
 
