@@ -170,7 +170,11 @@ def test_price_change_mid_period_applies_from_its_start_and_past_periods_keep_th
     plan_as_of(home, client, simple("0.02"), "2026-03-15T00:00")   # set mid-March: all of March at 0.02
     with pytest.raises(server_stub.billing.plans.PlanError):
         plan_as_of(home, client, simple("0.03"), "2026-02-20T00:00")   # February is billed
+    code, _, err = home.cli("billing", "run", "--client", client, "--period", "2026-04")
+    assert code == 1 and "bill 2026-03 first" in err
     march = home.run(client, "2026-03")
+    code, _, err = home.cli("billing", "run", "--client", client, "--period", "2026-01")
+    assert code == 1 and "cannot be billed now" in err
     assert D(feb["total"]) == 1_000 * D("0.01") and D(march["total"]) == 1_100 * D("0.02")
     assert home.run(client, "2026-02") == feb
     shown = json.loads(home.ok("billing", "plan", "show", "--client", client, "--json"))
@@ -179,6 +183,10 @@ def test_price_change_mid_period_applies_from_its_start_and_past_periods_keep_th
     path = home.path / "plan.toml"
     path.write_text('type = "simple"\ncurrency = "EUR"\n[prices]\nmono = 0.04\ncolor = 0.4\n')
     assert "in effect from" in home.ok("billing", "plan", "set", "--client", client, str(path))
+    current = json.loads(home.ok("billing", "plan", "show", "--client", client, "--json"))["versions"][-1]
+    assert current["plan"]["prices"]["mono"] == "0.04"
+    code, _, err = home.cli("billing", "run", "--client", client, "--period", current["effective_from"])
+    assert code == 1 and "tolerance window is still open" in err
     path.write_text('type = "simple"\ncurrency = "EUR"\n[prices]\nmono = -1\ncolor = 0.4\n')
     code, _, err = home.cli("billing", "plan", "set", "--client", client, str(path))
     assert code == 1 and "prices.mono" in err and len(err.splitlines()) == 1
@@ -211,6 +219,12 @@ def test_each_billing_model_on_a_small_fleet(home):
         per_device = expect(mono, color)
         fee = D(45) if model == "subscription" else D(0)
         assert D(bill["total"]) == sum(v.quantize(D("0.01")) for v in per_device.values()) + fee, model
+
+    rows = [r for r in csv.DictReader(io.StringIO(home.ok("billing", "export", "--period", "2026-03", "--csv")))
+            if r["client_name"] == "model-simple"]   # device-priced plans: one row per asset and meter
+    simple_ids = {r["asset"] for r in rows}
+    assert len(simple_ids) == 2 and sorted(r["meter"] for r in rows) == ["color", "color", "mono", "mono"]
+    assert sum(D(r["amount"]) for r in rows) == sum(v.quantize(D("0.01")) for v in MODELS["simple"][1](mono, color).values())
 
     client = "model-consumable"   # deliveries come from orders/jobs; passed in directly until those exist
     home.import_readings(client, [reading("K1", "2026-02-28T12:00", mono=1), reading("K1", "2026-03-31T12:00", mono=9)])

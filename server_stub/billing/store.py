@@ -230,6 +230,17 @@ def _describe(item) -> str:
     return f"asset {item.asset_id} {item.meter}: {item.status.replace('_', ' ')} ({item.reason})"
 
 
+def _check_order(conn: Connection, client: int, period: Period) -> None:
+    """Periods are billed in order: a period's opening reads are the previous bill's closing reads, so a gap
+    would leave pages unbilled and a period before a billed one would bill pages twice."""
+    billed = [Period.parse(p) for p in conn.execute(select(bills.c.period).where(bills.c.client_id == client)).scalars()]
+    later = [p for p in billed if p > period]
+    if later:
+        raise BillingError(f"period {max(later)} is billed already; {period} comes before it and cannot be billed now")
+    if billed and max(billed) != period.previous():
+        raise BillingError(f"bill {max(billed).next()} first: periods are billed in order (last billed: {max(billed)})")
+
+
 def run_bill(conn: Connection, client: int, period: Period, now: datetime, *, estimate: bool = False,
              deliveries: Sequence[Delivery] = (), actor: str | None = None) -> RunResult:
     """The client's bill for `period`: the stored one if the period is billed, else computed and, when
@@ -240,6 +251,7 @@ def run_bill(conn: Connection, client: int, period: Period, now: datetime, *, es
     if utc(now) < period.end + DEFAULT_WINDOW.after:
         raise BillingError(f"period {period} can be billed from {(period.end + DEFAULT_WINDOW.after):%Y-%m-%d %H:%M} UTC "
                            "(the closing read's tolerance window is still open)")
+    _check_order(conn, client, period)
     history = plan_history(conn, client)
     fleet = client_fleet(conn, client)
     volumes = period_volumes(conn, client, period, estimate=estimate)

@@ -152,7 +152,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _refused(what: str, exc: Exception) -> CliError:
-    return CliError(f"{what}: {' '.join(str(exc).split())}")
+    return CliError(f"{what}: {printable(' '.join(str(exc).split()))}")
 
 
 def cmd_plan_set(args) -> int:
