@@ -10,6 +10,7 @@
     fleetmeter-server config set|unset|show ...   (server_stub/cli/service.py)
     fleetmeter-server worker [--once] | worker status [--json]   (server_stub/cli/worker.py)
     fleetmeter-server alerts list [--all] [--json]
+    fleetmeter-server portal users|reports|projects ...   (server_stub/cli/portal.py)
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -30,6 +31,7 @@ from fleetmeter_contract.version import __version__
 from server_stub.cli import service as service_cli
 from server_stub.cli import fleet as fleet_cli
 from server_stub.cli import worker as worker_cli
+from server_stub.cli import portal as portal_cli
 from server_stub.api.models import HARD_MAX_READINGS
 from server_stub.cli.common import CliError, age, agent_name, bounded, duration, duration_between, engine_for, print_table, ready_engine, safe_url
 from server_stub.db import migrate
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     service_cli.register(sub, common)
     worker_cli.register(sub, common)
     fleet_cli.register(sub, common)
+    portal_cli.register(sub, common)
     return parser
 
 

@@ -1,8 +1,9 @@
 """Web users (dealer console and customer portal) and password login with throttling.
 
 Throttling lives in the database (web_login_failures) so every `serve` process counts the same failures:
-after MAX_FAILURES failed logins for one e-mail, or for one client address, within WINDOW, logins for it are
-refused until the window ends, whether the password is right or not.
+after MAX_FAILURES failed logins for one e-mail (or MAX_ADDRESS_FAILURES from one client address: an office
+behind one NAT address shares it) within WINDOW, logins for it are refused until the window ends, whether the
+password is right or not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from server_stub.web.tables import web_login_failures, web_users
 KINDS = ("dealer", "portal")
 DEALER_ROLES = ("admin", "staff", "read_only")
 MAX_FAILURES = 5
+MAX_ADDRESS_FAILURES = 50
 WINDOW = timedelta(minutes=15)
 
 
@@ -106,7 +108,8 @@ def set_password(conn: Connection, email: str, password: str) -> None:
 
 def _blocked_for(conn: Connection, keys: list[str], now: datetime) -> int | None:
     rows = conn.execute(select(web_login_failures).where(web_login_failures.c.key.in_(keys))).all()
-    ends = [r.window_start + WINDOW for r in rows if r.failures >= MAX_FAILURES and r.window_start + WINDOW > now]
+    ends = [r.window_start + WINDOW for r in rows if r.window_start + WINDOW > now
+            and r.failures >= (MAX_ADDRESS_FAILURES if r.key.startswith("addr:") else MAX_FAILURES)]
     return int((max(ends) - now).total_seconds()) + 1 if ends else None
 
 
