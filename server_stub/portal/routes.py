@@ -26,6 +26,9 @@ from server_stub.web.auth_routes import add_login_routes
 from server_stub.web.pages import BadForm, NotFound, Page, WebArea
 
 PREFIX = "/portal"
+# Fixed texts a redirect names by key (a link someone sends a customer cannot put its own words on the page).
+NOTICES = {"reported": "Your report was sent to the service desk.", "ordered": "Your report is a planned service order.",
+           "requested": "Consumable requested."}
 log = logging.getLogger("fleetmeter.portal")
 
 
@@ -94,7 +97,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
             sites = visible.sites_of(conn, account)
             return {"sites": sites, "projects": visible.projects_of(conn, account),
                     "counts": {s.id: len(visible.devices_on(conn, account, s.id)) for s in sites},
-                    "notice": request.query_params.get("notice", "")[:200]}
+                    "notice": NOTICES.get(request.query_params.get("notice", ""))}
         return view(request, "home.html", build)
 
     @app.get(PREFIX + "/sites/{site_id}", include_in_schema=False)
@@ -129,8 +132,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
             except ReportError as exc:
                 raise BadForm(str(exc)) from None
             filed.append((done, report_mail(conn, settings, done.report_id), settings.mail))
-            what = f"order+{done.order_id}+planned" if done.order_id else "report+sent+to+the+service+desk"
-            return area.redirect(request, f"/reports?notice={what}")
+            return area.redirect(request, f"/reports?notice={'ordered' if done.order_id else 'reported'}")
         response = view(request, "", build, form=fields)
         if filed and filed[0][1]:  # after the commit: a relay that is down loses no report
             done, mail, mail_settings = filed[0]
@@ -148,7 +150,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
     def reports_page(request: Request) -> Response:
         return view(request, "reports.html", lambda conn, page, account, settings: {
             "reports": visible.reports(conn, account, settings),
-            "notice": request.query_params.get("notice", "")[:200]})
+            "notice": NOTICES.get(request.query_params.get("notice", ""))})
 
     @app.get(PREFIX + "/orders", include_in_schema=False)
     def orders_page(request: Request) -> Response:
@@ -210,7 +212,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
             if form.supply_key not in {supply_key(s) for s in device.supplies}:
                 raise BadForm("supply_key: not a supply of this device")
             request_consumable(conn, account, asset_id, form.supply_key, form.note)
-            return area.redirect(request, "/?notice=consumable+requested")
+            return area.redirect(request, "/?notice=requested")
         return view(request, "", build, form=fields)
 
     @app.post(PREFIX + "/devices/{asset_id}/consumables", include_in_schema=False)
