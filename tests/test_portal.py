@@ -385,3 +385,30 @@ def test_each_fault_report_is_mailed_with_a_copy_to_the_clients_reference(portal
     assert count(portal, fault_reports) == before + 1
     portal.setting("portal_report_email", "")
     portal.setting("portal_copy_reference", False)
+
+
+def test_dealer_cli_creates_lists_and_disables_portal_accounts(portal):
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        env = environment(portal.site.paths.data.parent / "home", FLEETMETER_DB=portal.site.db.url)
+        return subprocess.run([sys.executable, "-m", "server_stub.cli", "portal", *args], env=env, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    made = run("users", "add", "Cli@Acme.example", "--client", "Acme", "--site", "North", "--order-directly",
+               "--password-stdin", stdin=PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    listed = {u["email"]: u for u in json.loads(run("users", "list", "--json").stdout)["users"]}
+    assert listed["cli@acme.example"]["sites"] == ["North"] and listed["cli@acme.example"]["order_directly"]
+    generated = json.loads(run("users", "add", "gen@acme.example", "--client", "Acme", "--site", "South",
+                               "--json").stdout)
+    assert Browser(portal).login("gen@acme.example", generated["password"]).status_code == 303
+    for args, needle in ((("users", "add", "x@globex.example", "--client", "Globex", "--site", "North"), "North"),
+                         (("users", "add", "cli@acme.example", "--client", "Acme", "--site", "North"), "exists"),
+                         (("users", "add", "short@acme.example", "--client", "Acme", "--site", "North",
+                           "--password-stdin"), "at least")):
+        refused = run(*args, stdin="short\n")
+        assert refused.returncode == 1 and needle in refused.stderr and len(refused.stderr.splitlines()) == 1
+    browser = Browser(portal)
+    assert browser.login("cli@acme.example").status_code == 303
+    assert run("users", "disable", "cli@acme.example").returncode == 0
+    assert browser.get("/").status_code == 303  # its session ended at once
+    assert Browser(portal).login("cli@acme.example").status_code == 401

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from fleetmeter_contract import durations
 from fleetmeter_contract.config import SERVER_PREFIX, ServerSettings
-from server_stub.fleet.remote_config import server_setting
+from server_stub.db.tables import config_entries
 from server_stub.notify.mail import MailSettings
 
 KEYS = ("portal_timeout", "portal_show_order_lines", "portal_report_email", "portal_copy_reference",
@@ -31,7 +32,11 @@ class PortalSettings:
 
 
 def portal_settings(conn: Connection) -> PortalSettings:
-    values = {key: server_setting(conn, SERVER_PREFIX + key) for key in KEYS}
+    """One query per page: the stored global entries over the defaults."""
+    stored = conn.execute(select(config_entries.c.key, config_entries.c.value).where(
+        config_entries.c.scope == "global", config_entries.c.target == "",
+        config_entries.c.key.in_([SERVER_PREFIX + key for key in KEYS]))).all()
+    values = {key.removeprefix(SERVER_PREFIX): value for key, value in stored}
     try:
         s = ServerSettings.model_validate(values)
     except ValidationError:  # stored before values were checked: the defaults keep the portal up

@@ -133,16 +133,17 @@ class WebArea:
 
     # -- the guard ---------------------------------------------------------------------------------------
     def guarded(self, request: Request, handler: Callable[[Connection, Page], Response],
-                form: dict[str, str] | None | bool = False) -> Response:
-        """Run `handler` for a logged-in user of this area's kind; `form`: the posted fields (None: unreadable)
-        for a state-changing request, whose CSRF token must match the session's."""
+                form: dict[str, str] | None | bool = False, roles: tuple[str, ...] | None = None) -> Response:
+        """Run `handler` for a logged-in user of this area's kind (and one of `roles`, for dealer pages that
+        change things: e.g. ("admin", "staff") keeps read_only users out); `form`: the posted fields (None:
+        unreadable) for a state-changing request, whose CSRF token must match the session's."""
         with self.engine.begin() as conn:
             session = sessions.load_session(conn, request.cookies.get(self.cookie), self.area, self.timeout(conn))
             user = get_user(conn, session.user_id) if session and session.user_id else None
             if session is None or user is None:
                 return self.redirect(request, "/login")
             page = Page(request, session, user)
-            if user.kind != self.kind or user.disabled:
+            if user.kind != self.kind or user.disabled or (roles is not None and user.role not in roles):
                 return self.error(request, 403, "This page is not for your account.")
             if form is not False and (form is None or not sessions.csrf_ok(session, form.get("csrf"))):
                 return self.error(request, 403, "The form expired or did not come from this site; reload the "
