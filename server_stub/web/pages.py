@@ -11,7 +11,7 @@ url-encoded only) and pass it through `guarded(..., form=fields)`, which checks 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -74,8 +74,6 @@ class Page:
     request: Request
     session: sessions.Session
     user: User
-    new_cookie: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class WebArea:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from server_stub.db.engine import utcnow
@@ -97,15 +97,6 @@ def set_disabled(conn: Connection, email: str, disabled: bool = True) -> User:
     return user
 
 
-def set_password(conn: Connection, email: str, password: str) -> None:
-    user = find_user(conn, email)
-    try:
-        hashed = hash_password(password)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    conn.execute(update(web_users).where(web_users.c.id == user.id).values(password_hash=hashed))
-
-
 def _blocked_for(conn: Connection, keys: list[str], now: datetime) -> int | None:
     rows = conn.execute(select(web_login_failures).where(web_login_failures.c.key.in_(keys))).all()
     ends = [r.window_start + WINDOW for r in rows if r.window_start + WINDOW > now
@@ -147,6 +138,3 @@ def authenticate(conn: Connection, kind: str, email: str, password: str, remote:
     conn.execute(update(web_users).where(web_users.c.id == row.id).values(**values))
     return _user(row)
 
-
-def count_users(conn: Connection, kind: str) -> int:
-    return conn.execute(select(func.count()).select_from(web_users).where(web_users.c.kind == kind)).scalar_one()
