@@ -13,6 +13,7 @@
     fleetmeter-server supply backtest HISTORY.jsonl --out DIR [--policy FILE] [--lead-days N]
     fleetmeter-server import|export|jobs|requests|contracts|matching|erp ...   (server_stub/cli/jobs.py)
     fleetmeter-server billing ... | invoices ...   (server_stub/cli/billing.py)
+    fleetmeter-server portal users|reports|projects ...   (server_stub/cli/portal.py)
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -35,6 +36,7 @@ from server_stub.cli import fleet as fleet_cli
 from server_stub.cli import jobs as jobs_cli
 from server_stub.cli import worker as worker_cli
 from server_stub.cli import billing as billing_cli
+from server_stub.cli import portal as portal_cli
 from server_stub.api.models import HARD_MAX_READINGS
 from server_stub.cli.common import (CliError, age, agent_name, bounded, duration, duration_between, engine_for, printable,
                                     print_table, ready_engine, safe_url)
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_cli.register(sub, common)
     jobs_cli.register(sub, common)  # after fleet: adds `assets link|unlink`
     billing_cli.register(sub, common)
+    portal_cli.register(sub, common)
     return parser
 
 
