@@ -348,7 +348,7 @@ def test_a_consumable_request_by_hand_is_recorded_for_the_request_queue(portal):
     assert browser.post(f"/devices/{device}/consumables", {"supply_key": key, "note": "two please"}).status_code == 303
     assert browser.post(f"/devices/{device}/consumables", {"supply_key": "99"}).status_code == 400
     assert count(portal, consumable_requests) == before + 1
-    with portal.site.engine.connect() as conn:  # in the dealer's request queue, as the jobs domain keeps it
+    with portal.begin() as conn:  # in the dealer's request queue, as the jobs domain keeps it
         queued = conn.execute(consumable_requests.select().order_by(consumable_requests.c.id.desc())).first()
     assert (queued.asset_id, queued.source, queued.status) == (device, "portal", "outstanding")
     assert "two please" in queued.comment and queued.requested_by
