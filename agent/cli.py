@@ -7,6 +7,7 @@ stderr ("fleetmeter-agent: ..."), never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from agent import __version__
@@ -15,6 +16,7 @@ from agent.commands import discover, enroll, poll, record, run, scan_now, servic
 from agent.errors import UserConfigError
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
+from fleetmeter_contract.config import ConfigError
 
 COMMANDS = (poll, discover, walk, record, usb, enroll, status, run, scan_now, service)
 
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # every file the agent writes (outbox, logs, keys, caches, sockets) is its user's alone
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
-    except (CredentialError, UserConfigError) as exc:
+    except (CredentialError, ConfigError, UserConfigError) as exc:  # the user fixes a file: exit 2
         return _fail(str(exc), 2)
     except SnmpError as exc:
         return _fail(str(exc), exc.exit_code)

@@ -1,4 +1,7 @@
-"""Errors a user fixes in their own files (configuration, MIB directory): one line, exit code 2."""
+"""Errors a user fixes in their own files (meters.toml, profiles, MIB directory): one line, exit code 2.
+
+The configuration document's own error is fleetmeter_contract.config.ConfigError (the schema shared with the
+server); agent.cli maps both to exit 2."""
 
 
 class UserConfigError(ValueError):

@@ -19,8 +19,13 @@ class AgentPaths:
     cache: Path  # compiled MIBs and other rebuildable things
 
     def ensure(self) -> AgentPaths:
+        """The directories, made (or made again) 0700: they hold readings, keys and logs."""
         for path in (self.config, self.data, self.logs, self.cache):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                path.chmod(0o700)
+            except PermissionError:  # another user's directories (read-only commands still work)
+                pass
         return self
 
 

@@ -17,6 +17,7 @@ can warn clearly.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -51,7 +52,8 @@ class Dropped:
 
 class Outbox:
     def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # SQLite gives -wal and -shm its mode
         self.path = path
         self.max_bytes = max_bytes
         with closing(self._connect()) as conn, conn:

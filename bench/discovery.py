@@ -35,7 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conftest import FIXTURES  # noqa: E402
 from simulated_lan import SilentHosts, SimPrinter, SimPrinters  # noqa: E402
 
-from agent.snmp.discovery import DEFAULT_RATE  # noqa: E402
+from agent.network.sweep import DEFAULT_RATE  # noqa: E402
 from fleetmeter_contract.ranges import TargetSet  # noqa: E402
 
 NET = "127.0.77"

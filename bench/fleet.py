@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
+from agent.network.known_devices import KnownDevices  # noqa: E402
 from agent.outbox import Outbox  # noqa: E402
 from agent.scheduler.config import DEFAULTS, build, merge  # noqa: E402
 from agent.scheduler.jobs import Jobs  # noqa: E402
-from agent.scheduler.targets import KnownDevices, probe_configured  # noqa: E402
+from agent.scheduler.targets import probe_configured  # noqa: E402
 from agent.snmp.fleet import Target  # noqa: E402
 
 TARGET_MIN, TARGET_RSS_MB = 5.0, 80.0
@@ -65,7 +66,7 @@ async def inspect(devices: list[dict], concurrency: int, work: Path, sim_pid: in
     document = {"credentials": [{"version": "2c", "community": devices[0]["community"]}],
                 "snmp": {"timeout": 10, "retries": 1, "concurrency": concurrency}, "usb": False}
     config = build(merge(DEFAULTS, document))
-    known = KnownDevices(work / "known.json")
+    known = KnownDevices(work / "known_devices.sqlite")
     known.save([Target(d["address"], d["port"], config.credentials[0]) for d in devices], config.credentials)
     outbox = Outbox(work / "outbox.db")
     jobs = Jobs(outbox, known, discover=probe_configured)

@@ -1,12 +1,15 @@
-"""Benchmark: request PDUs and client CPU per full inventory, against net-snmp on the same subtrees.
+"""Benchmark: request PDUs and client CPU per full inventory, like against like.
 
 For each shared recording with Printer-MIB data (served by snmpsim on 127.0.0.1), in one run:
-- the agent polls it N times in-process (warm engine) -> PDUs per inventory, CPU ms per inventory;
-- net-snmp `snmpbulkwalk` walks the same subtrees the agent reads (one process per subtree, as a shell
-  script or a monitoring system would) -> CPU ms of those processes (RUSAGE_CHILDREN), twice:
-  without MIB loading (-m '', the fair reference) and with net-snmp's default MIBs.
-Prints a table and the ratio agent / net-snmp. Targets (issue 2): <= 4 request PDUs per inventory of a
-typical printer, CPU within 3x of net-snmp.
+- agent (warm): `read_device` in-process, N times on a warm engine -> PDUs and CPU ms per inventory;
+- pysnmp/pyasn1 (warm): the same subtrees walked in-process with pysnmp's GETBULK (lookupMib=False,
+  max-repetitions 25), so the agent's BER codec is compared with pyasn1's on the same reads;
+- net-snmp (request CPU): `snmpbulkwalk -m ''` over the same ten subtrees (one process per subtree, as a
+  script would run it), minus the CPU of starting those processes (`snmpbulkwalk -V`, measured in the
+  same run) -> net-snmp's CPU for the requests alone, comparable with the warm figures;
+- cold, both with start-up: one `fleetmeter-agent poll --json` process per inventory against the ten
+  `snmpbulkwalk` processes including their start-up.
+Prints a table and the ratios. Target (issue 2): <= 4 request PDUs per inventory of a typical printer.
 
 Run: .venv/bin/python bench/poll.py [--rounds 5]
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -44,13 +48,62 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def netsnmp_cpu_ms(sim: Simulator, community: str, rounds: int, mibs: list[str]) -> float:
+def netsnmp_cpu_ms(sim: Simulator, community: str, rounds: int) -> float:
+    """CPU ms of the ten snmpbulkwalk processes of one inventory, start-up included."""
     before = children_cpu()
     for _ in range(rounds):
         for subtree in SUBTREES:
-            subprocess.run(["snmpbulkwalk", "-v2c", "-c", community, "-On", "-Cr25", *mibs,
+            subprocess.run(["snmpbulkwalk", "-v2c", "-c", community, "-On", "-Cr25", "-m", "",
                             f"{sim.host}:{sim.port}", subtree], capture_output=True, check=False)
     return (children_cpu() - before) * 1000 / rounds
+
+
+def netsnmp_startup_ms(rounds: int) -> float:
+    """CPU ms of starting one snmpbulkwalk process that sends nothing (library load, argument parsing)."""
+    before = children_cpu()
+    for _ in range(rounds):
+        subprocess.run(["snmpbulkwalk", "-m", "", "-V"], capture_output=True, check=False)
+    return (children_cpu() - before) * 1000 / rounds
+
+
+def agent_cold_cpu_ms(sim: Simulator, community: str, rounds: int) -> float:
+    """CPU ms of one `fleetmeter-agent poll` process per inventory (interpreter start-up included)."""
+    env = dict(os.environ, FLEETMETER_HOME=tempfile.mkdtemp(prefix="bench-poll-"))
+    before = children_cpu()
+    for _ in range(rounds):
+        subprocess.run([sys.executable, "-m", "agent.cli", "poll", sim.host, "--port", str(sim.port),
+                        "--community", community, "--json"], capture_output=True, check=False, env=env, cwd=ROOT)
+    return (children_cpu() - before) * 1000 / rounds
+
+
+async def pysnmp_runs(sim: Simulator, community: str, rounds: int) -> float:
+    """Median CPU ms of walking the same subtrees with pysnmp/pyasn1 (GETBULK, no MIB lookups)."""
+    from pysnmp.hlapi.v3arch.asyncio import (
+        CommunityData, ContextData, ObjectIdentity, ObjectType, SnmpEngine, UdpTransportTarget, bulk_walk_cmd)
+
+    engine = SnmpEngine()
+    target = await UdpTransportTarget.create((sim.host, sim.port), timeout=2, retries=0)
+    auth = CommunityData(community, mpModel=1)
+
+    async def inventory() -> int:
+        count = 0
+        for subtree in SUBTREES:
+            async for error, status, _index, rows in bulk_walk_cmd(
+                    engine, auth, target, ContextData(), 0, 25, ObjectType(ObjectIdentity(subtree)),
+                    lookupMib=False, lexicographicMode=False):
+                if error or status:
+                    break
+                count += len(rows)
+        return count
+
+    await inventory()
+    cpu = []
+    for _ in range(rounds):
+        start = time.process_time()
+        await inventory()
+        cpu.append((time.process_time() - start) * 1000)
+    engine.close_dispatcher()
+    return statistics.median(cpu)
 
 
 async def agent_runs(sim: Simulator, community: str, rounds: int) -> tuple[float, int, int]:
@@ -80,30 +133,41 @@ def main() -> None:
     manifest = json.loads((FIXTURES / "manifest.json").read_text())["entries"]
     entries = [e for e in manifest if e.get("walk_readout", {}).get("prtMarkerSupplies")]
     rows = []
+    startup = netsnmp_startup_ms(max(10, args.rounds * 4))
     with tempfile.TemporaryDirectory() as work:
         sim = Simulator(FIXTURES, Path(work))
         try:
             for entry in entries:
                 community = entry["snmpsim_community"]
                 cpu, pdus, size = asyncio.run(agent_runs(sim, community, args.rounds))
-                lean = netsnmp_cpu_ms(sim, community, args.rounds, ["-m", ""])
-                default = netsnmp_cpu_ms(sim, community, 1, [])
-                rows.append({"recording": community, "pdus": pdus, "bytes": size, "agent_cpu_ms": round(cpu, 1),
-                             "netsnmp_cpu_ms": round(lean, 1), "netsnmp_mibs_cpu_ms": round(default, 1),
-                             "ratio": round(cpu / lean, 2) if lean else None})
+                codec = asyncio.run(pysnmp_runs(sim, community, args.rounds))
+                netsnmp = netsnmp_cpu_ms(sim, community, args.rounds)
+                cold = agent_cold_cpu_ms(sim, community, max(1, args.rounds // 2))
+                requests_only = max(0.0, netsnmp - startup * len(SUBTREES))
+                rows.append({"recording": community, "pdus": pdus, "bytes": size, "agent_cpu_ms": round(cpu, 2),
+                             "pysnmp_cpu_ms": round(codec, 2), "netsnmp_requests_cpu_ms": round(requests_only, 2),
+                             "netsnmp_processes_cpu_ms": round(netsnmp, 1), "agent_process_cpu_ms": round(cold, 1)})
         finally:
             sim.stop()
-    print(f"{'recording':<24} {'PDUs':>4} {'bytes':>6} {'agent ms':>9} {'net-snmp ms':>12} "
-          f"{'(+MIBs)':>8} {'ratio':>6}")
+    print(f"net-snmp start-up per process: {startup:.2f} ms CPU (x{len(SUBTREES)} processes per inventory)")
+    print(f"{'recording':<24} {'PDUs':>4} {'agent':>7} {'pysnmp':>7} {'net-snmp':>9} | "
+          f"{'agent proc':>10} {'net-snmp procs':>14}   (CPU ms per inventory)")
     for r in rows:
-        print(f"{r['recording']:<24} {r['pdus']:>4} {r['bytes']:>6} {r['agent_cpu_ms']:>9} "
-              f"{r['netsnmp_cpu_ms']:>12} {r['netsnmp_mibs_cpu_ms']:>8} {r['ratio']:>6}")
+        print(f"{r['recording']:<24} {r['pdus']:>4} {r['agent_cpu_ms']:>7} {r['pysnmp_cpu_ms']:>7} "
+              f"{r['netsnmp_requests_cpu_ms']:>9} | {r['agent_process_cpu_ms']:>10} {r['netsnmp_processes_cpu_ms']:>14}")
     print(f"median PDUs per inventory: {statistics.median(r['pdus'] for r in rows)}, "
           f"max {max(r['pdus'] for r in rows)}")
-    total_agent = sum(r["agent_cpu_ms"] for r in rows)
-    total_lean = sum(r["netsnmp_cpu_ms"] for r in rows)
-    print(f"CPU per inventory, all recordings: agent {total_agent / len(rows):.1f} ms, "
-          f"net-snmp (no MIBs) {total_lean / len(rows):.1f} ms, ratio {total_agent / total_lean:.2f}")
+
+    def mean(key: str) -> float:
+        return sum(r[key] for r in rows) / len(rows)
+
+    agent, codec, requests = mean("agent_cpu_ms"), mean("pysnmp_cpu_ms"), mean("netsnmp_requests_cpu_ms")
+    cold, processes = mean("agent_process_cpu_ms"), mean("netsnmp_processes_cpu_ms")
+    print(f"warm, requests only: agent {agent:.1f} ms, pysnmp/pyasn1 {codec:.1f} ms (agent/pysnmp "
+          f"{agent / codec:.2f}), net-snmp {requests:.1f} ms (agent/net-snmp "
+          f"{agent / requests if requests else float('nan'):.2f})")
+    print(f"cold, start-up included: agent process {cold:.1f} ms, net-snmp processes {processes:.1f} ms "
+          f"(agent/net-snmp {cold / processes:.2f})")
     if args.json:
         print(json.dumps(rows))
 

@@ -14,7 +14,8 @@ Defaults (the one place they are written; `DEFAULTS` is this schema's defaults a
     schedules.alerts.interval = "5m", schedules.supplies.interval = "1h",
     schedules.meters.cron = "0 2 * * *", schedules.discovery.cron = "0 1 * * *"  (interval >= 1 min)
     usb = true
-    thresholds.supply_low_percent = 10  (0-100)
+    thresholds.supply_low_percent = 10  (0-100) a supply at or below it is "low" (in every reading, the agent's
+                                        `poll` too); an alerts run uploads at once when a supply crosses it
     heartbeat = "5m"                    (>= 30 s)
     snmp.timeout = 2 (0.1-60 s), snmp.retries = 1 (0-10), snmp.concurrency = 64 (1-1024)
     outbox.max_mb = 256                 (>= 16)

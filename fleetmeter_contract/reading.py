@@ -20,6 +20,7 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
 
 SCHEMA = "fleetmeter.device/1"
 MAX_COUNT = 10**12  # more pages than any printer prints in its life
+MAX_TEXT = 1024  # characters of one text field (sysDescr: 4 KiB)
 FUTURE_SLACK = timedelta(days=1)  # clocks drift; a reading later than this is refused
 
 COUNTER_NAMES = (
@@ -35,7 +36,7 @@ def _no_nul(value: str) -> str:
 
 
 Clean = AfterValidator(_no_nul)
-Text = Annotated[str, Field(max_length=1024), Clean]
+Text = Annotated[str, Field(max_length=MAX_TEXT), Clean]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Level = int  # raw RFC 3805 values as the printer sent them (-1 other, -2 unknown, -3 some remaining)
 Index = Annotated[int, Field(ge=0, le=2**31 - 1)]

@@ -18,7 +18,7 @@ from peers import Simulator
 from trust_peers import Site, environment
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "printers"
+from conftest import FIXTURES  # noqa: E402 - FLEETMETER_SHARED honoured in one place
 # recordings with a serial number and supplies in the manifest: distinct devices on the server
 DEVICES = ("brother", "epson", "ricoh_mpc3002", "sharp")
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetmeter_contract.reading import DeviceReading
+from agent.printer import supplies as supply_rules
+from agent.printer.counters import Candidate, choose
 from agent.snmp import status as status_rules
-from agent.snmp import supplies as supply_rules
-from agent.snmp.values import Warnings, as_int, as_mac, as_oid, as_text, enum_name
+from agent.snmp.values import Warnings, as_count, as_int, as_mac, as_oid, as_text, enum_name
+from fleetmeter_contract.reading import MAX_COUNT, CounterSource, DeviceReading
 
 
 @pytest.mark.parametrize("level, maximum, receptacle, percent, state", [
@@ -80,10 +81,19 @@ def test_colorant_table_wins_over_description():
     assert supply.color == "magenta"
 
 
-def test_part_number_from_description():
-    assert supply_rules.part_number("Black Cartridge HP CF217A") == "CF217A"
-    assert supply_rules.part_number("Toner Kit TK-5240K") == "TK-5240K"
-    assert supply_rules.part_number("Black Toner") is None
+@pytest.mark.parametrize("vendor, description, part", [
+    ("HP", "Black Cartridge HP CF217A", "CF217A"),
+    ("KYOCERA", "Toner Kit TK-5240K", "TK-5240K"),
+    ("Samsung", "Black Toner MLT-D111S", "MLT-D111S"),
+    ("HP", "Black Toner", None),
+    ("HP", "Toner Kit TK-5240K", None),  # another vendor's pattern is not this vendor's part number
+])
+def test_part_numbers_come_from_the_vendor_profile(vendor, description, part):
+    from agent.printer.profile import select_profile
+
+    quirks = select_profile(None, f"{vendor} printer").supply_quirks
+    supply = supply_rules.build_supply(supply_rules.RawSupply(1, 1, description=description, type_code=3), quirks)
+    assert supply.part_number == part
 
 
 @pytest.mark.parametrize("raw, errors", [
@@ -134,6 +144,8 @@ snmp_values = st.one_of(
 def test_value_decoders_never_raise(raw):
     w = Warnings()
     assert as_int(raw, "x", w) is None or isinstance(as_int(raw, "x", w), int)
+    count = as_count(raw, "x", w)
+    assert count is None or 0 <= count <= MAX_COUNT  # what the reading model accepts
     text = as_text(raw, "x", w, hex_dump=True)
     assert text is None or (text == text.strip() and "\x00" not in text and text)
     as_text(raw, "x", w)
@@ -142,6 +154,18 @@ def test_value_decoders_never_raise(raw):
     enum_name(raw, status_rules.ALERT_CODE, "x", w)
     assert isinstance(status_rules.detected_errors(raw, "x", w), list)
     assert all(isinstance(m, str) for m in w)
+
+
+def test_a_counter_beyond_the_reading_bound_is_warned_not_chosen():
+    """Every transport's candidates pass counter precedence; one the server would refuse is dropped there."""
+    pjl = CounterSource(oid="@PJL INFO PAGECOUNT", origin="pjl")
+    ipp = CounterSource(oid="printer-impressions-completed", origin="ipp")
+    warnings: list[str] = []
+    counters, sources = choose([Candidate("total", MAX_COUNT + 1, pjl), Candidate("total", 1234, ipp)], warnings)
+    assert counters["total"] == 1234 and sources["total"] == ipp
+    assert len(warnings) == 1 and "@PJL INFO PAGECOUNT" in warnings[0] and "not used" in warnings[0]
+    counters, _ = choose([Candidate("total", MAX_COUNT, pjl)], warnings)
+    assert counters["total"] == MAX_COUNT and len(warnings) == 1
 
 
 @settings(max_examples=300, deadline=None)

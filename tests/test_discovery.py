@@ -12,8 +12,8 @@ import pytest
 
 from agent.network.known_devices import KnownDevices
 from agent.network.scan import discover
+from agent.network.sweep import SweepSettings
 from agent.snmp.credentials import Credentials
-from agent.snmp.discovery import SweepSettings
 from fleetmeter_contract.ranges import TargetError, TargetSet
 from conftest import FIXTURES, ROOT
 from peers import free_udp_port
@@ -365,3 +365,21 @@ def test_cli_progress_on_a_terminal_only_and_repeatable_ports(lan, tmp_path, age
     # not a terminal: no progress at all
     quiet = cli(env, "discover", f"{NET}.3", "--port", str(sim.port), "--timeout", str(TIMEOUT), "--json")
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_the_service_keeps_its_targets_in_the_same_store(tmp_path):
+    """One known-devices store: the service's inspection targets survive a restart, follow their
+    credential when the list is reordered, and wait for discovery when their credential is gone."""
+    from agent.snmp.credentials import Credentials
+    from agent.snmp.fleet import Target
+
+    first, second, third = (Credentials(community=c) for c in ("alpha", "beta", "gamma"))
+    store = KnownDevices(tmp_path / "known.sqlite")
+    targets = [Target("10.0.0.5", 161, second), Target("10.0.0.6", 1161, first)]
+    store.save(targets + [Target("10.0.0.7", 161, Credentials(community="unlisted"))], [first, second])
+    store.close()
+    again = KnownDevices(tmp_path / "known.sqlite")
+    assert again.load([first, second]) == targets
+    assert again.load([third, second, first]) == targets, "reordered: each keeps its credential"
+    assert again.load([first]) == targets[1:], "a removed credential's devices wait for discovery"
+    assert again.all() == [], "targets are not identities: the devices table is discovery's"

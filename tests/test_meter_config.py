@@ -7,7 +7,7 @@ import json
 import pytest
 
 from agent.cli import main
-from conftest import RECORDINGS
+from conftest import RECORDINGS, recorded
 
 OWN = json.loads((RECORDINGS / "manifest.json").read_text())["entries"]
 
@@ -103,11 +103,69 @@ def test_missing_config_file_named(tmp_path, monkeypatch, capsys):
 
 
 def test_the_example_configuration_loads(tmp_path):
-    """agent/snmp/meters.example.toml is what users copy: it must stay valid."""
-    from agent.snmp.meter_config import load_meter_config
-    from agent.snmp.mibs import resolver_for
+    """agent/printer/meters.example.toml is what users copy: it must stay valid."""
+    from agent.printer.meter_config import load_meter_config
+    from agent.mibs import resolver_for
 
-    example = RECORDINGS.parent.parent / "agent" / "snmp" / "meters.example.toml"
+    example = RECORDINGS.parent.parent / "agent" / "printer" / "meters.example.toml"
     meters = load_meter_config(example, resolver_for(tmp_path / "config", tmp_path / "cache"))
     assert [m.meter for m in meters.for_profile("ricoh")] == ["sheets", "two_color_prints"]
     assert meters.for_profile("kyocera")[-1].oids == ["1.3.6.1.4.1.1347.42.2.1.1.1.8.1.1"]
+
+
+def test_the_service_reads_meters_toml_and_the_configured_low_threshold(home, local_sim, tmp_path):
+    """Scheduled inspections load meters.toml and thresholds.supply_low_percent the way `poll` does: the
+    configured meter reaches the queued reading, and the supply's low state moves with the threshold."""
+    import asyncio
+
+    from agent.home import agent_paths
+    from agent.outbox import Outbox
+    from agent.scheduler.config import DEFAULTS, build, merge
+    from agent.scheduler.jobs import Jobs
+    from agent.network.known_devices import KnownDevices
+    from agent.snmp.credentials import Credentials
+    from agent.snmp.fleet import Target
+
+    name = "kyocera_taskalfa"
+    level = int(recorded(RECORDINGS / f"{name}.snmprec", "1.3.6.1.2.1.43.11.1.1.9.1.1"))
+    maximum = int(recorded(RECORDINGS / f"{name}.snmprec", "1.3.6.1.2.1.43.11.1.1.8.1.1"))
+    percent = 100 * level / maximum
+    paths = agent_paths().ensure()
+    credentials = Credentials(community=name)
+
+    def inspect(threshold: float) -> dict:
+        config = build(merge(DEFAULTS, {"usb": False, "credentials": [{"version": "2c", "community": name}],
+                                        "snmp": {"timeout": 3, "retries": 2},
+                                        "thresholds": {"supply_low_percent": threshold}}))
+        outbox = Outbox(tmp_path / f"outbox-{threshold}.db")
+        known = KnownDevices(tmp_path / f"known-{threshold}.sqlite")
+        known.save([Target(local_sim.host, local_sim.port, credentials)], config.credentials)
+        jobs = Jobs(outbox, known, discover=None, config_dir=paths.config, cache_dir=paths.cache)
+        result = asyncio.run(jobs.inspect("meters", config))
+        assert result.queued == 1, result.summary()
+        [queued] = outbox.peek(1)
+        return queued.document
+
+    at = inspect(percent)
+    for meter, want in OWN[name]["config_meters"].items():
+        assert at["counters"][meter] == want["value"] and at["counter_sources"][meter]["origin"] == "config"
+    assert [s["state"] for s in at["supplies"]] == ["low"]
+    assert [s["state"] for s in inspect(percent - 1)["supplies"]] == ["ok"]
+
+
+@pytest.mark.parametrize("shift, state", [(0, "low"), (-1, "ok")])
+def test_poll_takes_the_low_threshold_from_agent_toml(shift, state, home, local_sim, capsys):
+    name = "kyocera_taskalfa"
+    level = int(recorded(RECORDINGS / f"{name}.snmprec", "1.3.6.1.2.1.43.11.1.1.9.1.1"))
+    maximum = int(recorded(RECORDINGS / f"{name}.snmprec", "1.3.6.1.2.1.43.11.1.1.8.1.1"))
+    (home / "agent" / "config" / "agent.toml").write_text(
+        f"[thresholds]\nsupply_low_percent = {100 * level / maximum + shift}\n")
+    assert [s["state"] for s in poll_json(local_sim, name, capsys)["supplies"]] == [state]
+
+
+@pytest.mark.parametrize("value", ["150", '"ten"', "-1", "nan"])
+def test_a_bad_threshold_is_one_line(value, home, capsys):
+    (home / "agent" / "config" / "agent.toml").write_text(f"[thresholds]\nsupply_low_percent = {value}\n")
+    code = main(["poll", "127.0.0.1", "--port", "9"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "thresholds.supply_low_percent" in err

@@ -297,3 +297,48 @@ def test_service_discovery_sweeps_for_printers_only(local_sim):
     found = asyncio.run(sweep_printers(entry, [Credentials(community="no-such"), printer], options))
     assert [(t.host, t.port, t.credentials) for t in found] == [(local_sim.host, local_sim.port, printer)]
     assert asyncio.run(sweep_printers(entry, [Credentials(community="network-switch")], options)) == []
+
+
+@pytest.mark.skipif(not hasattr(__import__("socket"), "SO_PEERCRED"), reason="SO_PEERCRED is Linux-only")
+def test_control_socket_refuses_another_uid_even_when_it_can_connect(tmp_path):
+    """The socket file is 0600 in a 0700 directory; behind that, the service checks the peer's uid
+    (SO_PEERCRED). With the file opened up, a client of another uid connects and is refused, while
+    the service's own user is served."""
+    import asyncio
+    import threading
+
+    from agent.scheduler.control import ControlError, ControlServer, request
+    from other_user import run_as
+
+    data = tmp_path / "data"
+    loop = asyncio.new_event_loop()
+    served: list[dict] = []
+
+    async def handler(message: dict) -> dict:
+        served.append(message)
+        return {"ok": True, "queued": 0}
+
+    server = ControlServer(data, handler)
+    loop.run_until_complete(server.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        for path in (tmp_path, data, data / "control.sock"):
+            os.chmod(path, 0o777)  # the file-system guard opened up: only the uid check stands
+        for parent in tmp_path.parents[:2]:  # pytest's per-user temp directories are 0700
+            parent.chmod(parent.stat().st_mode | 0o005)
+
+        def as_other() -> dict | str:
+            try:
+                return request(data, {"command": "status"}, 5)
+            except ControlError as exc:
+                return str(exc)
+
+        assert run_as(as_other, uid=4242, gid=4242) == {"ok": False, "error": "not allowed"}
+        assert served == [], "the other user's request never reached the service"
+        assert request(data, {"command": "status"}, 5) == {"ok": True, "queued": 0}
+        assert served == [{"command": "status"}]
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

@@ -16,8 +16,9 @@ from agent.certs.enroll import enrol
 from agent.certs.errors import TrustError
 from agent.certs.signing import COVERED
 from agent.certs.store import CertStore
-from fleetmeter_contract.reading import DeviceReading, Identity, Supply
+from agent.outbox import Outbox
 from agent.upload import deliver, heartbeat
+from fleetmeter_contract.reading import DeviceReading, Identity, Supply
 from server_stub.trust import enrolment as registry
 from server_stub.api.app import Limits
 from trust_peers import DATABASES, in_transaction, send, start_site, stop_site
@@ -325,3 +326,25 @@ def test_a_reading_the_server_refuses_is_set_aside_and_the_rest_delivered(site, 
     assert (result.ok, result.stored, result.queued) == (False, 2, 0)
     assert "1 refused by the server" in result.message
     assert agent.outbox.rejected() == 1 and site.readings_of(agent.name) == 2
+
+
+def test_uploads_go_through_the_enrolment_proxy(site, tmp_path):
+    """Enrolment and uploads through a forwarding proxy on loopback: the proxy relays them, the server
+    stores the reading."""
+    from http_proxy import Proxy
+
+    proxy = Proxy()
+    try:
+        new = site.new_key(None)
+        agent_store = CertStore(tmp_path / new.name / "certs")
+        outbox = Outbox(tmp_path / new.name / "outbox.db")
+        enrol(agent_store, site.url, new.key, proxy=proxy.url)
+        outbox.put(reading("S-PROXY"))
+        result = deliver(agent_store, outbox)
+        assert (result.ok, result.stored) == (True, 1), result.message
+        assert site.readings_of(new.name) == 1
+        authority = site.url.split("://", 1)[1]
+        assert len(proxy.seen) >= 2, proxy.seen  # enrolment and the upload
+        assert all(authority in line for line in proxy.seen), proxy.seen
+    finally:
+        proxy.stop()

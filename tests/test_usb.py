@@ -22,10 +22,10 @@ import usb.core
 
 import usb_scenarios as sc
 from agent.cli import main
-from fleetmeter_contract.reading import SCHEMA
 from agent.usb import UsbOptions, find_printers, inspect_usb, linux, pjl, windows
 from agent.usb.session import LpChannel, Traffic
 from agent.usb.device_id import parse_device_id, unframe
+from fleetmeter_contract.reading import SCHEMA
 from usb_double import FakeBackend, PjlResponder, framed
 
 FAST = UsbOptions(budget_s=0.3)
@@ -406,15 +406,28 @@ def test_usblp_held_printer_is_read_through_its_node_without_unbinding(tmp_path,
     assert reading.warnings == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may open a tty in exclusive mode anyway")
 def test_usblp_node_in_use_leaves_the_printer_alone(tmp_path, pty_printer):
+    """Root may open a tty in exclusive mode anyway: the read runs as an unprivileged user (as root's
+    CI would otherwise skip it), with the node and the sysfs/dev tree readable by that user."""
+    from other_user import run_as
+
     device = sc.usblp_bound()
     node = pty_printer(device.responders.pop(0))
     fcntl.ioctl(node.slave, termios.TIOCEXCL)  # further opens fail with EBUSY, as usblp's do
-    [reading] = read_all(device, options=usblp_tree(tmp_path, node.path, sc.LASERJET_ID))
-    assert not [e for e in device.events if e[0] in ("detach", "claim", "write")]
-    assert reading.identity.serial == sc.LASERJET.serial and reading.identity.sys_descr == sc.LASERJET_ID
-    assert any("not disturbed" in w for w in reading.warnings)
+    options = usblp_tree(tmp_path, node.path, sc.LASERJET_ID)
+    if os.geteuid() == 0:
+        os.chmod(node.path, 0o666)
+        for path in [tmp_path, *tmp_path.parents[:2], *tmp_path.rglob("*")]:
+            os.chmod(path, os.stat(path).st_mode | 0o005 | (0o001 if path.is_dir() else 0))
+
+    def read() -> tuple:
+        [reading] = read_all(device, options=options)
+        return [e[0] for e in device.events], reading.identity.serial, reading.identity.sys_descr, reading.warnings
+
+    events, serial, sys_descr, warnings = run_as(read)
+    assert not [e for e in events if e in ("detach", "claim", "write")]
+    assert serial == sc.LASERJET.serial and sys_descr == sc.LASERJET_ID
+    assert any("not disturbed" in w for w in warnings), warnings
 
 
 def test_without_permission_to_open_the_device_sysfs_still_identifies_it(tmp_path):

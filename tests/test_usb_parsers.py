@@ -8,6 +8,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent.printer.ipp_supplies import parse_supply_value
 from agent.usb import ipp, pjl
 from agent.usb.device_id import parse_device_id, unframe
 from usb_double import framed
@@ -71,7 +72,7 @@ def test_pjl_supply_shapes():
 def test_ipp_garbage_never_raises(raw):
     ipp.decode_attributes(raw)
     ipp.parse_http_response(raw)
-    ipp.parse_supply_value(raw)
+    parse_supply_value(raw)
 
 
 @SETTINGS

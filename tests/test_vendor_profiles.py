@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from agent.snmp.profile import ProfileError, parse_meters, parse_supply_quirks
+from agent.printer.profile import PROFILE_DIR, ProfileError, load_profile, parse_meters
 from conftest import RECORDINGS, load_manifest
 from snmp_helpers import poll
 
@@ -76,7 +76,8 @@ def test_made_up_recordings(name, own_readings):
     supplies = {str(s.index): s for s in reading.supplies}
     for index, want in expected.get("supplies", {}).items():
         supply = supplies[index]
-        for field in ("level", "max_capacity", "percent", "state", "description", "part_number", "serial"):
+        for field in ("type", "color", "level", "max_capacity", "percent", "state", "description", "part_number",
+                      "serial"):
             if field in want:
                 assert getattr(supply, field) == want[field], (index, field)
         if "class" in want:
@@ -84,6 +85,10 @@ def test_made_up_recordings(name, own_readings):
         assert (supply.quirk is not None) == want["quirk"], (index, supply.quirk)
         if supply.quirk:
             assert supply.quirk.startswith(f"{reading.profile}:"), "a quirk names the profile it came from"
+    for index in expected.get("replaced", []):  # Printer-MIB rows a vendor record stands for
+        assert index not in supplies, index
+    if "is_printer" in expected:
+        assert reading.is_printer == expected["is_printer"]
     counter_warnings = [w for w in reading.warnings if w.startswith("counter ")]
     for text in expected.get("warnings_mention", []):
         assert any(text in w for w in counter_warnings), counter_warnings
@@ -109,9 +114,52 @@ def test_bad_meter_definitions_are_named(table, message):
         parse_meters(table, "x.toml counters")
 
 
-def test_bad_supply_quirk_is_named():
-    with pytest.raises(ProfileError, match="bad supply quirk"):
-        parse_supply_quirks({"level_codes": [{"state": "low"}]}, "x", "x.toml supplies")
+BROTHER = (PROFILE_DIR / "brother.toml").read_text()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.replace("[identity]", "[identiy]"), "brother.toml: identiy: unknown key"),
+    (lambda t: t.replace("enterprises =", "enterprize ="), "brother.toml: match.enterprize: unknown key"),
+    (lambda t: t.replace('manufacturer = "Brother"', 'manufacturer = "Brother"\nmodel_prefix = ["x"]'),
+     "brother.toml: model_prefix: unknown key"),
+    (lambda t: t.replace('printer_object_ids = ["1.3.6.1.4.1.2435.2.3.9"]', 'printer_object_ids = ["1.3.6.1.4.1..2435"]'),
+     "brother.toml: discovery.printer_object_ids.0: '1.3.6.1.4.1..2435' is not a numeric OID"),
+    (lambda t: t.replace('serial = ["1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.1.0"', 'serial = ["1.3.6.1.4.1.2435.x"'),
+     "brother.toml identity.serial: '1.3.6.1.4.1.2435.x' is neither a numeric OID"),
+    (lambda t: t.replace('state = "low"', 'state = "lo"', 1), "brother.toml: supplies.level_codes.1.state: Input should be"),
+    (lambda t: t.replace('{ level = 1,', '{ lvl = 1,', 1), "brother.toml: supplies.level_codes.1.level: required key missing"),
+    (lambda t: t.replace("manufacturer = \"Brother\"\n", "", 1), "brother.toml: manufacturer: required key missing"),
+    (lambda t: t.replace('code = 0x41, type = "drum"', 'code = 0x41, type = "drum", meter = "x"', 1),
+     "brother.toml: record_blocks.0.records"),
+    (lambda t: t.replace('serial = ["1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.1.0"', 'serial = ["NO-SUCH-MIB::nothing.0"'),
+     "brother.toml identity.serial: MIB module NO-SUCH-MIB not found"),
+])
+def test_profile_mistakes_fail_with_file_key_and_reason(change, message, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEETMETER_HOME", str(tmp_path / "home"))
+    changed = change(BROTHER)
+    assert changed != BROTHER, "the mistake was not introduced"
+    path = tmp_path / "brother.toml"
+    path.write_text(changed)
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    assert message in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
+
+
+def test_every_shipped_profile_passes_its_schema():
+    from agent.printer.profile import all_profiles
+
+    assert {p.name for p in all_profiles()} == {p.stem for p in PROFILE_DIR.glob("*.toml")}
+
+
+def test_a_profile_may_name_oids_by_mib_symbol(tmp_path, monkeypatch):
+    """Symbols are compiled with pysmi from the project's mibs/ (as meters.toml's are) when loaded."""
+    monkeypatch.setenv("FLEETMETER_HOME", str(tmp_path / "home"))
+    path = tmp_path / "acme.toml"
+    path.write_text('manufacturer = "ACME"\n[identity]\nserial = ["SNMPv2-MIB::sysDescr.0"]\n'
+                    '[counters]\ntotal = "PWG-IMAGING-COUNTER-MIB::icImpressionTotalImps.1.3.3"\n')
+    profile = load_profile(path)
+    assert profile.identity["serial"][0].oid == "1.3.6.1.2.1.1.1.0"  # RFC 3418 sysDescr.0
+    assert profile.counters[0].oids == ["1.3.6.1.4.1.2699.1.3.1.8.1.1.4.1.3.3"]  # PWG 5106.3 icImpressionTotalImps
 
 
 def test_ricoh_waste_bottle_counts_free_space(snmpsim):
@@ -130,3 +178,29 @@ def test_ricoh_waste_bottle_counts_free_space(snmpsim):
         assert supply.percent == round(100.0 * (capacity - level) / capacity, 1)
         assert supply.state == ("ok" if supply.percent < 90 else "near_full" if supply.percent < 100 else "full")
         assert supply.quirk and supply.quirk.startswith("ricoh:")
+
+
+def test_discovery_knows_a_brother_by_its_device_id_alone(local_sim):
+    """sysDescr "Network Print Server" and a foreign sysObjectID: brInfoModel (read in the probe itself)
+    makes it a Brother printer."""
+    import asyncio
+
+    from agent.network.sweep import Sweep, SweepSettings
+    from agent.snmp.client import SnmpClient
+    from agent.snmp.credentials import Credentials
+
+    name = "brother_print_server"
+    settings = SweepSettings(credentials=(Credentials(community=name),), ports=(local_sim.port,), timeout=2.0,
+                             retries=1, concurrency=1)
+
+    async def sweep():
+        client = SnmpClient()
+        try:
+            return await Sweep(client, settings).run([local_sim.host], 1)
+        finally:
+            client.close()
+
+    [found] = asyncio.run(sweep())
+    assert found.is_printer and found.printer_evidence == "profile brother"
+    for field, value in OWN[name]["identity"].items():
+        assert getattr(found.identity, field) == value, field

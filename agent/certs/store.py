@@ -46,6 +46,7 @@ class UploadResult:
     stored: int = 0
     duplicates: int = 0
     queued: int = 0
+    delivered: bool = False  # the queue was sent to its end and acknowledged (some readings may be set aside)
 
 
 class CertStore:
@@ -92,7 +93,8 @@ class CertStore:
     def last_upload(self) -> UploadResult | None:
         if not self.upload_file.exists():
             return None
-        return UploadResult(**json.loads(self.upload_file.read_text()))
+        fields = {f.name for f in dataclasses.fields(UploadResult)}
+        return UploadResult(**{k: v for k, v in json.loads(self.upload_file.read_text()).items() if k in fields})
 
     def save_last_upload(self, result: UploadResult) -> None:
         self._ensure()

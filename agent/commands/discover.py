@@ -12,7 +12,7 @@ from agent.home import agent_paths
 from agent.network.known_devices import KnownDevices
 from agent.network.neighbours import read_neighbours
 from agent.network.scan import DiscoveryResult, OtherSources, discover
-from agent.snmp.discovery import DEFAULT_CONCURRENCY, DEFAULT_RATE, SweepSettings, SweepStats
+from agent.network.sweep import DEFAULT_CONCURRENCY, DEFAULT_RATE, SweepSettings, SweepStats
 from fleetmeter_contract.ranges import TargetError, TargetSet
 
 STORE_NAME = "known_devices.sqlite"

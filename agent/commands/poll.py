@@ -11,12 +11,13 @@ from agent.certs.store import agent_store
 from agent.commands.snmp_options import add_snmp_options, credentials_from_args
 from agent.home import agent_paths
 from agent.outbox import agent_outbox
-from fleetmeter_contract.reading import DeviceReading
+from agent.printer.settings import ReadSettings, load_read_settings
 from agent.render import render_reading
+from agent.scheduler.config import local_supply_low_percent
 from agent.snmp.client import SnmpClient
-from agent.snmp.meter_config import CONFIG_NAME, ConfiguredMeters, load_meter_config
 from agent.snmp.reader import read_device
 from agent.upload import deliver, not_enrolled
+from fleetmeter_contract.reading import DeviceReading
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if args.upload and agent_store().enrolment() is None:
         raise not_enrolled()  # say so before spending a poll
     credentials = credentials_from_args(args)
-    configured = _configured_meters(args.config)
-    reading = asyncio.run(_poll(args.host, args.port, credentials, args.timeout, args.retries, configured))
+    paths = agent_paths()
+    settings = load_read_settings(paths.config, paths.cache, local_supply_low_percent(paths),
+                                  Path(args.config) if args.config else None)
+    reading = asyncio.run(_poll(args.host, args.port, credentials, args.timeout, args.retries, settings))
     print(reading.dumps() if args.json else render_reading(reading))
     return upload_now(reading) if args.upload else 0
 
@@ -54,20 +57,10 @@ def upload_now(reading: DeviceReading) -> int:
     return 0 if result.ok else (2 if result.status is None else 1)
 
 
-def _configured_meters(option: str | None) -> ConfiguredMeters | None:
-    """The user's meters file (MIB symbols resolved now, so the poll reads numeric OIDs only)."""
-    paths = agent_paths()
-    path = Path(option) if option else paths.config / CONFIG_NAME
-    if option is None and not path.exists():
-        return None
-    from agent.snmp.mibs import resolver_for  # pysmi only when there is a file to read
-    return load_meter_config(path, resolver_for(paths.config, paths.cache))
-
-
-async def _poll(host, port, credentials, timeout, retries, configured=None) -> DeviceReading:
+async def _poll(host, port, credentials, timeout, retries, settings: ReadSettings = ReadSettings()) -> DeviceReading:
     client = SnmpClient()
     try:
         session = client.session(host, port, credentials, timeout=timeout, retries=retries)
-        return await read_device(session, configured)
+        return await read_device(session, settings)
     finally:
         client.close()

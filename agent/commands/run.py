@@ -6,12 +6,11 @@ Stops cleanly on SIGTERM or SIGINT (Ctrl+C), and on a Windows service stop reque
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 
 from agent.home import agent_paths
 from agent.scheduler.config import ConfigError
+from agent.scheduler.foreground import serve
 from agent.scheduler.logs import setup_logging
 from agent.scheduler.service import Service
 from agent.vault import VaultError
@@ -35,21 +34,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"fleetmeter-agent: {exc}", file=sys.stderr)
         return 2
     return serve(service)
-
-
-def serve(service: Service, on_loop=None) -> int:
-    """Run until a stop signal; `on_loop(loop, service)` lets the Windows service hook its stop request."""
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(signum, service.request_stop)
-            except (NotImplementedError, RuntimeError):  # Windows: signal.signal instead
-                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(service.request_stop))
-        if on_loop is not None:
-            on_loop(loop, service)
-        await service.run()
-
-    asyncio.run(main())
-    return 0

@@ -1,7 +1,7 @@
 """`fleetmeter-agent walk HOST [OID]`: a bulk walk printed with MIB names where compiled MIBs know them.
 
 Not a poll: MIB lookups are fine here. OID may be numeric or MODULE::object (e.g.
-PWG-IMAGING-COUNTER-MIB::icImpressionTable); MIBs come from mibs/ and <config>/mibs (see agent.snmp.mibs).
+PWG-IMAGING-COUNTER-MIB::icImpressionTable); MIBs come from mibs/ and <config>/mibs (see agent.mibs).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     paths = agent_paths()
-    from agent.snmp.mibs import resolver_for  # pysmi costs half a second: only for this command
+    from agent.mibs import resolver_for  # pysmi costs half a second: only for this command
 
     resolver = resolver_for(paths.config, paths.cache)
     root = resolver.oid_of(args.oid)

@@ -52,7 +52,7 @@ def service_class():  # pragma: no cover - Windows only
                 self.loop.call_soon_threadsafe(self.service.request_stop)
 
         def SvcDoRun(self) -> None:
-            from agent.commands.run import serve
+            from agent.scheduler.foreground import serve
             from agent.home import agent_paths
             from agent.scheduler.logs import setup_logging
             from agent.scheduler.service import Service

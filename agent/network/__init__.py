@@ -1,2 +1,3 @@
-"""Finding devices on the network: device records and their merging, the known-devices store, and the
-sources besides the SNMP sweep (neighbour table, mDNS/DNS-SD, IPP)."""
+"""Finding devices on the network: device records and their merging, the known-devices store (also the
+service's inspection targets), the SNMP sweep (sweep.py) and the sources besides it (neighbour table,
+mDNS/DNS-SD, IPP)."""

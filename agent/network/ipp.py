@@ -4,15 +4,12 @@ Uses pyipp (asyncio, maintained) for the protocol; this module only maps attribu
 
 - identity: ``printer-device-id`` (IEEE 1284: MFG, MDL, SN/SERN), else ``printer-make-and-model``;
   ``printer-uuid`` is kept as a last-resort serial-like key (``urn:uuid:...``) only when no serial is given;
-- supplies: ``printer-supply`` (PWG 5100.13: ``type=toner;maxcapacity=100;level=40;colorantname=black``)
-  when present, else the CUPS/RFC 3995 ``marker-*`` attributes. IPP uses the same level conventions as
-  the Printer-MIB (-1 other, -2 unknown, -3 some remaining) and the same supply type names (kebab-case),
-  so both go through `agent.snmp.supplies.build_supply`, the one place of supply semantics.
+- supplies: ``printer-supply`` (PWG 5100.13) when present, else the CUPS ``marker-*`` attributes, mapped
+  by `agent.printer.ipp_supplies` (shared with IPP-USB) and given meaning by `agent.printer.supplies`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pyipp import IPP
@@ -21,20 +18,16 @@ from pyipp.exceptions import IPPError
 from pyipp.parser import parse_ieee1284_device_id
 
 from agent.network.devices import Found
+from agent.printer.ipp_supplies import marker_row, printer_supply_row
+from agent.printer.profile import select_profile
+from agent.printer.supplies import NO_QUIRKS, SupplyQuirks, build_supply
 from fleetmeter_contract.reading import Identity, Supply
-from agent.snmp.supplies import RFC_TYPE_NAMES, RawSupply, build_supply
 
 ATTRIBUTES = [
     "printer-device-id", "printer-make-and-model", "printer-name", "printer-uuid", "printer-info",
     "printer-firmware-string-version", "printer-supply", "printer-supply-description",
     "marker-names", "marker-types", "marker-levels", "marker-high-levels", "marker-colors",
 ]
-# IPP supply keywords are the Printer-MIB type names in kebab-case ("waste-toner" = wasteToner)
-_TYPE_CODES = {re.sub(r"(?<!^)([A-Z])", r"-\1", name).lower(): code for code, name in RFC_TYPE_NAMES.items()}
-_CLASS_CODES = {"supplythatisconsumed": 3, "receptaclethatisfilled": 4, "other": 1}
-_UNIT_CODES = {"percent": 19, "sheets": 8, "impressions": 7, "items": 18}
-_COLORS = {"#000000": "black", "#00ffff": "cyan", "#ff00ff": "magenta", "#ffff00": "yellow"}
-
 
 class IppUnavailable(Exception):
     """The address does not speak IPP at that port and path."""
@@ -50,8 +43,10 @@ async def read_ipp(address: str, port: int = 631, path: str = "/ipp/print", tls:
         except (IPPError, OSError) as exc:
             raise IppUnavailable(f"no IPP answer from {address}:{port}{path}: {exc}") from None
     attributes = next(iter(response.get("printers") or []), {})
-    return Found(address, port, "ipp", is_printer=True, identity=ipp_identity(attributes),
-                 printer_evidence="IPP", supplies=ipp_supplies(attributes))
+    identity = ipp_identity(attributes)
+    profile = select_profile(None, " ".join(x for x in (identity.manufacturer, identity.model) if x))
+    return Found(address, port, "ipp", is_printer=True, identity=identity,
+                 printer_evidence="IPP", supplies=ipp_supplies(attributes, profile.supply_quirks))
 
 
 def ipp_identity(attributes: dict[str, Any]) -> Identity:
@@ -69,41 +64,22 @@ def ipp_identity(attributes: dict[str, Any]) -> Identity:
                     firmware=_text(attributes.get("printer-firmware-string-version")))
 
 
-def ipp_supplies(attributes: dict[str, Any]) -> list[Supply]:
+def ipp_supplies(attributes: dict[str, Any], quirks: SupplyQuirks = NO_QUIRKS) -> list[Supply]:
     supplies = _listed(attributes.get("printer-supply"))
     if supplies:
         descriptions = _listed(attributes.get("printer-supply-description"))
-        return [build_supply(_from_printer_supply(i, _text(raw) or "", descriptions))
-                for i, raw in enumerate(supplies, 1)]
+        return [build_supply(printer_supply_row(number, raw, _nth(descriptions, number)), quirks)
+                for number, raw in enumerate(supplies, 1)]
     names = _listed(attributes.get("marker-names"))
     types, levels = _listed(attributes.get("marker-types")), _listed(attributes.get("marker-levels"))
     colors = _listed(attributes.get("marker-colors"))
-    result = []
-    for i, name in enumerate(names):
-        kind = str(types[i]) if i < len(types) else "unknown"
-        result.append(build_supply(RawSupply(
-            device_index=1, index=i + 1, description=_text(name), part_number=None, serial=None,
-            type_code=_TYPE_CODES.get(kind, 1), class_code=4 if kind.startswith("waste") else 3, unit_code=19,
-            max_capacity=100, level=int(levels[i]) if i < len(levels) else -2,
-            colorant=_COLORS.get(str(colors[i]).lower()) if i < len(colors) else None)))
-    return result
+    return [build_supply(marker_row(number, name, _nth(types, number), _nth(levels, number), _nth(colors, number)),
+                         quirks)
+            for number, name in enumerate(names, 1)]
 
 
-def _from_printer_supply(index: int, raw: str, descriptions: list) -> RawSupply:
-    fields = dict(part.split("=", 1) for part in raw.split(";") if "=" in part)
-
-    def number(key: str) -> int | None:
-        value = fields.get(key, "")
-        return int(value) if re.fullmatch(r"-?\d+", value) else None
-
-    description = _text(descriptions[index - 1]) if index <= len(descriptions) else None
-    return RawSupply(
-        device_index=1, index=number("index") or index, description=description, part_number=None, serial=None,
-        type_code=_TYPE_CODES.get(fields.get("type", "").lower(), 1),
-        class_code=_CLASS_CODES.get(fields.get("class", "").lower()),
-        unit_code=_UNIT_CODES.get(fields.get("unit", "").lower()),
-        max_capacity=number("maxcapacity"), level=number("level"),
-        colorant=fields.get("colorantname") or None)
+def _nth(values: list, number: int) -> Any:
+    return values[number - 1] if number <= len(values) else None
 
 
 def _listed(value: Any) -> list:

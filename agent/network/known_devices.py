@@ -1,19 +1,24 @@
-"""The known-devices store: every device discovery has found, keyed by identity, in SQLite under the
-agent's data directory (``known_devices.sqlite``).
+"""The known-devices store, one for the `discover` command and the service: SQLite under the agent's
+data directory (``known_devices.sqlite``).
 
-A device is matched by serial, else MAC, else (for devices that give neither) address and port: a
-printer that moved to another address (DHCP) keeps its row, and its previous address is remembered.
-Known printers that a sweep covering their last address did not find are "devices to complete".
+- ``devices``: every device discovery has found, keyed by identity. A device is matched by serial, else
+  MAC, else (for devices that give neither) address and port: a printer that moved to another address
+  (DHCP) keeps its row, and its previous address is remembered. Known printers that a sweep covering
+  their last address did not find are "devices to complete".
+- ``targets``: what the service's inspections read, as its last discovery left them (address, port and
+  which credential answered, by its description: never the secret), so a restart inspects at once.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.network.devices import Found, normalise_serial
+from agent.snmp.credentials import Credentials
+from agent.snmp.fleet import Target
 from fleetmeter_contract.reading import utc_now_iso
 
 SCHEMA = """
@@ -31,6 +36,13 @@ CREATE TABLE IF NOT EXISTS devices (
     credential TEXT,               -- which credential set answered (described; never the secret)
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS targets (
+    position INTEGER NOT NULL,     -- order of the last discovery
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    credential TEXT NOT NULL,      -- Credentials.describe() of the set that answered
+    credential_position INTEGER NOT NULL  -- its place in the configured list (descriptions may collide)
 );
 """
 
@@ -119,3 +131,28 @@ class KnownDevices:
             "SELECT id, serial, mac, address, port, previous_address, is_printer, manufacturer, model,"
             " credential, last_seen FROM devices ORDER BY id").fetchall()
         return [KnownDevice(*row[:6], bool(row[6]), *row[7:]) for row in rows]
+
+    def save(self, targets: Sequence[Target], credentials: Sequence[Credentials]) -> None:
+        """Replace the service's inspection targets with a discovery's (only those whose credential is
+        still configured)."""
+        rows = [(position, t.host, t.port, t.credentials.describe(), credentials.index(t.credentials))
+                for position, t in enumerate(targets) if t.credentials in credentials]
+        with self.db:
+            self.db.execute("DELETE FROM targets")
+            self.db.executemany("INSERT INTO targets (position, host, port, credential, credential_position)"
+                                " VALUES (?,?,?,?,?)", rows)
+
+    def load(self, credentials: Sequence[Credentials]) -> list[Target]:
+        """The saved targets whose credential is still configured, at its old place or (after the list
+        was reordered) by its description; the others wait for discovery."""
+        by_description = {c.describe(): c for c in credentials}
+        rows = self.db.execute("SELECT host, port, credential, credential_position FROM targets"
+                               " ORDER BY position").fetchall()
+        targets = []
+        for host, port, description, place in rows:
+            same_place = credentials[place] if 0 <= place < len(credentials) else None
+            credential = same_place if same_place is not None and same_place.describe() == description \
+                else by_description.get(description)
+            if credential is not None:
+                targets.append(Target(host, port, credential))
+        return targets

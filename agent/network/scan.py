@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from agent.network.devices import Found, merge_findings
 from agent.network.known_devices import KnownDevice, KnownDevices
-from fleetmeter_contract.reading import Identity
+from agent.network.sweep import Sweep, SweepSettings, SweepStats, settings_json
 from agent.snmp.client import SnmpClient
-from agent.snmp.discovery import Sweep, SweepSettings, SweepStats, settings_json
 from fleetmeter_contract.ranges import TargetSet
+from fleetmeter_contract.reading import Identity
 
 if TYPE_CHECKING:
     from agent.network.mdns import PrintService

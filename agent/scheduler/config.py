@@ -6,6 +6,9 @@ restart without network keeps the last configuration. The local file (`<config d
 the server key by key; it may hold credentials only if no other user can read it.
 
 Keys, bounds and defaults: fleetmeter_contract/config.py (the same schema the server checks with).
+
+The server's document is checked (`check_remote`) before it is cached: one that cannot be applied is
+refused, and the last good one stays in use.
 """
 
 from __future__ import annotations
@@ -108,6 +111,17 @@ def build(document: dict[str, Any]) -> AgentConfig:
         retry_min_s=durations.seconds(checked.upload.retry_min), retry_max_s=durations.seconds(checked.upload.retry_max))
 
 
+def check_remote(document: Any) -> str | None:
+    """Why the server's document cannot be applied on its own (one line), or None when it can."""
+    if not isinstance(document, dict):
+        return f"expected a table of settings, not {type(document).__name__}"
+    try:
+        build(merge(DEFAULTS, document))
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def _range_groups(ranges: list, credentials: tuple[Credentials, ...], named: dict[str, Credentials]
                   ) -> tuple[RangeGroup, ...]:
     groups: dict[tuple[Credentials, ...], list[str]] = {}
@@ -131,12 +145,15 @@ class ConfigStore:
         self.vault = vault
 
     def remote(self) -> dict:
+        """The cached server document; {} when there is none, it does not open, or it cannot be applied (a
+        cache written by an older agent, which cached documents before checking them)."""
         if not self.remote_file.exists():
             return {}
         try:
-            return json.loads(self.vault.open(self.remote_file.read_bytes()))
-        except VaultError:
+            document = json.loads(self.vault.open(self.remote_file.read_bytes()))
+        except (VaultError, ValueError):
             return {}
+        return document if check_remote(document) is None else {}
 
     def save_remote(self, document: dict) -> None:
         from agent.certs.files import write_private
@@ -157,3 +174,13 @@ class ConfigStore:
 
     def effective(self, with_remote: bool = True) -> AgentConfig:
         return build(merge(merge(DEFAULTS, self.remote() if with_remote else {}), self.local()))
+
+
+def local_supply_low_percent(paths) -> float:
+    """The low-supply threshold the service uses (cached server document + agent.toml), for one-shot
+    commands such as `poll`, so a supply is "low" by the same number everywhere."""
+    store = ConfigStore(paths.data, paths.config, Vault(paths.data))
+    try:
+        return store.effective().supply_low_percent
+    except ConfigError:  # a bad cached server document: the service falls back the same way
+        return store.effective(with_remote=False).supply_low_percent

@@ -4,7 +4,9 @@ Every job reads through `read_many` (bounded concurrency, one event loop) and US
 worker thread, and queues what it read in the outbox in chunks, each committed to disk before the job goes
 on: what a job has queued survives a crash. An alerts run queues a device only when its alerts or its
 supplies below the low threshold changed since the last run (the first run queues every device), so
-printers that are fine cost no upload every five minutes.
+printers that are fine cost no upload every five minutes. Every read uses the same settings as `poll`
+(`agent.printer.settings`): the user's meters.toml and the configured low-supply threshold, which is also
+the one the alerts job compares with.
 """
 
 from __future__ import annotations
@@ -16,18 +18,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from agent.errors import UserConfigError
+from agent.network.known_devices import KnownDevices
 from agent.outbox import Outbox
-from fleetmeter_contract.reading import DeviceReading
+from agent.printer.settings import ReadSettings, load_read_settings
 from agent.scheduler.config import AgentConfig
-from agent.scheduler.targets import Discover, KnownDevices, ScanOptions
+from agent.scheduler.targets import Discover, ScanOptions
 from agent.snmp.client import SnmpClient
 from agent.snmp.fleet import Target, read_many
-from agent.usb import NoUsbBackend, inspect_usb
+from agent.usb import NoUsbBackend, UsbOptions, inspect_usb
+from fleetmeter_contract.reading import DeviceReading
 
 log = logging.getLogger("fleetmeter.jobs")
 
 CHUNK = 200  # readings per outbox transaction
+# supply states (decided in agent.printer.supplies, low at the configured threshold) an alerts run reports
+ATTENTION = ("low", "empty", "near_full", "full")
 INSPECTIONS = {"meters": "meters", "supplies": "supplies", "inspection": "meters", "alerts": "alerts"}
 
 
@@ -63,10 +71,33 @@ class Jobs:
     outbox: Outbox
     known: KnownDevices
     discover: Discover
-    usb_reader: Callable[[], list[DeviceReading]] = inspect_usb
+    usb_reader: Callable[[UsbOptions], list[DeviceReading]] = inspect_usb
     on_queued: Callable[[], None] = lambda: None
     parts: dict[str, PartHealth] = field(default_factory=dict)
+    config_dir: Path | None = None  # where meters.toml is (None: no user meters)
+    cache_dir: Path | None = None
     _alert_state: dict[tuple[str, int], str] = field(default_factory=dict)
+    _settings: tuple[object, ReadSettings] | None = None  # (meters.toml's stat, what it gave)
+
+    def read_settings(self, config: AgentConfig) -> ReadSettings:
+        """The user's meters (reloaded when meters.toml changed) and the configured low threshold. A file
+        that cannot be used is logged in one line and the last good meters stay (none at first)."""
+        threshold = config.supply_low_percent
+        if self.config_dir is None:
+            return ReadSettings(supply_low_percent=threshold)
+        path = self.config_dir / "meters.toml"
+        try:
+            stamp: object = (path.stat().st_mtime_ns, path.stat().st_size)
+        except OSError:
+            stamp = None
+        if self._settings is None or self._settings[0] != stamp:
+            try:
+                loaded = load_read_settings(self.config_dir, self.cache_dir or self.config_dir, threshold)
+            except UserConfigError as exc:
+                log.error("%s; the configured meters stay as they were", exc)
+                loaded = self._settings[1] if self._settings else ReadSettings()
+            self._settings = (stamp, loaded)
+        return ReadSettings(self._settings[1].meters, threshold)
 
     async def discovery(self, config: AgentConfig) -> JobResult:
         started = time.monotonic()
@@ -95,12 +126,13 @@ class Jobs:
         result = JobResult(job)
         targets = await self.targets(config)
         result.devices = len(targets)
+        settings = self.read_settings(config)
         pending: list[dict] = []
         if targets:
             client = SnmpClient()
             try:
                 async for outcome in read_many(client, targets, timeout=config.timeout, retries=config.retries,
-                                               concurrency=config.concurrency):
+                                               concurrency=config.concurrency, settings=settings):
                     if outcome.reading is None:
                         result.failed += 1
                         log.debug("%s: %s", job, outcome.error)
@@ -122,7 +154,8 @@ class Jobs:
 
     async def _usb(self, result: JobResult, kind: str, config: AgentConfig) -> list[DeviceReading]:
         try:
-            readings = await asyncio.to_thread(self.usb_reader)
+            options = UsbOptions(supply_low_percent=config.supply_low_percent)
+            readings = await asyncio.to_thread(self.usb_reader, options)
         except NoUsbBackend:  # no USB stack on this machine: it has no USB part (not a failing one)
             self.parts.pop("usb", None)
             result.note = "USB: no libusb"
@@ -152,8 +185,7 @@ class Jobs:
     def _wanted(self, kind: str, reading: DeviceReading, config: AgentConfig) -> bool:
         if kind != "alerts":
             return True
-        low = sorted((s.index, s.state) for s in reading.supplies
-                     if s.percent is not None and s.percent <= config.supply_low_percent)
+        low = sorted((s.index, s.state) for s in reading.supplies if s.state in ATTENTION)
         alerts = sorted((a.code or "", a.severity or "", a.group or "", a.group_index or 0) for a in reading.alerts)
         signature = hashlib.sha256(json.dumps([alerts, low, reading.status.errors]).encode()).hexdigest()
         key = (reading.address, reading.port)

@@ -41,7 +41,8 @@ class Redactor(logging.Filter):
 
 
 def setup_logging(log_dir: Path, level: str = "info", console: bool = True) -> Redactor:
-    log_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (log_dir / LOG_FILE).touch(mode=0o600)  # logs name devices and sites: the service's user reads them
     formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
     redactor = Redactor()

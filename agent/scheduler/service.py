@@ -2,8 +2,13 @@
 
 One asyncio loop holds everything: APScheduler (AsyncIOScheduler) fires the jobs on their schedules, a
 heartbeat loop fetches the server's configuration and applies it at once, a delivery loop empties the
-outbox with exponential backoff and full jitter while the server is unreachable, and the control channel
-serves `scan-now`. A job never runs twice at the same time (a scan-now of a running job says so).
+outbox with jittered exponential backoff (`Backoff`) while the server is unreachable or answers wrongly, and
+the control channel serves `scan-now`. A job never runs twice at the same time (a scan-now of a running job
+says so). A loop that fails is logged and started again after a backoff, never left dead.
+
+A server configuration that cannot be applied (`check_remote`) is refused with a warning, never cached: the
+last good one stays in use (also after a restart), and the refusal goes to the server with the next
+heartbeats (`agent.config_refused`: version and one-line error) until the server sends one that can.
 
 Missed runs are caught up at start (like anacron): when the machine was off at the meters' 02:00, meters
 are read when the service starts. Last run times live in `schedule-state.json` in the data directory.
@@ -27,18 +32,21 @@ from apscheduler.triggers.interval import IntervalTrigger
 from agent.certs.errors import TrustError
 from agent.certs.files import write_atomic
 from agent.certs.store import CertStore
+from agent.certs.transport import one_line
 from agent.home import AgentPaths
+from agent.network.known_devices import KnownDevices
 from agent.outbox import Outbox
-from fleetmeter_contract.reading import DeviceReading
 from agent.remote import send_heartbeat
-from agent.scheduler.config import JOBS, AgentConfig, ConfigError, ConfigStore, Schedule, document_version
+from agent.scheduler.config import (JOBS, AgentConfig, ConfigError, ConfigStore, Schedule, check_remote,
+                                    document_version)
 from agent.scheduler.control import ControlServer
 from agent.scheduler.jobs import JobResult, Jobs
 from agent.scheduler.logs import Redactor
-from agent.scheduler.targets import Discover, KnownDevices, RangeError, sweep_printers
+from agent.scheduler.targets import Discover, RangeError, sweep_printers
 from agent.upload import deliver
 from agent.usb import inspect_usb
 from agent.vault import Vault
+from fleetmeter_contract.reading import DeviceReading
 
 log = logging.getLogger("fleetmeter.service")
 
@@ -47,15 +55,22 @@ STATE_FILE = "schedule-state.json"
 
 
 class Backoff:
-    """Exponential backoff with full jitter: attempt n waits uniform(min, min(max, min * 2**n))."""
+    """Exponential backoff with jitter above a floor (not AWS's "full jitter", which may wait 0 s): after the
+    n-th failure in a row (n = 1, 2, ...) the wait is uniform between `minimum` and
+    min(maximum, minimum * 2**n). Even the first retries of agents that failed together are spread over
+    [minimum, 2 * minimum], and no retry comes sooner than `minimum`."""
 
     def __init__(self, minimum: float, maximum: float) -> None:
         self.minimum, self.maximum, self.failures = minimum, maximum, 0
 
+    def ceiling(self) -> float:
+        """The longest the next wait can be."""
+        return max(self.minimum, min(self.maximum, self.minimum * 2 ** (self.failures + 1)))
+
     def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.minimum * 2 ** self.failures)
-        self.failures += 1
-        return random.uniform(self.minimum, max(self.minimum, ceiling))
+        ceiling = self.ceiling()
+        self.failures = min(self.failures + 1, 64)  # 2**64 * minimum is past any maximum
+        return random.uniform(self.minimum, ceiling)
 
     def reset(self) -> None:
         self.failures = 0
@@ -72,11 +87,15 @@ class Service:
         except ConfigError as exc:  # a bad local file stops here (the user fixes it); a bad server one does not
             self.config = self.configs.effective(with_remote=False)
             log.error("server configuration not applied, using defaults and the local file: %s", exc)
+        if self.configs.remote_file.exists() and not self.configs.remote():
+            log.warning("the cached server configuration (%s) cannot be used; defaults and the local file apply "
+                        "until the server sends one that can", self.configs.remote_file)
+        self.config_refused: dict | None = None  # {"version", "error"} of the server document last refused
         self.redactor.use(self.config.credentials)
         self.store = CertStore(paths.data / "certs")
         self.outbox = Outbox(paths.data / "outbox.db", self.config.outbox_max_bytes)
-        self.jobs = Jobs(self.outbox, KnownDevices(paths.data / "devices.json"), discover, usb_reader,
-                         on_queued=self._queued)
+        self.jobs = Jobs(self.outbox, KnownDevices(paths.data / "known_devices.sqlite"), discover, usb_reader,
+                         on_queued=self._queued, config_dir=paths.config, cache_dir=paths.cache)
         self.backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)
         self.state_file = paths.data / STATE_FILE
         self.last_runs: dict[str, float] = self._load_state()
@@ -103,7 +122,8 @@ class Service:
         await control.start()
         log.info("service started: %s; %d queued reading(s); data in %s", self._describe_schedules(),
                  len(self.outbox), self.paths.data)
-        loops = [asyncio.create_task(self._heartbeat_loop()), asyncio.create_task(self._delivery_loop())]
+        loops = [asyncio.create_task(self._supervised("heartbeat", self._heartbeat_loop)),
+                 asyncio.create_task(self._supervised("delivery", self._delivery_loop))]
         try:
             await self._stop.wait()
         finally:
@@ -114,6 +134,24 @@ class Service:
             await asyncio.gather(*loops, *self._running, return_exceptions=True)
             await control.close()
             log.info("stopped; %d reading(s) queued for the next start", len(self.outbox))
+
+    async def _supervised(self, name: str, loop: Callable) -> None:
+        """Run `loop` until the service stops; when it fails, log why and start it again after a backoff."""
+        backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the loop must come back
+                if time.monotonic() - started > backoff.maximum:  # it had been working: a fresh failure
+                    backoff.reset()
+                delay = backoff.next_delay()
+                log.error("%s loop failed (%s: %s); restarting it in %.1f s", name, type(exc).__name__,
+                          str(exc).splitlines()[0] if str(exc) else "", delay)
+                log.debug("%s loop failure", name, exc_info=True)
+                await asyncio.sleep(delay)
 
     # -- schedules -----------------------------------------------------------------------------------------
 
@@ -180,6 +218,10 @@ class Service:
                 except (RangeError, OSError) as exc:
                     log.error("%s failed: %s", job, exc)
                     return JobResult(job, note=f"failed: {exc}")
+                except Exception as exc:  # noqa: BLE001 - a job started by scan-now or a reload has no other caller
+                    log.error("%s failed (%s: %s)", job, type(exc).__name__, exc)
+                    log.debug("%s failure", job, exc_info=True)
+                    return JobResult(job, note=f"failed: {type(exc).__name__}: {exc}")
                 self.last_runs[job if job != "inspection" else "meters"] = time.time()
                 if job == "inspection":
                     self.last_runs["supplies"] = time.time()
@@ -227,7 +269,7 @@ class Service:
         remote = self.configs.remote()
         try:
             answer = await asyncio.to_thread(send_heartbeat, self.store, len(self.outbox), parts,
-                                             document_version(remote) if remote else None)
+                                             document_version(remote) if remote else None, self.config_refused)
         except TrustError as exc:
             if self.store.enrolment() is None:
                 if not self._warned_not_enrolled:
@@ -237,9 +279,21 @@ class Service:
                 log.warning("heartbeat failed: %s", exc)
             self._reload(remote)  # the local file may still have changed
             return
-        if document_version(answer.config) != document_version(remote):
-            self.configs.save_remote(answer.config)
-        self._reload(answer.config)
+        document = answer.config if answer.config is not None else {}
+        if document_version(document) == document_version(remote):
+            self.config_refused = None
+        else:
+            problem = check_remote(document)
+            if problem is None:
+                self.configs.save_remote(document)
+                self.config_refused = None
+            else:
+                refused = {"version": document_version(document), "error": one_line(problem, 500)}
+                if refused != self.config_refused:
+                    log.warning("server configuration %s refused, keeping %s: %s", refused["version"],
+                                document_version(remote) if remote else "the defaults", refused["error"])
+                self.config_refused = refused
+        self._reload(remote)
 
     def _reload(self, remote: dict) -> None:
         try:
@@ -277,7 +331,7 @@ class Service:
             self._wake_delivery.clear()
             while len(self.outbox) and self.store.enrolment() is not None:
                 result = await asyncio.to_thread(deliver, self.store, self.outbox)
-                if result.ok or result.status == 200:  # delivered (a reading the server refused is set aside)
+                if result.delivered:  # acknowledged to the end (a reading the server refused is set aside)
                     if result.sent or not result.ok:
                         log.log(logging.INFO if result.ok else logging.WARNING, "upload: %s", result.message)
                     self.backoff.reset()

@@ -2,21 +2,17 @@
 
 The scheduler only knows the `Discover` signature: ranges and credentials in, answering targets (each with
 the credential that worked) out. `sweep_printers` implements it with the network discovery's SNMP sweep
-(agent/snmp/discovery.py: rate-limited, one probe per address and credential, printers only);
+(agent/network/sweep.py: rate-limited, one probe per address and credential, printers only);
 `probe_configured` is the plain variant that keeps every answering address (used by bench/fleet.py). The
-last result is kept in the data directory (addresses, ports and the *position* of the working credential,
-never the secret) so a restart inspects at once.
+last result is kept in the known-devices store (agent/network/known_devices.py) so a restart inspects at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from agent.certs.files import write_atomic
 from agent.snmp.client import SnmpClient, SnmpError
 from agent.snmp.credentials import Credentials
 from agent.snmp.fleet import Target
@@ -69,7 +65,7 @@ async def sweep_printers(ranges: Sequence[str], credentials: Sequence[Credential
                          options: ScanOptions) -> list[Target]:
     """The printers in the configured ranges, found by the discovery sweep, each with the credential
     that answered; other devices (switches, PCs) are not inspected."""
-    from agent.snmp.discovery import Sweep, SweepSettings
+    from agent.network.sweep import Sweep, SweepSettings
 
     by_port: dict[int, list[str]] = {}
     excluded = options.excluded()
@@ -91,26 +87,3 @@ async def sweep_printers(ranges: Sequence[str], credentials: Sequence[Credential
     finally:
         client.close()
     return targets
-
-
-class KnownDevices:
-    """The last discovery's targets, stored without secrets."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def save(self, targets: Sequence[Target], credentials: Sequence[Credentials]) -> None:
-        rows = [{"host": t.host, "port": t.port, "credential": credentials.index(t.credentials)}
-                for t in targets if t.credentials in credentials]
-        write_atomic(self.path, json.dumps(rows).encode(), 0o600)
-
-    def load(self, credentials: Sequence[Credentials]) -> list[Target]:
-        """Targets whose credential still exists at the same position (else they wait for discovery)."""
-        if not self.path.exists():
-            return []
-        try:
-            rows = json.loads(self.path.read_text())
-        except (ValueError, OSError):
-            return []
-        return [Target(row["host"], row["port"], credentials[row["credential"]]) for row in rows
-                if isinstance(row.get("credential"), int) and 0 <= row["credential"] < len(credentials)]

@@ -11,10 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-from fleetmeter_contract.reading import DeviceReading
+from agent.printer.settings import ReadSettings
 from agent.snmp.client import SnmpClient, SnmpError
 from agent.snmp.credentials import Credentials
 from agent.snmp.reader import read_device
+from fleetmeter_contract.reading import DeviceReading
 
 DEFAULT_CONCURRENCY = 64
 
@@ -34,12 +35,14 @@ class Outcome:
 
 
 async def read_many(client: SnmpClient, targets: Iterable[Target], *, timeout: float = 2.0, retries: int = 1,
-                    concurrency: int = DEFAULT_CONCURRENCY) -> AsyncIterator[Outcome]:
-    """Yield one outcome per target as each finishes (not in input order)."""
+                    concurrency: int = DEFAULT_CONCURRENCY, settings: ReadSettings = ReadSettings()
+                    ) -> AsyncIterator[Outcome]:
+    """Yield one outcome per target as each finishes (not in input order); `settings`: the user's meters
+    and low-supply threshold (`agent.printer.settings`, loaded the same way as for `poll`)."""
     async def one(target: Target) -> Outcome:
         session = client.session(target.host, target.port, target.credentials, timeout=timeout, retries=retries)
         try:
-            return Outcome(target, reading=await read_device(session))
+            return Outcome(target, reading=await read_device(session, settings))
         except SnmpError as exc:
             return Outcome(target, error=str(exc))
 

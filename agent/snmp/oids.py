@@ -60,14 +60,6 @@ PRT_ALERT_CODE = PRT_ALERT + ".7"
 PRT_ALERT_DESCRIPTION = PRT_ALERT + ".8"
 PRT_ALERT_TIME = PRT_ALERT + ".9"
 
-# Standard names a vendor profile may use as identity sources instead of numeric OIDs.
-ALIASES = {
-    "sysDescr": SYS_DESCR,
-    "sysName": SYS_NAME,
-    "hrDeviceDescr": HR_DEVICE_DESCR,
-    "prtGeneralSerialNumber": PRT_GENERAL_SERIAL_NUMBER,
-}
-
 # PWG Imaging System State and Counter MIB (PWG 5106.3, PWG-IMAGING-COUNTER-MIB)
 IC = "1.3.6.1.4.1.2699.1.3.1"
 IC_KEY_SERVICE_TYPE = IC + ".2.1.1.2"  # icKeyServiceType.<icKeyIndex>: systemTotals(3), copy(4), print(11)...

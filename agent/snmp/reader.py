@@ -21,13 +21,15 @@ Decoding is defensive: a value of the wrong type or out of range becomes null pl
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
 
-from fleetmeter_contract.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
-from agent.snmp import counters as counter_rules
+from agent.printer import counters as precedence
+from agent.printer import records as record_rules
+from agent.printer.profile import Profile, Source, device_id_scalars, device_ids, select_profile
+from agent.printer.settings import ReadSettings
+from agent.printer.supplies import RawSupply, build_supply
+from agent.snmp import meters as counter_rules
 from agent.snmp import oids
 from agent.snmp.client import SnmpSession
-from agent.snmp.profile import Profile, Source, select_profile
 from agent.snmp.status import (
     ALERT_CODE,
     ALERT_GROUP,
@@ -39,11 +41,9 @@ from agent.snmp.status import (
     MARKER_COUNTER_UNITS,
     detected_errors,
 )
-from agent.snmp.supplies import RawSupply, build_supply
-from agent.snmp.values import Raw, Warnings, as_int, as_mac, as_oid, as_text, enum_name
+from agent.snmp.values import Raw, Warnings, as_count, as_int, as_mac, as_oid, as_text, enum_name
+from fleetmeter_contract.reading import Alert, DeviceReading, Identity, Marker, Status, Tray
 
-if TYPE_CHECKING:  # the configuration loader (pysmi) stays off the poll's import path
-    from agent.snmp.meter_config import ConfiguredMeters
 
 KEY_COLUMNS = (
     oids.HR_DEVICE_TYPE,
@@ -72,20 +72,21 @@ DEVICE_COLUMNS = (oids.HR_DEVICE_DESCR, oids.HR_DEVICE_STATUS)
 IDENTITY_COLUMNS = (oids.HR_DEVICE_TYPE, oids.IF_PHYS_ADDRESS, oids.PRT_GENERAL_SERIAL_NUMBER)
 
 
-async def read_device(session: SnmpSession, configured: ConfiguredMeters | None = None) -> DeviceReading:
+async def read_device(session: SnmpSession, settings: ReadSettings = ReadSettings()) -> DeviceReading:
     """Poll one device. Raises `SnmpError` subclasses only when the device cannot be read at all.
 
-    `configured` holds the user's own meters (origin ``config``), read in the same GETs.
+    `settings` holds the user's own meters (origin ``config``, read in the same GETs) and the
+    low-supply threshold.
     """
     reading = DeviceReading(address=session.host, port=session.port)
     warnings = Warnings()
-    walked = await session.walk(KEY_COLUMNS, oids.SYSTEM_SCALARS)
+    walked = await session.walk(KEY_COLUMNS, oids.SYSTEM_SCALARS + device_id_scalars())
     scalars, keys = walked.scalars, walked.columns
     _note_incomplete(walked.incomplete, warnings)
 
     identity = _system_identity(scalars, warnings)
-    profile = select_profile(identity.sys_object_id, identity.sys_descr)
-    extra_meters = configured.for_profile(profile.name) if configured else ()
+    profile = select_profile(identity.sys_object_id, identity.sys_descr, device_ids(scalars))
+    extra_meters = settings.meters.for_profile(profile.name)
     type_columns = counter_rules.key_columns(profile.counters + extra_meters)
     if type_columns:  # counter tables keyed by type (Ricoh): one more request, for those devices only
         typed = await session.walk(type_columns)
@@ -111,11 +112,17 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
         return cells.get(f"{column}.{row}")
 
     reading.markers = _markers(keys, rows, cell, warnings)
-    reading.supplies = _supplies(keys, rows, cell, profile, warnings)
+    reading.supplies = _supplies(keys, rows, cell, profile, settings.supply_low_percent, warnings)
+    blocks = record_rules.block_records(profile, cells, warnings)  # vendor record strings (Brother)
+    if blocks:
+        reading.supplies = record_rules.merge_supplies(reading.supplies, [
+            build_supply(raw, profile.supply_quirks, settings.supply_low_percent)
+            for raw in record_rules.record_supplies(blocks)])
     reading.trays = _trays(keys, rows, cell, warnings)
     reading.alerts = _alerts(keys, rows, cell, warnings)
     reading.status = _status(keys, printer_devices, cell, warnings)
-    reading.is_printer = bool(printer_devices) or bool(reading.supplies or reading.markers)
+    reading.is_printer = bool(printer_devices) or bool(reading.supplies or reading.markers) or \
+        profile.matches_device_id(device_ids(scalars))
 
     _complete_identity(identity, profile, keys, described[0] if described else None, cells, warnings)
     reading.identity = identity
@@ -126,7 +133,8 @@ async def read_device(session: SnmpSession, configured: ConfiguredMeters | None 
     candidates += counter_rules.meter_candidates(profile.counters, cells, f"vendor:{profile.name}", warnings,
                                                  keys)
     candidates += counter_rules.meter_candidates(extra_meters, cells, "config", warnings, keys)
-    reading.counters, reading.counter_sources = counter_rules.choose(candidates, warnings)
+    candidates += record_rules.record_candidates(profile, blocks)
+    reading.counters, reading.counter_sources = precedence.choose(candidates, warnings)
     reading.warnings = list(warnings)
     reading.stats.pdus = session.pdus
     reading.stats.bytes = session.bytes
@@ -143,10 +151,10 @@ async def read_identity(session: SnmpSession) -> Identity:
     """Identity only (discovery of a printer): one GETBULK of the system scalars and the identity key
     columns, then one GET of hrDeviceDescr and the profile's identity OIDs."""
     warnings = Warnings()
-    walked = await session.walk(IDENTITY_COLUMNS, oids.SYSTEM_SCALARS)
+    walked = await session.walk(IDENTITY_COLUMNS, oids.SYSTEM_SCALARS + device_id_scalars())
     keys = {column: walked.columns.get(column, {}) for column in KEY_COLUMNS}
     identity = _system_identity(walked.scalars, warnings)
-    profile = select_profile(identity.sys_object_id, identity.sys_descr)
+    profile = select_profile(identity.sys_object_id, identity.sys_descr, device_ids(walked.scalars))
     printer_devices = _printer_devices(keys, warnings)
     described = printer_devices or sorted(keys[oids.HR_DEVICE_TYPE], key=_index_key)[:1]
     wanted = [f"{oids.HR_DEVICE_DESCR}.{device}" for device in described[:1]] + profile.identity_oids()
@@ -171,14 +179,14 @@ def _complete_identity(identity: Identity, profile: Profile, keys: Mapping[str, 
 
 
 def _system_identity(scalars: Mapping[str, Raw], warnings: Warnings) -> Identity:
-    uptime = as_int(scalars.get(oids.SYS_UPTIME), "sysUpTime", warnings)
+    uptime = as_count(scalars.get(oids.SYS_UPTIME), "sysUpTime", warnings)
     return Identity(
         sys_descr=as_text(scalars.get(oids.SYS_DESCR), "sysDescr", warnings),
         sys_object_id=as_oid(scalars.get(oids.SYS_OBJECT_ID), "sysObjectID", warnings),
         sys_name=as_text(scalars.get(oids.SYS_NAME), "sysName", warnings),
         contact=as_text(scalars.get(oids.SYS_CONTACT), "sysContact", warnings),
         location=as_text(scalars.get(oids.SYS_LOCATION), "sysLocation", warnings),
-        uptime_s=uptime // 100 if uptime is not None and uptime >= 0 else None,
+        uptime_s=uptime // 100 if uptime is not None else None,
     )
 
 
@@ -236,8 +244,8 @@ def _markers(keys, rows, cell, warnings: Warnings) -> list[Marker]:
     for row, device, index, where in _table_rows(rows[oids.PRT_MARKER_LIFE_COUNT], "prtMarker."):
         markers.append(Marker(
             device_index=device, index=index,
-            life_count=_non_negative(keys[oids.PRT_MARKER_LIFE_COUNT][row], where + " life count", warnings),
-            power_on_count=_non_negative(cell(oids.PRT_MARKER_POWER_ON_COUNT, row),
+            life_count=as_count(keys[oids.PRT_MARKER_LIFE_COUNT][row], where + " life count", warnings),
+            power_on_count=as_count(cell(oids.PRT_MARKER_POWER_ON_COUNT, row),
                                          where + " power-on count", warnings),
             counter_unit=enum_name(cell(oids.PRT_MARKER_COUNTER_UNIT, row), MARKER_COUNTER_UNITS,
                                    where + " counter unit", warnings),
@@ -245,7 +253,7 @@ def _markers(keys, rows, cell, warnings: Warnings) -> list[Marker]:
     return markers
 
 
-def _supplies(keys, rows, cell, profile: Profile, warnings: Warnings):
+def _supplies(keys, rows, cell, profile: Profile, low_percent: float, warnings: Warnings):
     colorants = keys[oids.PRT_COLORANT_VALUE]
     supplies = []
     for row, device, index, where in _table_rows(rows[oids.PRT_SUPPLIES_LEVEL], "supply "):
@@ -271,7 +279,7 @@ def _supplies(keys, rows, cell, profile: Profile, warnings: Warnings):
             level=as_int(keys[oids.PRT_SUPPLIES_LEVEL][row], where + " level", warnings),
             colorant=colorant,
         )
-        supplies.append(build_supply(raw, profile.supply_quirks))
+        supplies.append(build_supply(raw, profile.supply_quirks, low_percent))
     return supplies
 
 
@@ -302,7 +310,7 @@ def _alerts(keys, rows, cell, warnings: Warnings) -> list[Alert]:
             code=enum_name(cell(oids.PRT_ALERT_CODE, row), ALERT_CODE, where + " code", warnings),
             description=as_text(cell(oids.PRT_ALERT_DESCRIPTION, row), where + " description", warnings,
                                 hex_dump=True),
-            time_ticks=_non_negative(cell(oids.PRT_ALERT_TIME, row), where + " time", warnings),
+            time_ticks=as_count(cell(oids.PRT_ALERT_TIME, row), where + " time", warnings),
         ))
     return alerts
 
@@ -319,13 +327,6 @@ def _status(keys, printer_devices: list[str], cell, warnings: Warnings) -> Statu
                                "hrPrinterDetectedErrorState", warnings),
     )
 
-
-def _non_negative(raw: Raw, where: str, warnings: Warnings) -> int | None:
-    value = as_int(raw, where, warnings)
-    if value is not None and value < 0:
-        warnings.add(where, f"negative counter {value}; reported as null")
-        return None
-    return value
 
 
 def _table_rows(rows: list[str], label: str) -> Iterator[tuple[str, int, int, str]]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from fleetmeter_contract.reading import MAX_COUNT, MAX_TEXT
+
 Raw = int | bytes | str | None
 
 _HEX_LINE = re.compile(r"^\s*(?:[0-9A-Fa-f]{2}[ \t]+){2,}[0-9A-Fa-f]{2}\s*$")
@@ -60,8 +62,24 @@ def as_int(raw: Raw, where: str, warnings: Warnings) -> int | None:
     return None
 
 
+def as_count(raw: Raw, where: str, warnings: Warnings) -> int | None:
+    """A counter (pages, ticks): an integer from 0 to the reading's bound (MAX_COUNT, fleetmeter_contract);
+    a negative or larger value is null + warning, never a reading the server would refuse."""
+    value = as_int(raw, where, warnings)
+    if value is None:
+        return None
+    if value < 0:
+        warnings.add(where, f"negative count {value}; reported as null")
+        return None
+    if value > MAX_COUNT:
+        warnings.add(where, f"count {value} is beyond {MAX_COUNT} (more than any printer prints); reported as null")
+        return None
+    return value
+
+
 def as_text(raw: Raw, where: str, warnings: Warnings, hex_dump: bool = False) -> str | None:
-    """A DisplayString: decoded (UTF-8, else Latin-1), NULs and blanks trimmed.
+    """A DisplayString: decoded (UTF-8, else Latin-1), NULs and blanks trimmed, cut to the reading's bound
+    (MAX_TEXT characters) with a warning.
 
     With `hex_dump`, text that printers send as hex (see `_undo_hex_dump`) is decoded too; only for
     free-text descriptions, never for serials or names, which can look like hex legitimately.
@@ -77,6 +95,9 @@ def as_text(raw: Raw, where: str, warnings: Warnings, hex_dump: bool = False) ->
     text = text.replace("\x00", "").strip()
     text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
     text = re.sub(r"[\r\n\t\v\f]+", " ", text).strip()
+    if len(text) > MAX_TEXT:
+        warnings.add(where, f"text of {len(text)} characters cut to {MAX_TEXT}")
+        text = text[:MAX_TEXT].rstrip()
     return text or None
 
 

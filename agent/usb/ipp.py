@@ -2,7 +2,7 @@
 Get-Printer-Attributes request, and the decoding of its answer.
 
 Only what a reading needs is asked: state, state reasons, identity, marker-* and printer-supply.
-`decode_attributes` and `parse_supply_value` never raise on garbage (Hypothesis-tested).
+`decode_attributes` (and `agent.printer.ipp_supplies.parse_supply_value`) never raise on garbage (Hypothesis-tested).
 """
 
 from __future__ import annotations
@@ -155,10 +155,3 @@ def _value(tag: int, raw: bytes) -> Value:
     if tag in _TEXT_TAGS:
         return raw.decode("utf-8", "replace")
     return raw
-
-
-def parse_supply_value(value: str | bytes) -> dict[str, str]:
-    """A printer-supply value (PWG 5100.13, the RFC 3805 row as ``key=value;`` pairs), keys lower-cased."""
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    pairs = (item.partition("=") for item in text.split(";"))
-    return {k.strip().lower(): v.strip() for k, sep, v in pairs if sep and k.strip()}

@@ -3,21 +3,21 @@
 Precedence (decided here only): the USB iSerialNumber is the identity key, the 1284 SN/SERN its
 fallback (placeholders such as "000000000000" count as missing); supplies from IPP-USB (typed RFC 3805
 rows, with classes) outrank PJL's percentages; the PJL page count (engine counter) outranks IPP's
-printer-impressions-completed; PJL INFO STATUS outranks printer-state. Supply semantics stay in
-agent/snmp/supplies.py: everything here only fills `RawSupply` rows.
+printer-impressions-completed (counter precedence: `agent.printer.counters`, with origins ``pjl`` and
+``ipp``); PJL INFO STATUS outranks printer-state. IPP supply rows come from `agent.printer.ipp_supplies`
+(shared with IPP over the network); supply semantics stay in agent/printer/supplies.py.
 """
 
 from __future__ import annotations
 
-import re
-
-from fleetmeter_contract.reading import CounterSource, DeviceReading, Status, Supply
-from agent.snmp.profile import Profile
-from agent.snmp.supplies import RFC_TYPE_NAMES, SUPPLY_UNITS, RawSupply, build_supply
+from agent.printer.counters import Candidate
+from agent.printer.ipp_supplies import PERCENT_UNIT, marker_row, printer_supply_row
+from agent.printer.profile import Profile
+from agent.printer.supplies import DEFAULT_LOW_PERCENT, RawSupply, build_supply
 from agent.usb import ipp, pjl
 from agent.usb.device_id import DeviceId, parse_device_id
+from fleetmeter_contract.reading import CounterSource, DeviceReading, Status, Supply
 
-PERCENT_UNIT = 19  # prtMarkerSuppliesSupplyUnit "percent"
 IPP_STATE = {3: "idle", 4: "printing", 5: "other"}  # printer-state -> hrPrinterStatus name
 IPP_STATE_DEVICE = {3: "running", 4: "running", 5: "down"}
 # printer-state-reasons keyword -> hrPrinterDetectedErrorState name
@@ -29,12 +29,6 @@ IPP_REASON_ERRORS = {
     "output-area-full": "outputFull", "input-tray-missing": "inputTrayMissing",
     "output-tray-missing": "outputTrayMissing",
 }
-_IPP_TYPES = {re.sub(r"([A-Z])", r"-\1", name).lower(): code for code, name in RFC_TYPE_NAMES.items()}
-_IPP_UNITS = {re.sub(r"_(\w)", lambda m: m.group(1).upper(), name): code for code, name in SUPPLY_UNITS.items()}
-_IPP_CLASSES = {"supplythatisconsumed": 3, "receptaclethatisfilled": 4, "other": 1}
-_HEX_COLORS = {"#000000": "black", "#00ffff": "cyan", "#ff00ff": "magenta", "#ffff00": "yellow",
-               "#808080": "gray", "#ff0000": "red", "#0000ff": "blue", "#00ff00": "green", "#ffffff": "white"}
-
 
 def profile_text(device_id: DeviceId | None, manufacturer: str | None, product: str | None) -> str:
     """Text for profile matching: "<MFG> <MDL>" (profiles match sysDescr-like strings)."""
@@ -64,11 +58,12 @@ def usable_serial(serial: str | None) -> str | None:
     return value
 
 
-def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile) -> None:
+def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile,
+              low_percent: float = DEFAULT_LOW_PERCENT) -> list[Candidate]:
+    """Identity, status and supplies from PJL answers; returns the counter candidates (origin ``pjl``)."""
     pagecount = pjl.parse_pagecount(answers.info("PAGECOUNT"))
-    if pagecount is not None:
-        reading.counters["total"] = pagecount
-        reading.counter_sources["total"] = CounterSource(oid="@PJL INFO PAGECOUNT", origin="pjl")
+    candidates = [] if pagecount is None else \
+        [Candidate("total", pagecount, CounterSource(oid="@PJL INFO PAGECOUNT", origin="pjl"))]
     if reading.identity.model is None:
         reading.identity.model = profile.clean_model(pjl.parse_id(answers.info("ID")))
     unsolicited = answers.blocks.get("USTATUS DEVICE")  # left on by a driver; never switched on by us
@@ -81,18 +76,21 @@ def apply_pjl(reading: DeviceReading, answers: pjl.PjlAnswers, profile: Profile)
     found = [s for category in pjl.rules().supply_categories for s in pjl.parse_supplies(answers.info(category))]
     found = found or pjl.parse_supplies(unsolicited)
     reading.supplies = [build_supply(RawSupply(device_index=1, index=number, description=s.description,
-                                               unit_code=PERCENT_UNIT, max_capacity=100, level=s.percent))
+                                               unit_code=PERCENT_UNIT, max_capacity=100, level=s.percent),
+                                      profile.supply_quirks, low_percent)
                         for number, s in enumerate(found, start=1)]
+    return candidates
 
 
-def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], profile: Profile) -> None:
-    supplies = _ipp_supplies(attributes) or _ipp_markers(attributes)
+def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], profile: Profile,
+              low_percent: float = DEFAULT_LOW_PERCENT) -> list[Candidate]:
+    """Supplies, firmware, status and identity gaps from IPP-USB; returns the counter candidates (``ipp``)."""
+    supplies = _ipp_supplies(attributes, profile, low_percent) or _ipp_markers(attributes, profile, low_percent)
     if supplies:
         reading.supplies = supplies
     impressions = _first_int(attributes.get("printer-impressions-completed"))
-    if reading.counters["total"] is None and impressions is not None and impressions >= 0:
-        reading.counters["total"] = impressions
-        reading.counter_sources["total"] = CounterSource(oid="printer-impressions-completed", origin="ipp")
+    candidates = [] if impressions is None or impressions < 0 else \
+        [Candidate("total", impressions, CounterSource(oid="printer-impressions-completed", origin="ipp"))]
     firmware = attributes.get("printer-firmware-string-version")
     if firmware and isinstance(firmware[0], str):
         reading.identity.firmware = firmware[0] or None
@@ -111,62 +109,28 @@ def apply_ipp(reading: DeviceReading, attributes: dict[str, list[ipp.Value]], pr
             reading.identity.serial = reading.identity.serial or usable_serial(parsed.serial)
             reading.identity.manufacturer = reading.identity.manufacturer or parsed.manufacturer
             reading.identity.model = reading.identity.model or profile.clean_model(parsed.model)
+    return candidates
 
 
-def _ipp_supplies(attributes: dict[str, list[ipp.Value]]) -> list[Supply]:
-    """printer-supply (PWG 5100.13): RFC 3805 rows as key=value strings, with their descriptions."""
+def _ipp_supplies(attributes: dict[str, list[ipp.Value]], profile: Profile, low_percent: float) -> list[Supply]:
     descriptions = attributes.get("printer-supply-description", [])
-    supplies = []
-    for number, value in enumerate(attributes.get("printer-supply", []), start=1):
-        row = ipp.parse_supply_value(value)
-        description = descriptions[number - 1] if number - 1 < len(descriptions) else None
-        supplies.append(build_supply(RawSupply(
-            device_index=1, index=_int(row.get("index")) or number,
-            description=description if isinstance(description, str) and description else None,
-            type_code=_IPP_TYPES.get(re.sub(r"([A-Z])", r"-", row.get("type", "")).lower()),
-            class_code=_IPP_CLASSES.get(row.get("class", "").lower()),
-            unit_code=_IPP_UNITS.get(row.get("unit", "")),
-            max_capacity=_int(row.get("maxcapacity")), level=_int(row.get("level")),
-            colorant=row.get("colorantname") or None)))
-    return supplies
+    return [build_supply(printer_supply_row(number, value, _nth(descriptions, number)), profile.supply_quirks,
+                         low_percent)
+            for number, value in enumerate(attributes.get("printer-supply", []), start=1)]
 
 
-def _ipp_markers(attributes: dict[str, list[ipp.Value]]) -> list[Supply]:
-    """marker-names/levels/types/colors (CUPS): levels are percentages, -1/-2/-3 as in RFC 3805."""
+def _ipp_markers(attributes: dict[str, list[ipp.Value]], profile: Profile, low_percent: float) -> list[Supply]:
     names, levels = attributes.get("marker-names", []), attributes.get("marker-levels", [])
     types, colors = attributes.get("marker-types", []), attributes.get("marker-colors", [])
-    supplies = []
-    for number, name in enumerate(names, start=1):
-        level = levels[number - 1] if number - 1 < len(levels) else None
-        kind = types[number - 1] if number - 1 < len(types) else None
-        color = colors[number - 1] if number - 1 < len(colors) else None
-        supplies.append(build_supply(RawSupply(
-            device_index=1, index=number, description=name if isinstance(name, str) and name else None,
-            type_code=_IPP_TYPES.get(kind) if isinstance(kind, str) else None,
-            unit_code=PERCENT_UNIT, max_capacity=100,
-            level=level if isinstance(level, int) and not isinstance(level, bool) else None,
-            colorant=_color_name(color))))
-    return supplies
+    return [build_supply(marker_row(number, name, _nth(types, number), _nth(levels, number), _nth(colors, number)),
+                         profile.supply_quirks, low_percent) for number, name in enumerate(names, start=1)]
 
 
-def _color_name(value: ipp.Value | None) -> str | None:
-    """marker-colors value ("#00FFFF", "#00FFFF#FF00FF#FFFF00", "none") as a colour word."""
-    if not isinstance(value, str):
-        return None
-    codes = re.findall(r"#[0-9a-fA-F]{6}", value)
-    if len(codes) > 1:
-        return "tri-color"
-    return _HEX_COLORS.get(codes[0].lower()) if codes else None
+def _nth(values: list, number: int) -> ipp.Value | None:
+    return values[number - 1] if number <= len(values) else None
 
 
 def _first_int(values: list[ipp.Value] | None) -> int | None:
     if values and isinstance(values[0], int) and not isinstance(values[0], bool):
         return values[0]
     return None
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None

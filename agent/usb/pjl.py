@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from agent.snmp.supplies import supply_type
+from agent.printer.supplies import supply_type
 
 UEL = b"\x1b%-12345X"
 FORM_FEED = "\f"

@@ -25,14 +25,16 @@ from pathlib import Path
 
 import usb.core
 
-from fleetmeter_contract.reading import DeviceReading
-from agent.snmp.profile import select_profile
+from agent.printer.counters import choose
+from agent.printer.profile import select_profile
+from agent.printer.supplies import DEFAULT_LOW_PERCENT
 from agent.usb import ipp, linux, pjl, windows
 from agent.usb.device_id import DeviceId, frame, parse_device_id, unframe
 from agent.usb.devices import BIDIRECTIONAL, IPP_USB, PrinterInterface, UsbPrinter
 from agent.usb.mapping import apply_identity, apply_ipp, apply_pjl, profile_text
 from agent.usb.session import (InterfaceUnavailable, LpChannel, Traffic, claimed, explain, read_device_id,
                                release)
+from fleetmeter_contract.reading import DeviceReading
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class UsbOptions:
     allow_detach: bool = True  # detach a kernel driver (usblp) for the moment of a request
     pjl: bool = True
     ipp: bool = True
+    supply_low_percent: float = DEFAULT_LOW_PERCENT  # thresholds.supply_low_percent (agent.printer.settings)
     sysfs: Path = linux.SYSFS_USB
     dev: Path = linux.DEV_USB
 
@@ -59,10 +62,12 @@ def read_printer(printer: UsbPrinter, options: UsbOptions = UsbOptions()) -> Dev
     profile = select_profile(None, profile_text(device_id, usb_manufacturer, usb_product))
     apply_identity(reading, profile, device_id, printer.serial or conversation.serial, usb_manufacturer,
                    usb_product)
+    candidates = []
     if conversation.pjl_answers is not None:
-        apply_pjl(reading, conversation.pjl_answers, profile)
+        candidates += apply_pjl(reading, conversation.pjl_answers, profile, options.supply_low_percent)
     if conversation.ipp_attributes is not None:
-        apply_ipp(reading, conversation.ipp_attributes, profile)
+        candidates += apply_ipp(reading, conversation.ipp_attributes, profile, options.supply_low_percent)
+    reading.counters, reading.counter_sources = choose(candidates, reading.warnings)
     if reading.identity.serial is None:
         reading.warnings.append("no serial number (neither USB iSerialNumber nor 1284 SN); "
                                 "this printer is identified by its USB port only")

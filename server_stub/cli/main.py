@@ -10,6 +10,7 @@
     fleetmeter-server config set|unset|show ...   (server_stub/cli/service.py)
     fleetmeter-server worker [--once] | worker status [--json]   (server_stub/cli/worker.py)
     fleetmeter-server alerts list [--all] [--json]
+    fleetmeter-server supply backtest HISTORY.jsonl --out DIR [--policy FILE] [--lead-days N]
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -39,6 +40,7 @@ from server_stub.fleet.state import agent_states
 from server_stub.paths import server_paths
 from server_stub.trust import enrolment as registry
 from server_stub.trust.ca import CA_CERT, CertificateAuthority
+from server_stub.supply import backtest as supply_backtest
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     service_cli.register(sub, common)
     worker_cli.register(sub, common)
     fleet_cli.register(sub, common)
+    supply_backtest.register(sub)  # fleetmeter-server supply backtest ...
     return parser
 
 

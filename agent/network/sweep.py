@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 
 from agent.network.devices import Found
 from agent.network.ratelimit import PacketRate
-from fleetmeter_contract.reading import Identity
+from agent.printer.profile import device_id_scalars, device_ids, select_profile
 from agent.snmp import oids
 from agent.snmp.client import SnmpAuthError, SnmpClient, SnmpError, SnmpTimeout
 from agent.snmp.credentials import Credentials
-from agent.snmp.profile import select_profile
 from agent.snmp.reader import read_identity
 from agent.snmp.values import Raw, Warnings, as_mac, as_oid, as_text
+from fleetmeter_contract.reading import Identity
 
 # GETNEXT on each: the first instance below it (scalars .0, first rows of the columns).
 PROBE_OBJECTS = (
@@ -106,7 +106,7 @@ class Probe:
             sys_name=as_text(self.values.get(oids.SYS_NAME), "sysName", warnings),
             mac=as_mac(self.values.get(oids.IF_PHYS_ADDRESS)),
         )
-        profile = select_profile(identity.sys_object_id, identity.sys_descr)
+        profile = select_profile(identity.sys_object_id, identity.sys_descr, device_ids(self.values))
         identity.manufacturer = profile.manufacturer_for(identity.sys_descr)
         return identity
 
@@ -122,8 +122,9 @@ class Probe:
         if not computer and \
                 as_oid(self.values.get(oids.HR_DEVICE_TYPE), "hrDeviceType", warnings) == oids.HR_DEVICE_PRINTER:
             return "hrDeviceType"
-        profile = select_profile(sys_object_id, sys_descr)
-        if profile.names_a_printer(sys_object_id, sys_descr):
+        ids = device_ids(self.values)
+        profile = select_profile(sys_object_id, sys_descr, ids)
+        if profile.names_a_printer(sys_object_id, sys_descr, ids):
             return f"profile {profile.name}"
         return None
 
@@ -191,7 +192,7 @@ class Sweep:
                                       pace=self._paced_probe)
         for _attempt in range(self.settings.retries + 1):
             try:
-                walked = await session.walk((), PROBE_OBJECTS)
+                walked = await session.walk((), PROBE_OBJECTS + device_id_scalars())
             except SnmpTimeout:
                 continue
             return Probe(walked.scalars)

@@ -8,12 +8,12 @@ total = "1.3.6.1.4.1.1347.43.10.1.1.12.1.1"            # a numeric OID
 mono = { sum = ["1.3.6.1.4.1.1.1.0", "1.3.6.1.4.1.1.2.0"] }
 length = { source = "1.3.6.1.4.1.10642.200.17.3.0 ~ (\\d+) INCHES", unit = "inches" }
 
-# only devices read with one vendor profile (agent/snmp/profiles/<name>.toml)
+# only devices read with one vendor profile (agent/printer/profiles/<name>.toml)
 [profiles.kyocera.meters]
 scan = "1.3.6.1.4.1.1347.46.10.1.1.5.3"
 ```
 
-A meter is written like a profile's ``[counters]`` entry (see `agent.snmp.profile.parse_meters`), with
+A meter is written like a profile's ``[counters]`` entry (see `agent.printer.profile.parse_meters`), with
 MIB symbols allowed wherever an OID is. Symbols are resolved once, when the file is loaded; the poll
 itself reads numeric OIDs only. Configured meters have origin ``config`` (precedence: counters.py).
 """
@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.errors import MibError, UserConfigError
-from agent.snmp.profile import MeterSpec, ProfileError, parse_meters
+from agent.printer.profile import MeterSpec, ProfileError, parse_meters, resolve_meter_symbols
 
 if TYPE_CHECKING:  # pysmi/pysnmp MIB machinery loads only when a file is actually read
-    from agent.snmp.mibs import MibResolver
+    from agent.mibs import MibResolver
 
 CONFIG_NAME = "meters.toml"
 
@@ -74,23 +74,4 @@ def load_meter_config(path: Path, resolver: MibResolver) -> ConfiguredMeters:
 
 def _meters(table: dict, resolver: MibResolver, where: str) -> tuple[MeterSpec, ...]:
     """Resolve MIB symbols to numeric OIDs, then parse like a profile's [counters]."""
-    def numeric(text: object) -> object:
-        if not isinstance(text, str):
-            return text
-        target, tilde, regex = text.partition("~")
-        try:
-            return resolver.oid_of(target.strip()) + (f" ~{regex}" if tilde else "")
-        except MibError as exc:
-            raise MibError(f"{where}: {exc}") from None
-
-    resolved = {}
-    for meter, spec in table.items():
-        if isinstance(spec, dict):
-            spec = {k: ([numeric(t) for t in v] if isinstance(v, list) else numeric(v)) if k != "unit" else v
-                    for k, v in spec.items()}
-        elif isinstance(spec, list):
-            spec = [numeric(t) for t in spec]
-        else:
-            spec = numeric(spec)
-        resolved[meter] = spec
-    return parse_meters(resolved, where)
+    return parse_meters(resolve_meter_symbols(table, resolver.oid_of, where), where)

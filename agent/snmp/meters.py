@@ -1,33 +1,18 @@
-"""Counter precedence: the one place that decides which page meter wins.
-
-Every source offers *candidates* (meter name, value, source OID, origin). For each meter the candidate
-of the highest-ranked origin wins:
-
-1. ``config`` — a meter the user configured for this site (numeric OID or MIB symbol in the agent's
-   configuration file): an explicit choice, e.g. the counter a contract bills on;
-2. ``rfc3805`` — Printer-MIB prtMarkerLifeCount of the printer's first marker whose counter unit is
-   impressions or sheets (``total`` only);
-3. ``pwg-imaging`` — the PWG Imaging System Counter MIB (PWG 5106.3, 1.3.6.1.4.1.2699.1.3), read
-   wherever a device implements it: lifetime work totals per service (system, print, copy, scan, fax);
-4. ``vendor:<profile>`` — the vendor profile's private-MIB meter (agent/snmp/profiles/<profile>.toml).
-
-A standard counter is never silently replaced: when a lower-ranked source also has a value for the
-same meter and it differs, the reading carries a warning naming both sources and values, so a bill
-can be explained. Meters outside the standard twelve (e.g. Zebra's printed length) are kept under
-their own names after the standard ones.
+"""Counter candidates read over SNMP: Printer-MIB marker counts, the PWG Imaging System Counter MIB and
+declared meters (a vendor profile's ``[counters]``, the user's ``meters.toml``). Which one wins is decided in
+`agent.printer.counters` (the one place of counter precedence), not here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from fleetmeter_contract.reading import COUNTER_NAMES, CounterSource, Marker
+from agent.printer.counters import Candidate
+from agent.printer.profile import MeterSpec, Source
 from agent.snmp import oids
-from agent.snmp.profile import MeterSpec, Source
-from agent.snmp.values import Raw, Warnings, as_int, as_text
+from agent.snmp.values import Raw, Warnings, as_count, as_text
+from fleetmeter_contract.reading import CounterSource, Marker
 
-PRECEDENCE = ("config", "rfc3805", "pwg-imaging", "vendor")
 PAGE_UNITS = ("impressions", "sheets", None)
 
 # PWG 5106.3: which counter of which service feeds which meter. Rows are read for work type
@@ -41,17 +26,6 @@ PWG_SERVICE_METERS: dict[int, tuple[tuple[str, str], ...]] = {
     12: (("scan", oids.IC_IMAGE_TOTAL),),  # scan: images scanned
     7: (("fax", oids.IC_IMPRESSION_TOTAL),),  # faxIn: received faxes printed
 }
-
-
-@dataclass(frozen=True)
-class Candidate:
-    meter: str
-    value: int
-    source: CounterSource
-
-
-def rank(origin: str) -> int:
-    return PRECEDENCE.index(origin.split(":", 1)[0])
 
 
 def standard_candidates(markers: Iterable[Marker]) -> list[Candidate]:
@@ -125,22 +99,6 @@ def meter_candidates(specs: Iterable[MeterSpec], cells: Mapping[str, Raw], origi
     return candidates
 
 
-def choose(candidates: Iterable[Candidate], warnings: list[str]) -> tuple[dict, dict]:
-    """One value per meter: the highest-ranked origin wins; differing lower-ranked values are warned."""
-    counters: dict[str, int | None] = dict.fromkeys(COUNTER_NAMES)
-    sources: dict[str, CounterSource] = {}
-    for candidate in sorted(candidates, key=lambda c: rank(c.source.origin)):
-        if candidate.meter not in sources:
-            counters[candidate.meter] = candidate.value
-            sources[candidate.meter] = candidate.source
-        elif counters[candidate.meter] != candidate.value:
-            kept = sources[candidate.meter]
-            warnings.append(
-                f"counter {candidate.meter}: {kept.origin} {kept.oid} = {counters[candidate.meter]} kept; "
-                f"{candidate.source.origin} {candidate.source.oid} = {candidate.value} differs")
-    return counters, sources
-
-
 def _keyed_cells(spec: MeterSpec, tables: Mapping[str, Mapping[str, Raw]]) -> list[str]:
     keyed = spec.keyed
     assert keyed is not None
@@ -168,8 +126,4 @@ def _source_value(source: Source, cells: Mapping[str, Raw], warnings: Warnings) 
 
 
 def _count(raw: Raw, where: str, warnings: Warnings) -> int | None:
-    value = as_int(raw, f"counter {where}", warnings)
-    if value is not None and value < 0:
-        warnings.add(f"counter {where}", f"negative count {value}; not used")
-        return None
-    return value
+    return as_count(raw, f"counter {where}", warnings)

@@ -5,12 +5,15 @@ Rules (DESIGN.md):
 - level -1 = other (state ``other``), -2 = unknown (state ``unknown``), -3 = some remaining
   (state ``some_remaining``, percent null);
 - ``percent`` only when level >= 0 and max > 0, clamped to 0..100, one decimal;
+- a consumable is ``low`` at or below the configured threshold (``thresholds.supply_low_percent`` in the
+  agent's configuration, default 10 %: the same number the alerts job uses), ``empty`` at level 0;
 - a receptacle (class ``receptacle``, e.g. waste toner) reports how *full* it is: its percent is the
   fill level and its states are ``ok`` / ``near_full`` / ``full``, never silently inverted;
 - ``type`` is normalised to toner, ink, drum, developer, waste_toner, fuser, transfer, maintenance_kit,
   staples or other; ``color`` comes from the colorant table when present, else from the description.
 
-Vendor quirks are data (`SupplyQuirks`, filled from the device's profile) and are applied *before*
+Vendor knowledge is data (`SupplyQuirks`, filled from the device's profile): the vendor's part-number
+patterns, and quirks applied *before*
 these rules: a level code that means a state rather than an amount (Brother 0..3, Ricoh -100), a
 receptacle whose level is the remaining space rather than the fill (RFC 3805's own reading, which
 most vendors ignore), a device that reports only a few coarse steps. The raw ``level`` always stays
@@ -22,9 +25,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fleetmeter_contract.config import DEFAULTS
 from fleetmeter_contract.reading import Supply
 
-LOW_PERCENT = 10.0
+# thresholds.supply_low_percent when the configuration says nothing (the schema's default)
+DEFAULT_LOW_PERCENT = float(DEFAULTS["thresholds"]["supply_low_percent"])
 NEAR_FULL_PERCENT = 90.0
 
 # prtMarkerSuppliesTypeTC (RFC 3805 / IANA-PRINTER-MIB) -> our normalised type
@@ -112,9 +117,18 @@ class SupplyQuirks:
     level_codes: tuple[LevelCode, ...] = ()
     receptacle_level_is_remaining: bool = False  # waste level counts free space: fill = max - level
     level_step: float | None = None  # levels in percent (max 100) move in steps of this size
+    part_numbers: tuple[re.Pattern[str], ...] = ()  # the vendor's order numbers as written in descriptions
 
     def __bool__(self) -> bool:
         return bool(self.level_codes or self.receptacle_level_is_remaining or self.level_step)
+
+    def part_number(self, description: str | None) -> str | None:
+        """An order number in the description (HP "CF217A", Kyocera "TK-5240K"), by the profile's patterns."""
+        for pattern in self.part_numbers if description else ():
+            match = pattern.search(description or "")
+            if match:
+                return (match.group(1) if match.groups() else match.group(0)).strip() or None
+        return None
 
 
 NO_QUIRKS = SupplyQuirks()
@@ -135,6 +149,7 @@ class RawSupply:
     colorant: str | None = None  # prtMarkerColorantValue of the row's colorant, when present
     part_number: str | None = None  # when the profile found one in the description
     serial: str | None = None
+    kind: str | None = None  # the normalised type, when the source names it (a vendor record)
 
 
 def supply_type(type_code: int | None, description: str | None) -> str:
@@ -173,7 +188,8 @@ def level_percent(level: int | None, max_capacity: int | None) -> float | None:
     return round(min(100.0, max(0.0, level * 100.0 / max_capacity)), 1)
 
 
-def level_state(level: int | None, max_capacity: int | None, receptacle: bool) -> str:
+def level_state(level: int | None, max_capacity: int | None, receptacle: bool,
+                low_percent: float = DEFAULT_LOW_PERCENT) -> str:
     if level is None or level == -2:
         return "unknown"
     if level == -1:
@@ -193,17 +209,17 @@ def level_state(level: int | None, max_capacity: int | None, receptacle: bool) -
         return "empty"
     if percent is None:
         return "some_remaining"
-    return "low" if percent <= LOW_PERCENT else "ok"
+    return "low" if percent <= low_percent else "ok"
 
 
-def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS) -> Supply:
-    kind = supply_type(raw.type_code, raw.description)
+def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS, low_percent: float = DEFAULT_LOW_PERCENT) -> Supply:
+    kind = raw.kind or supply_type(raw.type_code, raw.description)
     klass = supply_class(raw.class_code, kind)
     receptacle = klass == "receptacle"
     percent = level_percent(raw.level, raw.max_capacity)
-    state = level_state(raw.level, raw.max_capacity, receptacle)
+    state = level_state(raw.level, raw.max_capacity, receptacle, low_percent)
     quirk = None
-    adjusted = _apply_quirks(raw, receptacle, quirks)
+    adjusted = _apply_quirks(raw, receptacle, quirks, low_percent)
     if adjusted is not None:
         percent, state, quirk = adjusted
     color = color_from_text(raw.colorant) or color_from_text(raw.description)
@@ -221,14 +237,14 @@ def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS) -> Supply:
         max_capacity=raw.max_capacity,
         percent=percent,
         state=state,
-        part_number=raw.part_number or part_number(raw.description),
+        part_number=raw.part_number or quirks.part_number(raw.description),
         serial=raw.serial,
         quirk=quirk,
     )
 
 
-def _apply_quirks(raw: RawSupply, receptacle: bool,
-                  quirks: SupplyQuirks) -> tuple[float | None, str, str] | None:
+def _apply_quirks(raw: RawSupply, receptacle: bool, quirks: SupplyQuirks,
+                  low_percent: float) -> tuple[float | None, str, str] | None:
     """(percent, state, explanation) when a vendor quirk decides this row, else None."""
     if not quirks or raw.level is None:
         return None
@@ -245,27 +261,10 @@ def _apply_quirks(raw: RawSupply, receptacle: bool,
                 f"{quirks.source}: level is the remaining space; percent is how full")
     if quirks.level_step and raw.level >= 0 and raw.max_capacity == 100 and not receptacle:
         percent = level_percent(raw.level, raw.max_capacity)
-        state = level_state(raw.level, raw.max_capacity, False)
+        state = level_state(raw.level, raw.max_capacity, False, low_percent)
         if percent is not None and 0 < percent <= quirks.level_step and state == "ok":
             state = "low"  # the last step before empty: the real level may be just above zero
         return percent, state, f"{quirks.source}: level reported in steps of {quirks.level_step:g} %"
-    return None
-
-
-_PART_PATTERNS = [
-    re.compile(r"\b(?:HP|Dell|Lexmark|Xerox|Samsung)\s+([A-Z0-9]{2,3}\d[A-Z0-9]{2,5})\b"),
-    re.compile(r"\b((?:TK|TN|DR|MK|WT|LC|PG|CL|MLT-[A-Z]|CLT-[A-Z])-?\d{3,4}[A-Z]{0,3})\b"),
-]
-
-
-def part_number(description: str | None) -> str | None:
-    """An order number written in the description (HP "CF217A", Kyocera "TK-5240K"), if any."""
-    if not description:
-        return None
-    for pattern in _PART_PATTERNS:
-        match = pattern.search(description)
-        if match:
-            return match.group(1)
     return None
 
 

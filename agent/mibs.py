@@ -26,7 +26,7 @@ from pysnmp.smi.error import SmiError
 
 from agent.errors import MibError
 
-PROJECT_MIBS = Path(__file__).resolve().parents[2] / "mibs"
+PROJECT_MIBS = Path(__file__).resolve().parents[1] / "mibs"
 STUBS = Path(__file__).with_name("mib_stubs")  # symbol tables of the modules pysnmp ships compiled
 MODULE_FILE = re.compile(r"^(?P<module>[A-Z][A-Za-z0-9-]*?)(?:\.(?:txt|mib|my))?$", re.I)
 SYMBOL = re.compile(r"^(?P<module>[A-Za-z][\w-]*)::(?P<name>[A-Za-z][\w-]*)(?P<index>(?:\.\d+)*)$")

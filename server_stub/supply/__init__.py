@@ -1,0 +1,1 @@
+"""Supply intelligence: forecast, replacement checks, reorder policy, order lifecycle, backtest (pure code)."""

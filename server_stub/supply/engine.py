@@ -1,0 +1,312 @@
+"""One path from a reading to forecasts, replacements, alarms and orders: what the live server and
+`supply backtest` both run.
+
+`SupplyEngine.observe(client, site, reading)` takes one `fleetmeter.device/1` document (already validated)
+in time order and returns the replacements and alarms it revealed; `decide(site, now)` places the orders the
+policy wants for that site now; `deliver_due(now)` moves shipped orders whose lead time has passed to
+"to replace". State is plain dataclasses; nothing here touches a database or the network.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from server_stub.supply import orders as lifecycle
+from server_stub.supply.forecast import (
+    CartridgeTrack, Forecast, PageHistory, PagesPerPercent, SupplyObservation, UsageRate, forecast, gauge_step,
+    pages_per_percent, update_level, usage_rate)
+from server_stub.supply.orders import Order
+from server_stub.supply.policy import Policy, Rules, SupplyClass, SupplyView, plan_site, supply_class
+from server_stub.supply.replacement import (
+    Alarm, OrderView, Replacement, detect, efficiency, replacement_alarms)
+
+RECENT_READINGS = 3
+
+
+def supply_key(supply: dict[str, Any]) -> str:
+    """The reading's supply index, prefixed by its device index and a dot when it has one ("1.3")."""
+    device_index = supply.get("device_index")
+    return f"{device_index}.{supply['index']}" if device_index is not None else str(supply["index"])
+
+
+def asset_id(reading: dict[str, Any]) -> str | None:
+    """The asset a reading belongs to: its serial (as live ingest identifies assets), else its MAC."""
+    identity = reading.get("identity") or {}
+    return identity.get("serial") or identity.get("mac")
+
+
+@dataclass
+class Slot:
+    """One asset supply: the cartridge in it now and what was learned from the ones before."""
+
+    device: str
+    key: str
+    client: str
+    site: str
+    model: str | None
+    supply_class: SupplyClass | None
+    counter: str
+    first_at: datetime
+    track: CartridgeTrack
+    learned: PagesPerPercent = field(default_factory=PagesPerPercent)
+    seen: set[int] = field(default_factory=set)
+    part_number: str | None = None
+    last_serial: str | None = None
+    pending: SupplyObservation | None = None
+    last_efficiency: float | None = None
+    forecast: Forecast | None = None
+    flagged_cartridge: datetime | None = None
+    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_READINGS))
+
+    @property
+    def fleet_key(self) -> str:
+        return self.part_number or f"{self.model}/{self.key}"
+
+
+@dataclass
+class Observed:
+    replacements: list[tuple[Replacement, str | None]] = field(default_factory=list)  # (event, order id)
+    alarms: list[Alarm] = field(default_factory=list)
+    supplies: list[Slot] = field(default_factory=list)
+
+
+class SupplyEngine:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.slots: dict[tuple[str, str], Slot] = {}
+        self.by_site: dict[str, list[Slot]] = {}
+        self.pages: dict[tuple[str, str], PageHistory] = {}
+        self.fleet_ppp: dict[str, list[float]] = {}
+        self.cartridge_serials: dict[str, str] = {}  # cartridge serial -> asset it was first seen on
+        self.orders: dict[str, Order] = {}
+        self.slot_orders: dict[tuple[str, str], list[str]] = {}  # open orders with a line for the slot
+        self.in_transit: list[str] = []  # shipped, not delivered
+        self._rates: dict[tuple[str, str], tuple[date, UsageRate | None]] = {}
+
+    def rules(self, slot: Slot) -> Rules:
+        return self.policy.rules(slot.client, slot.device)
+
+    # -- readings ------------------------------------------------------------------------------------------
+    def observe(self, client: str, site: str, reading: dict[str, Any]) -> Observed:
+        out = Observed()
+        device = asset_id(reading)
+        if device is None:
+            return out
+        at = _utc(reading["collected_at"])
+        counters = reading.get("counters") or {}
+        for name in ("total", "color"):
+            if counters.get(name) is not None:
+                self.pages.setdefault((device, name), PageHistory()).record(at, counters[name])
+        model = (reading.get("identity") or {}).get("model")
+        for supply in reading.get("supplies") or []:
+            if supply.get("class") == "receptacle":
+                continue  # how full a waste box is: not a cartridge level
+            klass = supply_class(supply.get("type", ""), supply.get("color"))
+            if klass is None:
+                continue
+            colour = supply.get("color") not in (None, "black")
+            counter = "color" if colour and counters.get("color") is not None else "total"
+            obs = SupplyObservation(at, supply.get("percent"), counters.get(counter), supply.get("serial"),
+                                    supply.get("part_number"))
+            key = supply_key(supply)
+            slot = self.slots.get((device, key))
+            if slot is None:
+                slot = Slot(device, key, client, site, model, klass, counter, at,
+                            CartridgeTrack(installed_at=None, install_pages=None, install_percent=None))
+                self.slots[(device, key)] = slot
+                self.by_site.setdefault(site, []).append(slot)
+            slot.client, slot.part_number = client, obs.part_number or slot.part_number
+            slot.recent.append({"at": reading["collected_at"], "percent": obs.percent, "pages": obs.pages,
+                                "level": supply.get("level")})
+            self._observe_slot(slot, obs, out)
+            out.supplies.append(slot)
+        return out
+
+    def _observe_slot(self, slot: Slot, obs: SupplyObservation, out: Observed) -> None:
+        if obs.serial and obs.serial not in self.cartridge_serials:
+            self.cartridge_serials[obs.serial] = slot.device
+        step = gauge_step(slot.seen)
+        track = slot.track
+        printed = capacity = None
+        if obs.pages is not None and track.estimate_pages is not None and track.last_percent is not None:
+            ppp, _, source = self._prior(slot)
+            if slot.forecast is not None:
+                ppp = slot.forecast.pages_per_percent
+            margin = 1.5 if source in ("device", "fleet") or track.fit() else 2.5
+            printed, capacity = obs.pages - track.estimate_pages, (track.last_percent + 10) * ppp * margin
+        verdict = detect(track.last_percent, slot.last_serial, slot.pending, obs, printed=printed,
+                         capacity=capacity) if track.estimate is not None or slot.last_serial else None
+        if verdict is not None and verdict.verdict == "pending":
+            slot.pending = verdict.first
+        elif verdict is not None and verdict.verdict == "replaced" and verdict.first is not None:
+            self._replaced(slot, verdict.first, verdict.cause, step, out)
+            if verdict.first is not obs:
+                self._update(slot, obs)
+        else:
+            slot.pending = None
+            self._update(slot, obs)
+        if obs.serial:
+            slot.last_serial = obs.serial
+        self._refresh(slot, obs.at)
+
+    def _update(self, slot: Slot, obs: SupplyObservation) -> None:
+        if obs.percent is not None:
+            slot.seen.add(int(obs.percent))
+        update_level(slot.track, obs, pages_per_percent(slot.track, self._prior(slot))[0], gauge_step(slot.seen))
+
+    def _prior(self, slot: Slot) -> tuple[float, float, str]:
+        return slot.learned.prior(self.fleet_ppp.get(slot.fleet_key), self.policy.rated_yield(slot.part_number))
+
+    def _rate(self, slot: Slot, today: date) -> UsageRate | None:
+        key = (slot.device, slot.counter)
+        cached = self._rates.get(key)
+        if cached is None or cached[0] != today:
+            history = self.pages.get(key)
+            cached = (today, usage_rate(history, today) if history else None)
+            self._rates[key] = cached
+        return cached[1]
+
+    def _refresh(self, slot: Slot, now: datetime) -> None:
+        slot.forecast = forecast(slot.track, self._prior(slot), self._rate(slot, now.date()), now,
+                                 gauge_step(slot.seen))
+
+    def _replaced(self, slot: Slot, first: SupplyObservation, cause: str, step: int, out: Observed) -> None:
+        old, rules = slot.track, self.rules(slot)
+        ppp = slot.forecast.pages_per_percent if slot.forecast else self._prior(slot)[0]
+        removed_pages = None
+        if old.installed_at is not None and old.install_pages is not None and first.pages is not None:
+            removed_pages = max(first.pages - old.install_pages, 0)
+        # The swap happened somewhere between the last reading and this one. Each check takes the side of
+        # the doubt: "too early" counts every page since as printed by the old cartridge, "came from another
+        # device" counts them as printed by the new one.
+        printed = 0
+        if first.pages is not None and old.estimate_pages is not None:
+            printed = max(first.pages - old.estimate_pages, 0)
+        left = None
+        if step < 100 and old.estimate is not None and cause != "pages":
+            left = max(old.estimate - printed / ppp, 0.0)
+        new_percent = None
+        if first.percent is not None and cause != "pages":  # "pages": it went in days ago, full
+            new_percent = min(first.percent + printed / ppp, 100.0)
+        own = old.fit()
+        learned = None
+        if own and own[1] >= 0.75:
+            learned = own[0]
+        elif removed_pages and old.install_percent and (left is None or left <= 15):
+            learned = removed_pages / max(old.install_percent - (left or 0.0), 1.0)
+        if learned:
+            slot.learned.device_history.append(learned)
+            self.fleet_ppp.setdefault(slot.fleet_key, []).append(learned)
+        slot.last_efficiency = efficiency(removed_pages, self.policy.rated_yield(slot.part_number))
+        event = Replacement(slot.device, slot.key, first.at, cause, left, removed_pages, ppp, new_percent,
+                            first.serial, first.part_number)
+        seen_on = self.cartridge_serials.get(first.serial) if first.serial else None
+        order = self._open_order(slot)
+        view = None if order is None else OrderView(order.id, order.status is not lifecycle.Status.NEW,
+                                                    _line_part(order, slot))
+        out.alarms.extend(replacement_alarms(event, rules.alarms, rated_yield=self.policy.rated_yield(slot.part_number),
+                                             order=view, serial_seen_on=seen_on if seen_on != slot.device else None))
+        order_id = None
+        if order is not None:
+            updated = lifecycle.replacement_seen(order, slot.device, slot.key, first.part_number, first.at,
+                                                 verify=rules.verify_installation)
+            if updated != order:
+                self.orders[order.id], order_id = updated, order.id
+        out.replacements.append((event, order_id))
+        slot.track = CartridgeTrack(installed_at=first.at, install_pages=first.pages, install_percent=first.percent)
+        slot.pending = None
+        if first.percent is not None:
+            slot.seen.add(int(first.percent))
+        else:  # a new serial behind a gauge that hides the level: a new cartridge starts full
+            slot.track.install_percent = slot.track.estimate = slot.track.last_percent = 100.0
+            slot.track.estimate_pages = first.pages
+        update_level(slot.track, first, self._prior(slot)[0], gauge_step(slot.seen))
+
+    def _slot_orders(self, slot: Slot) -> list[Order]:
+        ids = self.slot_orders.get((slot.device, slot.key))
+        if not ids:
+            return []
+        orders = [self.orders[i] for i in ids]
+        still = [o for o in orders if o.is_open and o.outstanding(slot.device, slot.key) > 0]
+        if len(still) != len(ids):
+            self.slot_orders[(slot.device, slot.key)] = [o.id for o in still]
+        return still
+
+    def _open_order(self, slot: Slot) -> Order | None:
+        return next(iter(self._slot_orders(slot)), None)
+
+    def stock(self, slot: Slot) -> int:
+        """Cartridges on order for this supply and not installed yet."""
+        return sum(o.outstanding(slot.device, slot.key) for o in self._slot_orders(slot))
+
+    def add_order(self, order: Order) -> None:
+        """Record an order (placed here, or a manual one) so stock, deliveries and replacements follow it."""
+        self.orders[order.id] = order
+        for line in order.lines:
+            ids = self.slot_orders.setdefault((line.device, line.supply), [])
+            if order.id not in ids:
+                ids.append(order.id)
+        if order.status is lifecycle.Status.SHIPPED:
+            self.in_transit.append(order.id)
+
+    # -- decisions -----------------------------------------------------------------------------------------
+    def view(self, slot: Slot, now: datetime) -> SupplyView:
+        return SupplyView(slot.device, slot.key, slot.client, slot.site, slot.supply_class, slot.part_number,
+                          slot.forecast, (now - slot.first_at).total_seconds() / 86400, self.stock(slot),
+                          slot.last_efficiency, tuple(slot.recent))
+
+    def decide(self, site: str, now: datetime, devices: set[str] | None = None) -> tuple[list[Order], list[Alarm]]:
+        """Place the orders the policy wants for this site now (checking the supplies of `devices`, or all
+        of the site's); returns them and the high-use flags raised."""
+        slots = self.by_site.get(site, [])
+        if not slots:
+            return [], []
+        by_key = {(s.device, s.key): s for s in slots}
+        candidates = [self.view(s, now) for s in slots if devices is None or s.device in devices]
+        planned, flags = plan_site(candidates, lambda: [self.view(s, now) for s in slots],
+                                   lambda v: self.rules(by_key[(v.device, v.supply)]), now)
+        placed = []
+        for plan in planned:
+            order = lifecycle.place(f"O{len(self.orders) + 1:06d}", plan, now)
+            rules = self.policy.rules(plan.client, None)
+            order = lifecycle.notification_sent(order, now, mark_shipped=rules.mark_shipped_after_notification)
+            self.add_order(order)
+            placed.append(order)
+        alarms = []
+        for flag in flags:  # once per cartridge
+            slot = by_key[(flag.device, flag.supply)]
+            cartridge = slot.track.installed_at or slot.first_at
+            if slot.flagged_cartridge != cartridge:
+                slot.flagged_cartridge = cartridge
+                alarms.append(Alarm(flag.device, flag.supply, now, "high_use", flag.why))
+        return placed, alarms
+
+    def deliver_due(self, now: datetime, lead_days: int | None = None) -> list[Order]:
+        """Shipped orders whose lead time (the client's, or `lead_days`) has passed are delivered."""
+        done, waiting = [], []
+        for order_id in self.in_transit:
+            order = self.orders[order_id]
+            if order.status is not lifecycle.Status.SHIPPED or order.shipped_at is None:
+                continue
+            lead = lead_days if lead_days is not None else self.policy.rules(order.client, None).lead_days
+            arrives = order.shipped_at + timedelta(days=lead)
+            if arrives <= now:
+                self.orders[order_id] = lifecycle.delivered(order, arrives)
+                done.append(self.orders[order_id])
+            else:
+                waiting.append(order_id)
+        self.in_transit = waiting
+        return done
+
+
+def _line_part(order: Order, slot: Slot) -> str | None:
+    return next((ln.part_number for ln in order.lines if (ln.device, ln.supply) == (slot.device, slot.key)), None)
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

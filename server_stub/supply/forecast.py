@@ -1,0 +1,335 @@
+"""The supply forecast: how much is left in the cartridge installed now, and when it will run out.
+
+One place for it. Pure code over plain values: the live server and `supply backtest` feed the same
+observations through the same functions.
+
+- Page history (`PageHistory`): pages printed per calendar day from a device's counter, gaps spread over
+  the working days they covered. `usage_rate()` learns working-day and weekend rates from the last four
+  weeks, ignores holidays (days far below normal) and caps one-off big jobs, and follows a trend change
+  (the last two weeks differ from the last four) within about two weeks.
+- Pages per percent (`PagesPerPercent`): learned for this cartridge (a least-squares fit of its level
+  against the pages printed since it was installed), blended with a prior from this device's earlier
+  cartridges, else the same model across the fleet, else the rated yield, else a class default.
+- Level now (`CartridgeTrack`): 1 % gauges are smoothed (noise) and a small rise that is not a
+  replacement (a shaken cartridge) is ignored; coarse gauges (10/20/25 %, 0/100) and gauges that hide the
+  level ("some remaining" -3, or no percent once low) count down from the last level change with the pages
+  printed since, within the step the gauge still shows.
+- `forecast()` turns level, pages per percent and usage rate into percent, pages left, days left and the
+  empty date with its range (earliest: high rate and low estimate; latest: the opposite) and its method.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from statistics import median
+
+DAY = 86400.0
+WORK_START_H, WORK_HOURS = 8.0, 10.0  # pages of a day are printed 08:00-18:00 UTC
+RATE_WINDOW_DAYS = 28
+RECENT_DAYS = 14
+SHAKE_RISE = 3.0  # a rise of at least this many points on a 1 % gauge is a shake, not a reading to follow
+SMOOTHING = 0.4
+CLASS_DEFAULT_YIELD = 10_000  # pages per cartridge when nothing else is known
+
+
+@dataclass(frozen=True)
+class SupplyObservation:
+    """One supply in one reading, reduced to what the forecast and replacement checks use."""
+
+    at: datetime
+    percent: float | None  # None: the gauge gives no percent (-3 some remaining, -2 unknown, ...)
+    pages: int | None  # the page counter this supply is consumed by (colour toners: colour pages)
+    serial: str | None = None
+    part_number: str | None = None
+
+
+@dataclass(frozen=True)
+class UsageRate:
+    workday: float  # pages per working day
+    weekend: float  # pages per weekend day
+    low: float  # factor for the slowest plausible rate (<= 1)
+    high: float  # factor for the fastest plausible rate (>= 1)
+    days: int  # days of page history behind it
+
+    def per_day(self) -> float:
+        return (5 * self.workday + 2 * self.weekend) / 7
+
+
+@dataclass
+class PageHistory:
+    """Pages per calendar day for one counter of one device."""
+
+    daily: dict[date, float] = field(default_factory=dict)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    last_count: int | None = None
+
+    def record(self, at: datetime, count: int | None) -> None:
+        if count is None:
+            return
+        if self.last_at is None or self.last_count is None:
+            self.first_at, self.last_at, self.last_count = at, at, count
+            return
+        if at <= self.last_at:
+            return
+        delta, prev_day = count - self.last_count, self.last_at.date()
+        self.last_at, self.last_count = at, count
+        if delta < 0:  # counter reset (board swap): start again from here
+            return
+        days = [prev_day + timedelta(days=i + 1) for i in range((at.date() - prev_day).days)] or [at.date()]
+        weights = [1.0 if d.weekday() < 5 else 0.1 for d in days]
+        total = sum(weights)
+        for d, w in zip(days, weights):
+            self.daily[d] = self.daily.get(d, 0.0) + delta * w / total
+        if len(self.daily) > 3 * RATE_WINDOW_DAYS:
+            for old in sorted(self.daily)[: len(self.daily) - 2 * RATE_WINDOW_DAYS]:
+                del self.daily[old]
+
+    def history_days(self, now: datetime) -> float:
+        return 0.0 if self.first_at is None else (now - self.first_at).total_seconds() / DAY
+
+
+def usage_rate(history: PageHistory, today: date) -> UsageRate | None:
+    """Working-day and weekend page rates over the last four weeks (None before two days of history)."""
+    start = today - timedelta(days=RATE_WINDOW_DAYS)
+    days = [(d, p) for d, p in history.daily.items() if start < d <= today]
+    if len(days) < 2:
+        return None
+    work = [(d, p) for d, p in days if d.weekday() < 5]
+    weekend = [p for d, p in days if d.weekday() >= 5]
+    if not work:
+        mean = sum(p for _, p in days) / len(days)
+        return UsageRate(mean, mean, 0.6, 1.5, len(days))
+    typical = median(p for _, p in work)
+    normal = [(d, min(p, 3 * typical)) for d, p in work if p >= 0.15 * typical]  # no holidays; cap big jobs
+    if not normal:
+        normal = work
+    long_rate = sum(p for _, p in normal) / len(normal)
+    recent = [p for d, p in normal if d > today - timedelta(days=RECENT_DAYS)]
+    rate = long_rate
+    if len(recent) >= 5:
+        recent_rate = sum(recent) / len(recent)
+        if abs(recent_rate / long_rate - 1) > 0.2 if long_rate else recent_rate > 0:  # a trend change
+            rate = recent_rate
+    weekend_rate = min(sum(weekend) / len(weekend), 3 * rate) if weekend else 0.1 * rate
+    spread = 0.0
+    if len(normal) >= 5 and rate > 0:
+        mean = long_rate
+        sd = math.sqrt(sum((p - mean) ** 2 for _, p in normal) / (len(normal) - 1))
+        spread = sd / mean / math.sqrt(min(len(normal), 15))  # uncertainty of a ~3-week mean
+    low = max(0.5, 1 - 0.12 - 2 * spread)
+    high = 1 + 0.15 + 2 * spread + (0.3 if len(days) < 10 else 0.0)
+    if rate != long_rate:
+        low, high = min(low, long_rate / rate if rate else 1), max(high, rate / long_rate if long_rate else 1)
+    return UsageRate(rate, weekend_rate, low, high, len(days))
+
+
+def when_printed(pages: float, now: datetime, rate: UsageRate, scale: float = 1.0) -> datetime | None:
+    """When `pages` more pages will have been printed from `now` at `rate` x `scale` (None: never)."""
+    work, weekend = rate.workday * scale, rate.weekend * scale
+    if pages <= 0:
+        return now
+    week = 5 * work + 2 * weekend
+    if week <= 0:
+        return None
+    day0 = now.date()
+    hour = (now - datetime.combine(day0, datetime.min.time(), now.tzinfo)).total_seconds() / 3600
+    today_left = min(max((WORK_START_H + WORK_HOURS - hour) / WORK_HOURS, 0.0), 1.0)
+    day_rate = work if day0.weekday() < 5 else weekend
+    if pages <= day_rate * today_left:
+        return now + timedelta(hours=WORK_HOURS * pages / day_rate)
+    pages -= day_rate * today_left
+    weeks = max(math.ceil(pages / week) - 1, 0)  # whole weeks, leaving a remainder of (0, 1] week to walk
+    if weeks > 520:
+        return None
+    pages -= weeks * week
+    d = day0 + timedelta(days=1 + 7 * weeks)
+    while True:
+        day_rate = work if d.weekday() < 5 else weekend
+        if day_rate > 0 and pages <= day_rate:
+            at = datetime.combine(d, datetime.min.time(), now.tzinfo)
+            return at + timedelta(hours=WORK_START_H + WORK_HOURS * pages / day_rate)
+        pages -= day_rate
+        d += timedelta(days=1)
+
+
+@dataclass
+class PagesPerPercent:
+    """What is known of pages per percent, from the most to the least specific source."""
+
+    device_history: list[float] = field(default_factory=list)  # this device's earlier cartridges (this supply)
+
+    def prior(self, fleet: list[float] | None, rated_yield: int | None) -> tuple[float, float, str]:
+        """(pages per percent, relative uncertainty, source)."""
+        if self.device_history:
+            return median(self.device_history[-3:]), 0.08, "device"
+        if fleet and len(fleet) >= 2:
+            return median(fleet[-50:]), 0.25, "fleet"
+        if rated_yield:
+            return rated_yield / 100, 0.3, "rated"
+        return CLASS_DEFAULT_YIELD / 100, 0.5, "default"
+
+
+@dataclass
+class CartridgeTrack:
+    """The cartridge installed now in one supply slot: its level estimate and its own pages-per-percent fit."""
+
+    installed_at: datetime | None  # None: it was already in when monitoring started
+    install_pages: int | None
+    install_percent: float | None
+    estimate: float | None = None  # estimated percent at `estimate_pages`
+    estimate_pages: int | None = None
+    estimate_at: datetime | None = None
+    last_percent: float | None = None  # last percent the gauge showed (accepted, not a shake)
+    change_percent: float | None = None  # coarse gauges: the level shown since the last change
+    hidden: bool = False  # the gauge showed no percent at the last reading
+    first_percent: float | None = None
+    sx: float = 0.0
+    sy: float = 0.0
+    sxx: float = 0.0
+    sxy: float = 0.0
+    n: int = 0
+    top: float = -1.0
+    bottom: float = 101.0
+
+    def fit(self) -> tuple[float, float] | None:
+        """(pages per percent, weight 0..1) from this cartridge's own points."""
+        if self.n < 2 or self.top - self.bottom < 6:
+            return None
+        den = self.n * self.sxx - self.sx * self.sx
+        if den <= 0:
+            return None
+        slope = (self.n * self.sxy - self.sx * self.sy) / den  # percent per page (negative)
+        if slope >= 0:
+            return None
+        return -1 / slope, min(1.0, (self.top - self.bottom) / 25)
+
+    def add_point(self, pages: int, percent: float) -> None:
+        x = float(pages - (self.install_pages or 0))
+        self.sx += x
+        self.sy += percent
+        self.sxx += x * x
+        self.sxy += x * percent
+        self.n += 1
+        self.top, self.bottom = max(self.top, percent), min(self.bottom, percent)
+
+
+def gauge_step(seen: set[int]) -> int:
+    """The step a gauge reports in, from the distinct percents it has shown (100: not known yet)."""
+    if len(seen) < 2:
+        return 100
+    step = math.gcd(*seen) or 100
+    return step if step >= 5 else 1  # a 1 % gauge that happens to move in even steps
+
+
+@dataclass(frozen=True)
+class Forecast:
+    percent: float | None
+    pages_left: int | None
+    days_left: float | None
+    empty_at: datetime | None
+    earliest: datetime | None
+    latest: datetime | None
+    method: str
+    pages_per_percent: float
+    days_per_cartridge: float | None  # at the expected rate
+    days_per_cartridge_min: float | None  # at the fastest plausible rate
+
+    def as_json(self) -> dict:
+        def day(value: datetime | None) -> str | None:
+            return value.date().isoformat() if value else None
+
+        return {"percent": None if self.percent is None else round(self.percent, 1), "days_left":
+                None if self.days_left is None else round(self.days_left, 1), "pages_left": self.pages_left,
+                "empty_on": day(self.empty_at), "empty_on_earliest": day(self.earliest),
+                "empty_on_latest": day(self.latest), "method": self.method}
+
+
+def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step: int) -> None:
+    """Move the cartridge's level estimate to this observation (after replacement checks passed)."""
+    predicted = None
+    if track.estimate is not None and obs.pages is not None and track.estimate_pages is not None:
+        predicted = max(track.estimate - max(obs.pages - track.estimate_pages, 0) / ppp, 0.0)
+    elif track.estimate is not None:
+        predicted = track.estimate
+    track.hidden = obs.percent is None
+    if obs.percent is None:
+        if predicted is not None:
+            track.estimate = predicted
+    elif step == 1:
+        if track.last_percent is not None and obs.percent >= track.last_percent + SHAKE_RISE:
+            if predicted is not None:
+                track.estimate = predicted  # shaken: follow the pages, not the gauge
+        else:
+            track.estimate = obs.percent if predicted is None else predicted + SMOOTHING * (obs.percent - predicted)
+            track.last_percent = obs.percent
+            if obs.pages is not None:
+                track.add_point(obs.pages, obs.percent)
+    elif track.change_percent is not None and obs.percent > track.change_percent:
+        if predicted is not None:
+            track.estimate = predicted  # a coarse gauge went up a step without a replacement: shaken
+    else:
+        changed = track.change_percent is not None and obs.percent != track.change_percent
+        if changed or (track.change_percent is None and track.installed_at is not None):
+            # the gauge dropped to the value it shows when the level crossed it, on average halfway through
+            # the pages printed since the previous reading
+            since = 0.0
+            if changed and obs.pages is not None and track.estimate_pages is not None:
+                since = max(obs.pages - track.estimate_pages, 0) / ppp
+            track.estimate = max(obs.percent - since / 2, obs.percent - step, 0.0)
+            if obs.pages is not None:
+                track.add_point(obs.pages, obs.percent)
+        elif predicted is None:
+            track.estimate = obs.percent - step / 2 if step < 100 else obs.percent
+        else:
+            track.estimate = min(max(predicted, obs.percent - step), obs.percent)
+        track.change_percent = obs.percent
+        track.last_percent = obs.percent
+    if obs.percent is not None and track.first_percent is None:
+        track.first_percent = obs.percent
+    if obs.pages is not None:
+        track.estimate_pages = obs.pages
+    track.estimate_at = obs.at
+
+
+def pages_per_percent(track: CartridgeTrack, ppp_source: tuple[float, float, str]) -> tuple[float, float, str]:
+    """This cartridge's own fit blended with the prior by how far it has fallen: (ppp, uncertainty, source)."""
+    prior, prior_u, source = ppp_source
+    own = track.fit()
+    if not own:
+        return ppp_source
+    own_ppp, weight = own
+    return (weight * own_ppp + (1 - weight) * prior, weight * 0.05 + (1 - weight) * prior_u,
+            "cartridge" if weight >= 0.5 else source)
+
+
+def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: UsageRate | None, now: datetime,
+             step: int) -> Forecast | None:
+    """The forecast for this cartridge at `now` (None while the level is not known at all)."""
+    if track.estimate is None:
+        return None
+    ppp, u_ppp, source = pages_per_percent(track, ppp_source)
+    percent = track.estimate
+    if track.hidden:
+        shown = track.last_percent if track.last_percent is not None else track.install_percent or 100.0
+        gauge, u_pct = "pages", 2 + 0.15 * max(shown - percent, 0)
+    elif step == 1:
+        gauge, u_pct = "level", 1.5
+    else:
+        gauge, u_pct = f"steps{step}", step / 2
+    method = f"{gauge}+{source}"
+    pages_left = max(percent, 0.0) * ppp
+    if rate is None or rate.per_day() <= 0:
+        return Forecast(percent, round(pages_left), None, None, None, None, method, ppp, None, None)
+    base = track.estimate_at or now
+    low_pages = max(percent - u_pct, 0.0) * ppp * (1 - u_ppp)
+    high_pages = (percent + u_pct) * ppp * (1 + u_ppp)
+    empty = when_printed(pages_left, base, rate)
+    earliest = when_printed(low_pages, base, rate, rate.high)
+    latest = when_printed(high_pages, base, rate, rate.low)
+    days_left = None if empty is None else max((empty - now).total_seconds() / DAY, 0.0)
+    per_cartridge = 100 * ppp / rate.per_day()
+    return Forecast(percent, round(pages_left), days_left, empty, earliest, latest, method, ppp, per_cartridge,
+                    100 * ppp * (1 - u_ppp) / (rate.per_day() * rate.high))

@@ -1,0 +1,80 @@
+"""The engine: readings in, replacements, alarms and orders out (what live ingest and the backtest share)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from server_stub.supply.engine import SupplyEngine, supply_key
+from server_stub.supply.policy import Policy, PolicyFile
+from tests.supply_helpers import START, Printer, at
+
+
+def engine(**policy) -> SupplyEngine:
+    return SupplyEngine(Policy(PolicyFile.model_validate(policy)))
+
+
+def test_supply_key_carries_the_device_index():
+    assert supply_key({"index": 3}) == "3"
+    assert supply_key({"index": 3, "device_index": 1}) == "1.3"
+
+
+def test_a_replacement_during_an_agent_gap_is_seen_from_the_pages_and_raises_no_false_alarm():
+    printer = Printer(yield_pages=3000, report_serial=False)
+    eng = engine()
+    events, alarms = [], []
+    for day in range(80):
+        doc = printer.day(day)
+        if 30 <= day <= 75:
+            continue  # the agent was offline; the cartridge ran out, was replaced and fell below its old level
+        observed = eng.observe("c", "s", doc)
+        events += [e for e, _ in observed.replacements]
+        alarms += observed.alarms
+    gap_swap = [d for d in printer.replaced_on if 30 <= d <= 75]
+    assert gap_swap and [e.cause for e in events] == ["pages"]
+    assert events[0].at == at(76)  # first seen at the reading after the gap
+    assert events[0].left_percent is None and events[0].new_percent is None
+    assert {a.kind for a in alarms} == {"without_order"}  # not "too early", not "from another device"
+
+
+def test_a_busy_printer_swapping_in_the_morning_is_not_taken_for_a_used_cartridge():
+    # 1500 pages a day on 3000-page cartridges: by the evening reading a fresh one already shows ~70 %
+    printer = Printer(yield_pages=3000, pages=lambda day: 1500, report_serial=False)
+    eng = engine()
+    alarms = []
+    for day in range(12):
+        alarms += eng.observe("c", "s", printer.day(day)).alarms
+    kinds = {a.kind for a in alarms}
+    assert "from_other_device" not in kinds and "premature" not in kinds
+
+
+def test_very_high_use_is_flagged_once_per_cartridge_instead_of_ordered():
+    printer = Printer(yield_pages=3000, pages=lambda day: 1000)  # a cartridge every three days
+    eng = engine()
+    flags, orders = [], []
+    for day in range(45):
+        doc = printer.day(day)
+        eng.observe("c", "s", doc)
+        placed, raised = eng.decide("s", at(day), {"T1"})
+        flags += raised
+        orders += placed
+    assert orders == []
+    assert flags and all(f.kind == "high_use" for f in flags)
+    assert len(flags) <= len(printer.replaced_on) + 1  # at most once per cartridge
+
+
+def test_site_consolidation_and_delivery_through_the_engine():
+    a = Printer(serial="A", yield_pages=3000)  # runs out on day ~41, after a month of history
+    b = Printer(serial="B", yield_pages=3000,  # idle for four days: runs out a few days after A
+                pages=lambda day: 100 if day >= 4 and (START + timedelta(days=day)).weekday() < 5 else 0)
+    eng = engine()
+    placed = []
+    for day in range(60):
+        for p in (a, b):
+            eng.observe("c", "site", p.day(day))
+            placed += eng.decide("site", at(day), {p.serial})[0]
+        eng.deliver_due(at(day, 23))
+    first = next(o for o in placed if any(ln.device == "A" for ln in o.lines) and o.rule == "proactive")
+    assert {(ln.device, ln.reason) for ln in first.lines} == {("A", "proactive"), ("B", "consolidated")}
+    assert eng.orders[first.id].status.value in ("to_replace", "replaced")
+    assert eng.orders[first.id].delivered_at == first.shipped_at + timedelta(days=5)
+    assert sum(1 for o in placed for ln in o.lines if ln.device == "B") == 1  # B not ordered twice

@@ -1,0 +1,183 @@
+"""The forecast over hand-built printers whose true level is known at every reading."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+
+from server_stub.supply.engine import SupplyEngine
+from server_stub.supply.forecast import PageHistory, UsageRate, usage_rate, when_printed
+from server_stub.supply.policy import Policy, PolicyFile
+from tests.supply_helpers import START, Printer, at
+
+
+def engine(**policy) -> SupplyEngine:
+    return SupplyEngine(Policy(PolicyFile.model_validate(policy)))
+
+
+def run(printer: Printer, days: range, eng: SupplyEngine | None = None):
+    eng = eng or engine()
+    found = []
+    truth = {}
+    for day in days:
+        observed = eng.observe("c", "s", printer.day(day))
+        found += [event for event, _ in observed.replacements]
+        truth[day] = printer.level
+    return eng, found, truth
+
+
+def workday(day: int) -> bool:
+    return (START + timedelta(days=day)).weekday() < 5
+
+
+def empty_day(printer: Printer, after: int) -> int:
+    """The day the cartridge in `printer` runs out, by walking its own usage forward (no engine)."""
+    level, day = printer.level, after
+    while True:
+        day += 1
+        level -= printer.pages(day) * 100 / printer.yield_pages
+        if level <= 1e-9:
+            return day
+
+
+def test_history_spreads_gap_pages_over_the_working_days_it_covered():
+    history = PageHistory()
+    history.record(at(0), 1000)  # Monday
+    history.record(at(7), 1000 + 5 * 100 + 2 * 10)  # next Monday, one reading after a week away
+    assert sum(history.daily.values()) == pytest.approx(520)
+    weekday_pages = [p for d, p in history.daily.items() if d.weekday() < 5]
+    weekend_pages = [p for d, p in history.daily.items() if d.weekday() >= 5]
+    assert len(weekday_pages) == 5 and len(weekend_pages) == 2
+    assert min(weekday_pages) > 5 * max(weekend_pages)
+
+
+def test_rate_learns_working_days_and_weekends_and_ignores_holidays_and_caps_big_jobs():
+    history = PageHistory()
+    total = 0
+    for day in range(29):
+        pages = (100 if workday(day) else 20)
+        if day == 9:
+            pages = 0  # a public holiday
+        if day == 16:
+            pages = 2000  # a one-off big print job
+        total += pages
+        history.record(at(day), total)
+    rate = usage_rate(history, (START + timedelta(days=28)))
+    assert rate.weekend == pytest.approx(20)
+    assert 100 <= rate.workday <= 115  # neither the holiday nor the big job moves it much
+    assert rate.low < 1 < rate.high
+
+
+def test_rate_follows_a_trend_change_within_two_weeks():
+    history = PageHistory()
+    total = 0
+    for day in range(60):
+        total += (100 if day < 30 else 200) if workday(day) else 0
+        history.record(at(day), total)
+        if day == 29:
+            assert usage_rate(history, START + timedelta(days=29)).workday == pytest.approx(100)
+    assert usage_rate(history, START + timedelta(days=44)).workday == pytest.approx(200, rel=0.05)
+
+
+def test_when_printed_walks_working_days_and_skips_weekends():
+    rate = UsageRate(workday=100, weekend=0, low=1, high=1, days=28)
+    friday_evening = at(4)  # after the day's work
+    # 250 pages: Monday 100, Tuesday 100, then half of Wednesday (08:00 + 5 h)
+    assert when_printed(250, friday_evening, rate) == at(9, 13)
+    assert when_printed(0, friday_evening, rate) == friday_evening
+    assert when_printed(10, friday_evening, UsageRate(0, 0, 1, 1, 28)) is None
+
+
+def test_fine_gauge_forecast_matches_the_day_it_really_runs_out():
+    printer = Printer(yield_pages=5000)
+    eng, found, _ = run(printer, range(26))
+    assert found == []
+    forecast = eng.slots[("T1", "1")].forecast
+    assert forecast.percent == pytest.approx(printer.level, abs=1)
+    expected = START + timedelta(days=empty_day(printer, 25))
+    # the last page is printed at the end of a Friday: the forecast says then, or the next working morning
+    assert forecast.empty_at.date() in (expected, expected + timedelta(days=3))
+    assert forecast.earliest <= forecast.empty_at <= forecast.latest
+    assert forecast.pages_left == pytest.approx(printer.level * 50, rel=0.03)
+    assert forecast.method == "level+cartridge"
+
+
+def test_noise_and_a_shaken_cartridge_are_neither_a_replacement_nor_followed():
+    noise = [0, 1, -1, 0, 2, -2]
+    calls = {"n": 0}
+
+    def gauge(true: float) -> int:
+        calls["n"] += 1
+        shake = 7 if calls["n"] == 36 else 0  # somebody shook it once, at about 30 %
+        return max(0, round(true) + noise[calls["n"] % 6] + shake)
+
+    printer = Printer(yield_pages=5000, gauge=gauge, report_serial=False)
+    eng, found, truth = run(printer, range(36))
+    slot = eng.slots[("T1", "1")]
+    assert found == []
+    assert slot.forecast.percent == pytest.approx(truth[35], abs=1.5)  # the shaken reading is not followed
+    eng2, found2, truth2 = run(printer, range(36, 45), eng)
+    assert found2 == []
+    assert eng2.slots[("T1", "1")].forecast.percent == pytest.approx(truth2[44], abs=1.5)
+
+
+@pytest.mark.parametrize("step", [10, 20, 25])
+def test_coarse_gauge_counts_down_from_the_last_step_with_learned_pages_per_percent(step):
+    printer = Printer(yield_pages=5000, gauge=lambda true: step * math.ceil(true / step), report_serial=False)
+    eng, _, truth = run(printer, range(1, 54))
+    forecast = eng.slots[("T1", "1")].forecast
+    assert forecast.percent == pytest.approx(truth[53], abs=2)
+    assert forecast.pages_per_percent == pytest.approx(50, rel=0.1)
+    expected = START + timedelta(days=empty_day(printer, 53))
+    assert abs((forecast.empty_at.date() - expected).days) <= 2
+    assert forecast.method.startswith(f"steps{step}")
+
+
+def test_low_only_gauge_keeps_a_forecast_from_pages_once_it_hides_the_level():
+    printer = Printer(yield_pages=5000, gauge=lambda true: round(true) if true > 10 else -3, report_serial=False)
+    eng, _, truth = run(printer, range(1, 66))
+    assert truth[65] < 9
+    forecast = eng.slots[("T1", "1")].forecast
+    assert forecast.method.startswith("pages+")
+    assert forecast.percent == pytest.approx(truth[65], abs=1.5)
+    assert abs((forecast.empty_at.date() - (START + timedelta(days=empty_day(printer, 65)))).days) <= 1
+
+
+def test_some_remaining_gauge_uses_the_rated_yield_after_a_replacement_seen_by_serial():
+    printer = Printer(yield_pages=5000, gauge=lambda true: -3 if true > 20 else round(true))
+    eng = engine(rated_yields={"TN-1": 5000})
+    eng, found, truth = run(printer, range(0, 90), eng)
+    assert [e.cause for e in found] == ["serial"]
+    assert found[0].at.date() == START + timedelta(days=printer.replaced_on[0])
+    forecast = eng.slots[("T1", "1")].forecast
+    assert truth[89] > 20  # hidden behind -3: the forecast counts pages
+    assert forecast.percent == pytest.approx(truth[89], abs=1.5)
+
+
+def test_binary_gauge_learns_pages_per_percent_from_the_device_earlier_cartridge():
+    printer = Printer(yield_pages=4000, gauge=lambda true: 100 if true > 0 else 0)
+    eng, found, truth = run(printer, range(0, 130))
+    assert len(found) == len(printer.replaced_on) == 2
+    slot = eng.slots[("T1", "1")]
+    assert slot.learned.device_history[-1] == pytest.approx(40, rel=0.02)
+    assert slot.forecast.percent == pytest.approx(truth[129], abs=2)
+    assert slot.forecast.method == "pages+device" or slot.forecast.method.startswith("steps100+device")
+
+
+def test_a_coarse_gauge_that_goes_up_a_step_without_a_replacement_is_not_followed():
+    calls = {"n": 0}
+
+    def gauge(true: float) -> int:
+        calls["n"] += 1
+        shown = 10 * math.ceil(true / 10)
+        return shown + 10 if calls["n"] == 41 else shown  # one reading a step higher: shaken
+
+    printer = Printer(yield_pages=5000, gauge=gauge, report_serial=False)
+    eng, found, truth = run(printer, range(1, 41))
+    before = eng.slots[("T1", "1")].forecast.percent
+    eng, found2, truth2 = run(printer, range(41, 42), eng)
+    assert found == found2 == []
+    assert eng.slots[("T1", "1")].forecast.percent <= before  # the estimate kept falling with the pages
+    assert eng.slots[("T1", "1")].forecast.percent == pytest.approx(truth2[41], abs=3)

@@ -1,0 +1,176 @@
+"""The reorder policy: levels, methods, consolidation, no duplicates, usage jumps, high use, blocking."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from server_stub.supply.forecast import Forecast
+from server_stub.supply.policy import (
+    PolicyError, PolicyFile, Rules, SupplyView, load_policy, need, plan_site, quantity, supply_class)
+
+NOW = datetime(2026, 6, 1, 18, tzinfo=timezone.utc)
+
+
+def fc(days: float, *, percent: float = 20.0, spread: float = 1.0, per: float = 60.0) -> Forecast:
+    """A forecast that runs out in `days` (earliest `spread` days before), a cartridge lasting `per` days."""
+    empty = NOW + timedelta(days=days)
+    return Forecast(percent, 1000, days, empty, empty - timedelta(days=spread), empty + timedelta(days=spread),
+                    "level+cartridge", 50.0, per, per * 0.8)
+
+
+def view(device: str = "D1", supply: str = "1", forecast: Forecast | None = None, *, history: float = 90,
+         stock: int = 0, klass: str = "mono_toner", efficiency: float | None = None) -> SupplyView:
+    return SupplyView(device, supply, "C", "S", klass, "TN-1", forecast, history, stock, efficiency)
+
+
+def plan(views, rules: Rules | None = None, candidates=None):
+    rules = rules or Rules()
+    return plan_site(candidates or views, lambda: views, lambda v: rules, NOW)
+
+
+def test_supply_classes():
+    assert supply_class("toner", "black") == "mono_toner"
+    assert supply_class("toner", "cyan") == "colour_toner"
+    assert supply_class("opc", None) == "mono_drum"
+    assert supply_class("drum", "magenta") == "colour_drum"
+    assert supply_class("fuser", None) == "maintenance"
+    assert supply_class("waste_toner", None) == "waste_toner"
+    assert supply_class("staples", None) is None
+
+
+def test_levels_global_then_client_then_device(tmp_path: Path):
+    path = tmp_path / "policy.toml"
+    path.write_text('preset = "default"\n[global]\nlead_days = 4\n[global.classes.colour_toner]\nmethod = "level"\n'
+                    '[clients.A]\nconsolidation_days = 30\n[devices.D1]\nlead_days = 2\n'
+                    '[devices.D1.classes.colour_toner]\nlevel_percent = 12\n')
+    policy = load_policy(path)
+    assert policy.rules("A", "D1").lead_days == 2
+    assert policy.rules("A", "D2").lead_days == 4
+    assert policy.rules("A", "D1").consolidation_days == 30
+    assert policy.rules("B", None).consolidation_days == Rules().consolidation_days
+    colour = policy.rules("A", "D1").classes["colour_toner"]
+    assert (colour.method, colour.level_percent) == ("level", 12)  # the device level kept the global method
+    assert policy.rules("A", "D2").classes["colour_toner"].level_percent == Rules().classes["colour_toner"].level_percent
+
+
+@pytest.mark.parametrize("text, where", [
+    ('[clients.A]\nbogus = 1\n', "clients.A.bogus"),
+    ('[global]\nlead_days = "5"\n', "global.lead_days"),
+    ('[global]\nsafety_days = nan\n', "global.safety_days"),
+    ('[devices.D1.classes.mono_toner]\nmethod = "sometimes"\n', "devices.D1.classes.mono_toner.method"),
+    ('preset = "xerox"\n', "preset"),
+    ('[rated_yields]\nTN-1 = -5\n', "rated_yields.TN-1"),
+])
+def test_policy_file_is_strict_with_one_line_errors(tmp_path: Path, text: str, where: str):
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert where in str(info.value) and "\n" not in str(info.value)
+
+
+def test_policy_file_json_and_unreadable(tmp_path: Path):
+    path = tmp_path / "p.json"
+    path.write_text('{"preset": "ekm"}')
+    assert load_policy(path).rules(None, None).lead_days == 7
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "missing.toml")
+
+
+def test_level_method_orders_at_or_below_the_percent():
+    rules = PolicyFile(preset="level10").layered()
+    assert need(view(forecast=fc(30, percent=10.0)), rules, NOW)[0] == "level"
+    assert need(view(forecast=fc(3, percent=10.5)), rules, NOW) is None
+
+
+def test_proactive_orders_when_the_earliest_empty_date_is_within_lead_plus_safety():
+    rules = Rules(lead_days=5, safety_days=1.5)
+    assert need(view(forecast=fc(7.4, spread=1.0)), rules, NOW)[0] == "proactive"  # earliest in 6.4 d
+    assert need(view(forecast=fc(7.6, spread=1.0)), rules, NOW) is None  # earliest in 6.6 d
+
+
+def test_proactive_needs_a_month_of_history_and_uses_the_level_until_then():
+    rules = Rules()
+    young = view(forecast=fc(3, percent=40.0), history=20)
+    assert need(young, rules, NOW) is None
+    fired = need(view(forecast=fc(3, percent=rules.classes["mono_toner"].level_percent), history=20), rules, NOW)
+    assert fired[0] == "level" and fired[1]["proactive_after_days"] == 30
+
+
+def test_asr_never_later_than_21_days_before_empty():
+    rules = PolicyFile(preset="asr").layered()
+    assert need(view(forecast=fc(20.5)), rules, NOW)[0] == "max_days_before_empty"
+    assert need(view(forecast=fc(22)), rules, NOW) is None
+
+
+def test_no_second_order_while_one_is_open_but_a_usage_jump_reorders():
+    rules = Rules()
+    assert need(view(forecast=fc(3, per=30), stock=1), rules, NOW) is None  # the one on order lasts 24+ days
+    jumped = need(view(forecast=fc(3, per=4), stock=1), rules, NOW)  # now a cartridge lasts 4 days
+    assert jumped[0] == "usage_jump" and jumped[1]["fired"] == "proactive"
+
+
+def test_quantity_is_30_days_of_use_in_whole_cartridges_at_least_one():
+    assert quantity(fc(3, per=12), Rules()) == 3
+    assert quantity(fc(3, per=30), Rules()) == 1
+    assert quantity(fc(3, per=90), Rules()) == 1
+    assert quantity(fc(3, per=12), Rules(cover_days=0)) == 1
+    assert quantity(None, Rules()) == 1
+
+
+def test_consolidation_joins_supplies_due_within_the_window_only():
+    views = [view("D1", forecast=fc(6)),  # fires
+             view("D2", forecast=fc(12)),  # due within 14 days: joins
+             view("D3", forecast=fc(20)),  # not due yet
+             view("D4", forecast=fc(9), stock=1),  # already on order
+             view("D5", forecast=fc(10), history=5)]  # not enough history to trust its date
+    orders, flags = plan(views, candidates=[views[0]])
+    assert flags == [] and len(orders) == 1
+    lines = {(ln.device, ln.reason) for ln in orders[0].lines}
+    assert lines == {("D1", "proactive"), ("D2", "consolidated")}
+    assert orders[0].why["consolidated"] == [{"device": "D2", "supply": "1"}]
+    assert orders[0].why["fired"] == [{"device": "D1", "supply": "1", "rule": "proactive"}]
+    assert plan(views, Rules(consolidation_days=0), candidates=[views[0]])[0][0].lines[1:] == ()
+
+
+def test_very_high_use_is_flagged_for_manual_handling_instead_of_ordered():
+    heavy = view("D1", forecast=fc(2, per=3.0))  # 2.3 cartridges a week
+    orders, flags = plan([heavy])
+    assert orders == [] and [(f.device, f.kind) for f in flags] == [("D1", "high_use")]
+    assert plan([heavy], Rules(high_use_per_week=None))[0]
+
+
+def test_low_efficiency_blocks_the_order_until_released_and_keeps_it_out_of_the_parcel():
+    low = view("D1", forecast=fc(3), efficiency=40.0)
+    other = view("D2", forecast=fc(3))
+    orders, _ = plan([low, other], Rules(block_efficiency_below=60))
+    by_blocked = {o.blocked: [ln.device for ln in o.lines] for o in orders}
+    assert by_blocked == {True: ["D1"], False: ["D2"]}
+    assert "40 %" in orders[0].lines[0].why.get("blocked", "") or "40 %" in orders[1].lines[0].why.get("blocked", "")
+    assert [o.blocked for o in plan([low], Rules())[0]] == [False]
+
+
+def test_maintenance_items_go_to_the_query_queue():
+    fuser = view("D1", "9", fc(3), klass="maintenance")
+    orders, _ = plan([fuser, view("D2", forecast=fc(10))])
+    assert [(o.kind, [ln.device for ln in o.lines]) for o in orders] == [("query", ["D1"])]
+
+
+def test_ekm_preset_orders_at_15_percent_and_marks_urgent_at_5():
+    rules = PolicyFile(preset="ekm").layered()
+    assert rules.lead_days == 7
+    assert need(view(forecast=fc(30, percent=15.0)), rules, NOW)[0] == "level"
+    assert need(view(forecast=fc(30, percent=4.0)), rules, NOW)[1]["urgent"] is True
+    assert need(view(forecast=fc(30, percent=16.0)), rules, NOW) is None
+
+
+def test_every_decision_records_the_forecast_rule_and_readings():
+    readings = ({"at": "2026-06-01T18:00:00Z", "percent": 9.0, "pages": 1234, "level": 9},)
+    v = SupplyView("D1", "1", "C", "S", "mono_toner", "TN-1", fc(5), 90, 0, None, readings)
+    rule, why = need(v, Rules(), NOW)
+    assert rule == "proactive"
+    assert why["forecast"]["empty_on"] == (NOW + timedelta(days=5)).date().isoformat()
+    assert why["readings"] == list(readings) and why["window_days"] == 6.5
