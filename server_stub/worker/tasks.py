@@ -17,6 +17,7 @@ from fleetmeter_contract import durations
 from server_stub.fleet.remote_config import server_setting
 from server_stub.fleet.state import raise_silence_alerts
 from server_stub.ingest.history import expire_readings
+from server_stub.supply.live import run_pending as supply_run
 from server_stub.trust.nonces import prune_nonces
 
 NONCE_RETENTION = timedelta(days=1)  # longer than any signature window serve accepts (at most 1 h)
@@ -53,3 +54,9 @@ def _silence(conn: Connection) -> int:
 def _retention(conn: Connection) -> int:
     """Raw readings older than `server.readings_retention` (default 400 days) go; derived history stays."""
     return expire_readings(conn, durations.timedelta_of(server_setting(conn, "server.readings_retention")))
+
+
+@task("supply", timedelta(minutes=1))
+def _supply(conn: Connection) -> int:
+    """New readings through the supply engine (forecasts, replacements) and each site's reorder decision."""
+    return sum(run.readings for run in supply_run(conn))
