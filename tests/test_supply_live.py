@@ -4,6 +4,8 @@ function the HTTP upload runs), the worker's supply task applies them and decide
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +17,8 @@ from server_stub.db import migrate
 from server_stub.db.engine import make_engine
 from server_stub.db.tables import assets
 from server_stub.fleet.clients import add_site
-from server_stub.supply import backtest, live, policy_store
+from server_stub.supply import backtest, live, order_book, policy_store
+from server_stub.supply.orders import OrderError
 from server_stub.supply.tables import supply_order_lines, supply_orders, supply_state
 from supply_helpers import Printer, START, at
 from trust_peers import DATABASES, Database
@@ -113,3 +116,52 @@ def test_live_forecast_equals_the_backtest_on_the_same_history(engine, tmp_path)
         assert row.empty_on.date().isoformat() == expected["empty_on"]
         assert row.empty_earliest.date().isoformat() == expected["empty_on_earliest"]
         assert row.method == expected["method"]
+
+
+def test_blocked_order_waits_for_release(engine):
+    """A cartridge printed 2,000 of a rated 10,000 pages (20 %): the order after it is blocked."""
+    agent = add_agent(engine, "north", "Acme")
+    with engine.begin() as conn:
+        policy_store.set_level(conn, "global", "", {"rated_yields": {"TN-1": 10000}})
+        policy_store.set_level(conn, "client", "Acme", {"block_efficiency_below": 50.0,
+                                                        "mark_shipped_after_notification": True})
+    printer = Printer(serial="PX0000009B", yield_pages=2000, pages=lambda d: 100)
+    feed(engine, agent, [printer], range(0, 56), worker_every=3)
+    assert len(printer.replaced_on) == 2  # the second cartridge's whole life was seen: 2,000 pages
+    blocked = [o for o in orders(engine) if o["blocked"]]
+    assert len(blocked) == 1 and blocked[0]["status"] == "new" and "blocked" in json.dumps(blocked[0]["why"])
+    worker(engine, at(56, 20))
+    assert [o["status"] for o in orders(engine) if o["blocked"]] == ["new"]  # never shipped automatically
+    with engine.begin() as conn, pytest.raises(OrderError, match="blocked; release it first"):
+        order_book.change_order(conn, blocked[0]["id"], "ship", at(56, 21))
+    with engine.begin() as conn:
+        order_book.change_order(conn, blocked[0]["id"], "release", at(56, 21))
+        shipped = order_book.change_order(conn, blocked[0]["id"], "ship", at(56, 21))
+    assert shipped.status.value == "installation_in_progress"
+
+
+def test_two_worker_processes_at_once_place_one_order(tmp_path):
+    db = Database("postgresql", tmp_path)
+    engine = make_engine(db.url)
+    try:
+        migrate.upgrade(engine)
+        agent = add_agent(engine, "north", "Acme")
+        printers = two_printers()
+        ingest(engine, agent, [p.day(0) for p in printers])
+        put_on_site(engine, "Acme", "HQ")
+        feed(engine, agent, printers, range(1, 44), worker_every=None)
+        script = ("import sys; from server_stub.db.engine import make_engine; from server_stub.supply import live; "
+                  "from datetime import datetime\n"
+                  "with make_engine(sys.argv[1]).begin() as conn:\n"
+                  "    runs = live.run_pending(conn, datetime.fromisoformat(sys.argv[2]))\n"
+                  "print(sum(len(r.placed) for r in runs))")
+        procs = [subprocess.Popen([sys.executable, "-c", script, db.url, at(43, 20).isoformat()],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        placed = [int(p.communicate(timeout=120)[0]) for p in procs]
+        assert all(p.returncode == 0 for p in procs)
+        assert sorted(placed) == [0, 1] and len(orders(engine)) == 1
+        worker(engine, at(43, 21))
+        assert len(orders(engine)) == 1
+    finally:
+        engine.dispose()
+        db.drop()

@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from fleetmeter_contract.version import __version__
 from server_stub.cli import service as service_cli
 from server_stub.cli import fleet as fleet_cli
+from server_stub.cli import supply as supply_cli
 from server_stub.cli import worker as worker_cli
 from server_stub.api.models import HARD_MAX_READINGS
 from server_stub.cli.common import CliError, age, agent_name, bounded, duration, duration_between, engine_for, print_table, ready_engine, safe_url
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     service_cli.register(sub, common)
     worker_cli.register(sub, common)
     fleet_cli.register(sub, common)
+    supply_cli.register(sub, common)  # orders, supplies, policy
     supply_backtest.register(sub)  # fleetmeter-server supply backtest ...
     return parser
 
