@@ -155,6 +155,14 @@ class ServerSettings(_Strict):
     stopped_reporting_after: Duration(minimum=MINUTE, maximum=365 * DAY) = "7d"
     final_alert_after: Duration(minimum=MINUTE, maximum=365 * DAY) = "30d"
     readings_retention: Duration(minimum=DAY, maximum=3650 * DAY) = "400d"  # raw readings kept for audit
+    # outgoing mail (server_stub.notify); the password is stored as a plain setting (no sealing on this branch)
+    # and masked in listings
+    smtp_host: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_starttls: bool = False
+    smtp_user: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    smtp_password: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    smtp_from: Annotated[str, Field(min_length=3, max_length=255)] = "fleetmeter@localhost"
 
 
 SERVER_PREFIX = "server."

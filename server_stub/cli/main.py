@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from fleetmeter_contract.version import __version__
 from server_stub.cli import service as service_cli
 from server_stub.cli import fleet as fleet_cli
+from server_stub.cli import notify as notify_cli
 from server_stub.cli import supply as supply_cli
 from server_stub.cli import worker as worker_cli
 from server_stub.api.models import HARD_MAX_READINGS
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cli.register(sub, common)
     fleet_cli.register(sub, common)
     supply_cli.register(sub, common)  # orders, supplies, policy
+    notify_cli.register(sub, common)
     supply_backtest.register(sub)  # fleetmeter-server supply backtest ...
     return parser
 

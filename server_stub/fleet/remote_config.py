@@ -25,7 +25,7 @@ from server_stub.db.engine import utcnow
 from server_stub.db.tables import agents, config_entries
 
 SCOPES = ("global", "client", "agent")
-SECRET_FIELDS = ("community", "auth_key", "priv_key")
+SECRET_FIELDS = ("community", "auth_key", "priv_key", "smtp_password")
 
 
 class ConfigProblem(ValueError):

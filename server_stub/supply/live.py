@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from server_stub.db.engine import upsert_insert, utcnow
 from server_stub.db.tables import assets, clients, readings
+from server_stub.notify.outbox import order_event
 from server_stub.supply import links, orders as lifecycle, state as codec
 from server_stub.supply.engine import SupplyEngine, asset_id as device_of
 from server_stub.supply.orders import Order, OrderLine, Status
@@ -122,6 +123,26 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+def display_status(order: Order) -> str:
+    return "blocked" if order.blocked and order.status is lifecycle.Status.NEW else order.status.value
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def order_json(order: Order, *, why: bool = False) -> dict[str, Any]:
+    doc = {"id": int(order.id[1:]), "client": order.client, "site": order.site, "status": display_status(order),
+           "kind": order.kind, "rule": order.rule, "placed_at": _iso(order.placed_at),
+           "shipped_at": _iso(order.shipped_at), "delivered_at": _iso(order.delivered_at),
+           "closed_at": _iso(order.closed_at),
+           "lines": [{"device": ln.device, "supply": ln.supply, "quantity": ln.quantity, "installed": ln.installed,
+                      "part_number": ln.part_number, "reason": ln.reason} for ln in order.lines]}
+    if why:
+        doc["why"] = order.why
+    return doc
 
 
 # -- the engine's state ---------------------------------------------------------------------------------------
@@ -232,7 +253,10 @@ def _save(conn: Connection, engine: SupplyEngine, run: SiteRun, asset_of: dict[s
             save_order(conn, order)
             run.changed.append(int(order.id[1:]))
         else:
-            run.placed.append(insert_order(conn, order, run.client_id, asset_of))
+            db_id = insert_order(conn, order, run.client_id, asset_of)
+            run.placed.append(db_id)
+            order_event(conn, run.client_id, order_json(dataclasses.replace(order, id=order_ref(db_id))),
+                        "order_placed")
     conn.execute(update(supply_sites).where(supply_sites.c.site_key == run.key).values(decided_at=now))
 
 

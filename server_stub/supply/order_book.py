@@ -15,33 +15,15 @@ from server_stub.db.engine import utcnow
 from server_stub.db.tables import assets, clients, sites
 from server_stub.fleet.clients import FleetError, get_client, site_id
 from server_stub.supply import orders as lifecycle
-from server_stub.supply.live import OPEN, insert_order, load_orders, lock_site, order_ref, save_order, site_key
+from server_stub.notify.outbox import order_event
+from server_stub.supply.live import (display_status, insert_order, load_orders, lock_site, order_json, save_order,
+                                     site_key)
 from server_stub.supply.orders import Order, OrderError
 from server_stub.supply.tables import supply_orders, supply_state
 
 STATUSES = ("new", "blocked", "installation_in_progress", "to_replace", "replaced", "cancelled")
 ACTIONS = {"ship": lambda o, now: lifecycle.ship(o, now), "cancel": lambda o, now: lifecycle.cancel(o, now),
            "release": lambda o, now: lifecycle.release(o)}
-
-
-def display_status(order: Order) -> str:
-    return "blocked" if order.blocked and order.status is lifecycle.Status.NEW else order.status.value
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def order_json(order: Order, *, why: bool = False) -> dict[str, Any]:
-    doc = {"id": int(order.id[1:]), "client": order.client, "site": order.site, "status": display_status(order),
-           "kind": order.kind, "rule": order.rule, "placed_at": _iso(order.placed_at),
-           "shipped_at": _iso(order.shipped_at), "delivered_at": _iso(order.delivered_at),
-           "closed_at": _iso(order.closed_at),
-           "lines": [{"device": ln.device, "supply": ln.supply, "quantity": ln.quantity, "installed": ln.installed,
-                      "part_number": ln.part_number, "reason": ln.reason} for ln in order.lines]}
-    if why:
-        doc["why"] = order.why
-    return doc
 
 
 def _site_filter(conn: Connection, client: str | None, site: str | None) -> list[Any]:
@@ -83,6 +65,8 @@ def change_order(conn: Connection, order_id: int, action: str, now: datetime | N
     lock_site(conn, row.site_key, row.client_id, wait=True)
     order = ACTIONS[action](get_order(conn, order_id), now or utcnow())
     save_order(conn, order)
+    if action == "ship":
+        order_event(conn, row.client_id, order_json(order), "order_shipped")
     return order
 
 

@@ -8,7 +8,7 @@ the same engine.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 
 from server_stub.db.tables import Document, Id, UTCDateTime, metadata
 
@@ -103,23 +103,4 @@ supply_policy = Table(
     Column("document", Document, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("level", "key", name="uq_supply_policy_level"),
-)
-
-# Notifications per client (server_stub.notify): categories, recipients, immediate or digest, own text.
-notify_settings = Table(
-    "notify_settings", metadata,
-    Column("client_id", Integer, ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True),
-    Column("document", Document, nullable=False),
-)
-notify_outbox = Table(
-    "notify_outbox", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("client_id", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False),
-    Column("category", String(16), nullable=False),
-    Column("dedupe_key", String(200), nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("sent_at", UTCDateTime),
-    UniqueConstraint("client_id", "dedupe_key", name="uq_notify_outbox_key"),
 )

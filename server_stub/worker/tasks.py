@@ -17,6 +17,7 @@ from fleetmeter_contract import durations
 from server_stub.fleet.remote_config import server_setting
 from server_stub.fleet.state import raise_silence_alerts
 from server_stub.ingest.history import expire_readings
+from server_stub.notify.outbox import agent_events, send_due
 from server_stub.supply.live import run_pending as supply_run
 from server_stub.trust.nonces import prune_nonces
 
@@ -60,3 +61,15 @@ def _retention(conn: Connection) -> int:
 def _supply(conn: Connection) -> int:
     """New readings through the supply engine (forecasts, replacements) and each site's reorder decision."""
     return sum(run.readings for run in supply_run(conn))
+
+
+@task("notify_send", timedelta(minutes=1))
+def _notify(conn: Connection) -> int:
+    """Mails for agents that stopped reporting, then every mail queued for immediate sending."""
+    agent_events(conn)
+    return send_due(conn, digest=False)
+
+
+@task("notify_digest", timedelta(days=1))
+def _digest(conn: Connection) -> int:
+    return send_due(conn, digest=True)
