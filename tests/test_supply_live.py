@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +18,7 @@ from server_stub.fleet.clients import add_site
 from server_stub.supply import backtest, live, order_book, policy_store
 from server_stub.supply.orders import OrderError
 from server_stub.supply.tables import supply_order_lines, supply_orders, supply_state
-from supply_helpers import Printer, START, at
+from supply_helpers import Printer, at
 from trust_peers import DATABASES, Database
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from server_stub.cli.common import CliError, age, bounded, duration, print_table, printable, ready_engine
 from server_stub.db.tables import assets
 from server_stub.fleet.clients import FleetError, get_client
-from server_stub.supply import order_book, policy_store
+from server_stub.supply import live, order_book, policy_store
 from server_stub.supply.orders import OrderError
 from server_stub.supply.policy import PolicyError
 
@@ -103,17 +103,17 @@ def cmd_orders_list(args) -> int:
     rows = _run(args, lambda c: order_book.list_orders(c, client=args.client, site=args.site, status=args.status),
                 write=False)
     if args.json:
-        _dump({"orders": [order_book.order_json(o) for o in rows]})
+        _dump({"orders": [live.order_json(o) for o in rows]})
         return 0
     print_table([("ID", "CLIENT", "SITE", "STATUS", "RULE", "PLACED (UTC)", "LINES")] +
-                [(o.id[1:], o.client, o.site, order_book.display_status(o), o.rule, age(o.placed_at), _lines(o))
+                [(o.id[1:], o.client, o.site, live.display_status(o), o.rule, age(o.placed_at), _lines(o))
                  for o in rows])
     return 0
 
 
 def cmd_orders_show(args) -> int:
     order = _run(args, order_book.get_order, args.id, write=False)
-    doc = order_book.order_json(order, why=True)
+    doc = live.order_json(order, why=True)
     if args.json:
         _dump(doc)
         return 0
@@ -129,14 +129,14 @@ def cmd_orders_show(args) -> int:
 
 def cmd_orders_change(args) -> int:
     order = _run(args, order_book.change_order, args.id, args.action)
-    print(f"order {args.id}: {order_book.display_status(order)}")
+    print(f"order {args.id}: {live.display_status(order)}")
     return 0
 
 
 def cmd_orders_add(args) -> int:
     order = _run(args, order_book.add_manual_order, args.asset, args.supply, args.quantity, args.note)
     if args.json:
-        _dump(order_book.order_json(order, why=True))
+        _dump(live.order_json(order, why=True))
     else:
         print(f"order {order.id[1:]} placed: {_lines(order)}")
     return 0

@@ -219,28 +219,26 @@ def _save(conn: Connection, engine: SupplyEngine, run: SiteRun, asset_of: dict[s
     for (device, key), slot in engine.slots.items():
         aid = asset_of[device]
         f = slot.forecast
-        values = {"site_key": run.key, "state": codec.dump(slot), "watermark": watermarks.get(aid, 0),
+        values = {"site_key": run.key, "state": codec.dump(slot),
                   "percent": f and f.percent, "days_left": f and f.days_left, "pages_left": f and f.pages_left,
                   "empty_on": f and f.empty_at, "empty_earliest": f and f.earliest, "empty_latest": f and f.latest,
                   "method": f and f.method, "updated_at": now}
-        conn.execute(upsert_insert(conn, supply_state).values(asset_id=aid, supply_key=key, **values)
+        if aid in watermarks:
+            values["watermark"] = watermarks[aid]
+        conn.execute(upsert_insert(conn, supply_state).values(asset_id=aid, supply_key=key, **{"watermark": 0} | values)
                      .on_conflict_do_update(index_elements=["asset_id", "supply_key"], set_=values))
     devices: dict[str, dict[str, Any]] = {}
     for (device, counter), history in engine.pages.items():
         devices.setdefault(device, {"device": device, "pages": {}, "rates": {}})["pages"][counter] = codec.dump(history)
     for (device, counter), rate in engine._rates.items():
         devices.setdefault(device, {"device": device, "pages": {}, "rates": {}})["rates"][counter] = codec.dump(rate)
-    for device, doc in devices.items():
-        aid = asset_of.get(device)
-        if aid is None:
-            continue
-        values = {"state": doc, "watermark": watermarks.get(aid, 0)}
-        conn.execute(upsert_insert(conn, supply_assets).values(asset_id=aid, **values)
+    by_asset = {asset_of[device]: doc for device, doc in devices.items() if device in asset_of}
+    for aid in by_asset.keys() | watermarks.keys():  # also assets whose readings had no counters or supplies
+        values = {"state": by_asset.get(aid, {"device": "", "pages": {}, "rates": {}}), "watermark": watermarks.get(aid)}
+        if values["watermark"] is None:  # nothing new from it: keep its watermark
+            del values["watermark"]
+        conn.execute(upsert_insert(conn, supply_assets).values(asset_id=aid, **{"watermark": 0} | values)
                      .on_conflict_do_update(index_elements=["asset_id"], set_=values))
-    for aid, mark in watermarks.items():  # assets whose readings had no counters or supplies
-        conn.execute(upsert_insert(conn, supply_assets).values(asset_id=aid, state={"device": "", "pages": {},
-                                                                                      "rates": {}}, watermark=mark)
-                     .on_conflict_do_update(index_elements=["asset_id"], set_={"watermark": mark}))
     for fleet_key, values in engine.fleet_ppp.items():
         if len(values) != fleet_before.get(fleet_key, 0):
             conn.execute(upsert_insert(conn, supply_fleet).values(fleet_key=fleet_key, pages_per_percent=values)

@@ -8,16 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import assets, clients, sites
 from server_stub.fleet.clients import FleetError, get_client, site_id
-from server_stub.supply import orders as lifecycle
 from server_stub.notify.outbox import order_event
-from server_stub.supply.live import (display_status, insert_order, load_orders, lock_site, order_json, save_order,
-                                     site_key)
+from server_stub.supply import orders as lifecycle
+from server_stub.supply.live import insert_order, load_orders, lock_site, order_json, save_order, site_key
 from server_stub.supply.orders import Order, OrderError
 from server_stub.supply.tables import supply_orders, supply_state
 
