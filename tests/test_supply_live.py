@@ -163,3 +163,20 @@ def test_two_worker_processes_at_once_place_one_order(tmp_path):
     finally:
         engine.dispose()
         db.drop()
+
+
+def test_printers_without_a_usable_serial_are_followed_per_asset(engine):
+    """Placeholder serials ("XXXXXXXXXX") on two printers told apart by their MACs: two assets, two supplies."""
+    agent = add_agent(engine, "north", "Acme")
+    printers = two_printers()
+    for day in range(0, 10):
+        docs = [p.day(day) for p in printers]
+        for doc, mac in zip(docs, ("00:11:22:33:44:01", "00:11:22:33:44:02")):
+            doc["identity"] |= {"serial": "XXXXXXXXXX", "mac": mac}
+        ingest(engine, agent, docs)
+    worker(engine, at(9, 20))
+    with engine.connect() as conn:
+        rows = conn.execute(select(supply_state.c.asset_id, supply_state.c.percent)).all()
+    assert len({r.asset_id for r in rows}) == 2
+    truth = sorted(p.level for p in printers)  # 78 % and 80 % left: each asset follows its own printer
+    assert all(abs(got - want) <= 1.5 for got, want in zip(sorted(r.percent for r in rows), truth))

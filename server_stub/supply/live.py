@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from server_stub.assets.identity import normalise_serial
 from server_stub.db.engine import upsert_insert, utcnow
 from server_stub.db.tables import assets, clients, readings
 from server_stub.notify.outbox import order_event
@@ -43,6 +44,12 @@ _DAY = timedelta(days=1)
 def site_key(site_id: int | None, asset: int) -> str:
     """The engine's site: the asset's site, or the asset alone when it has none."""
     return f"site:{site_id}" if site_id is not None else f"asset:{asset}"
+
+
+def engine_device(serial: str | None, asset: int) -> str:
+    """The engine's name for an asset: its serial as reported (as the backtest names devices) when it is one
+    (not a placeholder several printers share), else its id."""
+    return serial if normalise_serial(serial) else f"asset-{asset}"
 
 
 def order_ref(db_id: int) -> str:
@@ -275,7 +282,8 @@ def _pending(conn: Connection) -> dict[str, tuple[int, str, set[int]]]:
 
 def _new_readings(conn: Connection, asset_ids: set[int]) -> Iterator[Any]:
     return iter(conn.execute(
-        select(readings.c.id, readings.c.asset_id, readings.c.collected_at, readings.c.document)
+        select(readings.c.id, readings.c.asset_id, readings.c.collected_at, readings.c.document, assets.c.serial)
+        .join(assets, assets.c.id == readings.c.asset_id)
         .outerjoin(supply_assets, supply_assets.c.asset_id == readings.c.asset_id)
         .where(readings.c.asset_id.in_(asset_ids), readings.c.id > func.coalesce(supply_assets.c.watermark, 0))
         .order_by(readings.c.collected_at, readings.c.id)).all())
@@ -292,15 +300,15 @@ def run_site(conn: Connection, policy: Policy, key: str, client_id: int, client:
     fleet_before = {k: len(v) for k, v in engine.fleet_ppp.items()}
     watermarks: dict[int, int] = {}
     for row in _new_readings(conn, asset_ids):  # read after the lock: nothing is applied twice
-        doc = row.document
-        device = device_of(doc)
-        if device is not None:
-            asset_of.setdefault(device, row.asset_id)
-            engine.deliver_due(row.collected_at)
-            observed = engine.observe(client, key, doc)
-            run.alarms.extend(observed.alarms)
-            _, flags = engine.decide(key, row.collected_at, {device})
-            run.alarms.extend(flags)
+        doc, device = row.document, engine_device(row.serial, row.asset_id)
+        if device_of(doc) != device:  # no usable serial: the engine follows the asset ingest matched it to
+            doc = doc | {"identity": (doc.get("identity") or {}) | {"serial": device}}
+        asset_of.setdefault(device, row.asset_id)
+        engine.deliver_due(row.collected_at)  # as `supply backtest` replays a reading
+        observed = engine.observe(client, key, doc)
+        run.alarms.extend(observed.alarms)
+        _, flags = engine.decide(key, row.collected_at, {device})
+        run.alarms.extend(flags)
         watermarks[row.asset_id] = row.id
         run.readings += 1
     engine.deliver_due(now)
