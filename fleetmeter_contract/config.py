@@ -164,8 +164,13 @@ class ServerSettings(_Strict):
     portal_statistics: bool = False
     portal_calendar: bool = False
     portal_hide_cancelled: bool = False  # hide rejected reports and cancelled orders
-    smtp_host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
+    # outgoing mail (server_stub.notify.mail): fault reports, orders, digests, agents that stopped reporting;
+    # no smtp_host: nothing is sent (mail stays queued); the password is sealed at rest like SNMP credentials
+    smtp_host: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_starttls: bool = False
+    smtp_user: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    smtp_password: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     mail_from: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] = "fleetmeter@localhost"
 
 

@@ -368,6 +368,7 @@ def test_each_fault_report_is_mailed_with_a_copy_to_the_clients_reference(portal
     port = free_tcp_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
+    portal.setting("smtp_host", "127.0.0.1")
     portal.setting("smtp_port", port)
     portal.setting("portal_report_email", "service@dealer.example")
     portal.setting("portal_copy_reference", True)

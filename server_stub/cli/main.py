@@ -34,6 +34,8 @@ from fleetmeter_contract.version import __version__
 from server_stub.cli import service as service_cli
 from server_stub.cli import fleet as fleet_cli
 from server_stub.cli import jobs as jobs_cli
+from server_stub.cli import notify as notify_cli
+from server_stub.cli import supply as supply_cli
 from server_stub.cli import worker as worker_cli
 from server_stub.cli import billing as billing_cli
 from server_stub.cli import portal as portal_cli
@@ -121,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_cli.register(sub, common)  # after fleet: adds `assets link|unlink`
     billing_cli.register(sub, common)
     portal_cli.register(sub, common)
+    supply_cli.register(sub, common)  # orders, supplies, policy
+    notify_cli.register(sub, common)
     return parser
 
 

@@ -4,9 +4,14 @@ standard library's EmailMessage, which refuses line breaks in headers (no header
 from __future__ import annotations
 
 import smtplib
-from dataclasses import dataclass
+import ssl
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
+
+from sqlalchemy.engine import Connection
+
+from server_stub.trust.secrets import SecretBox, is_sealed
 
 
 @dataclass(frozen=True)
@@ -14,7 +19,28 @@ class MailSettings:
     host: str
     port: int
     sender: str
+    starttls: bool = False
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 10.0
+
+
+def mail_settings(conn: Connection) -> MailSettings | None:
+    """The dealer's relay from the global `server.smtp_*` and `server.mail_from` settings; None when no
+    `server.smtp_host` is set (then nothing is sent). The password is stored sealed (server_stub.trust.secrets)."""
+    from server_stub.fleet.remote_config import server_setting
+    from server_stub.paths import server_paths
+
+    host = server_setting(conn, "server.smtp_host")
+    if not host:
+        return None
+    password = server_setting(conn, "server.smtp_password")
+    if is_sealed(password):
+        box = SecretBox.load(server_paths().ca_dir)
+        password = box.open(password) if box else None
+    return MailSettings(host, server_setting(conn, "server.smtp_port"), server_setting(conn, "server.mail_from"),
+                        bool(server_setting(conn, "server.smtp_starttls")), server_setting(conn, "server.smtp_user"),
+                        password)
 
 
 class MailError(Exception):
@@ -39,6 +65,10 @@ def send_mail(settings: MailSettings, to: list[str], subject: str, body: str, cc
     message.set_content(body)
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.user and settings.password:
+                smtp.login(settings.user, settings.password)
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"cannot send mail through {settings.host}:{settings.port}: {exc}") from None

@@ -13,10 +13,10 @@ from sqlalchemy.engine import Connection
 from fleetmeter_contract import durations
 from fleetmeter_contract.config import SERVER_PREFIX, ServerSettings
 from server_stub.db.tables import config_entries
-from server_stub.notify.mail import MailSettings
+from server_stub.notify.mail import MailSettings, mail_settings
 
 KEYS = ("portal_timeout", "portal_show_order_lines", "portal_report_email", "portal_copy_reference",
-        "portal_statistics", "portal_calendar", "portal_hide_cancelled", "smtp_host", "smtp_port", "mail_from")
+        "portal_statistics", "portal_calendar", "portal_hide_cancelled")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class PortalSettings:
     statistics: bool
     calendar: bool
     hide_cancelled: bool
-    mail: MailSettings
+    mail: MailSettings | None  # None: no relay set (server.smtp_host)
 
 
 def portal_settings(conn: Connection) -> PortalSettings:
@@ -43,4 +43,4 @@ def portal_settings(conn: Connection) -> PortalSettings:
         s = ServerSettings()
     return PortalSettings(durations.timedelta_of(s.portal_timeout), s.portal_show_order_lines, s.portal_report_email,
                           s.portal_copy_reference, s.portal_statistics, s.portal_calendar, s.portal_hide_cancelled,
-                          MailSettings(s.smtp_host, s.smtp_port, s.mail_from))
+                          mail_settings(conn))
