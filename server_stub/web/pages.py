@@ -21,7 +21,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from sqlalchemy.engine import Connection, Engine
 
-from server_stub.api.http import BodyTooLarge, read_capped
 from server_stub.web import sessions
 from server_stub.web.users import User, get_user
 
@@ -120,11 +119,13 @@ class WebArea:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded":
             return None
+        body = await request.body()  # the API's BodyGuard has capped it while it was received
+        if len(body) > MAX_FORM:
+            return None
         try:
-            body = await read_capped(request, MAX_FORM)
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
                               max_num_fields=MAX_FIELDS)
-        except (BodyTooLarge, UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError):
             return None
         fields = dict(pairs)
         return fields if len(fields) == len(pairs) else None
