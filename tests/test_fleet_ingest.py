@@ -130,3 +130,34 @@ def test_duplicate_readings_derive_nothing_twice(engine):
     assert count(engine, meter_reads) == 9
     with engine.connect() as conn:
         assert conn.execute(select(asset_latest.c.readings)).scalar_one() == 3
+
+
+def test_retention_removes_old_raw_readings_and_keeps_history(engine):
+    from server_stub.db.engine import utcnow
+    from server_stub.fleet.remote_config import set_entry
+    from server_stub.worker.tasks import TASKS
+
+    agent = add_agent(engine, "a", "Acme")
+    now = utcnow().replace(microsecond=0)
+    ingest(engine, agent, [reading("AA2M021115700", at=now - timedelta(days=d)) for d in (45, 20, 1)])
+    with engine.begin() as conn:
+        assert TASKS["readings_retention"].run(conn) == 0  # default 400 days: all kept
+        set_entry(conn, "global", "", "server.readings_retention", "30d")
+        assert TASKS["readings_retention"].run(conn) == 1
+    assert count(engine, readings) == 2
+    assert count(engine, meter_reads, meter_reads.c.meter == "total") == 3  # history outlives raw readings
+
+
+def test_listing_built_by_the_database_equals_the_rows(engine):
+    import json
+
+    from server_stub.fleet.devices import devices_json
+
+    first, second = add_agent(engine, "a", "Acme"), add_agent(engine, "b", "Globex")
+    ingest(engine, first, [reading("W492KB03439", alerts=("jam",)), reading(None, mac="00:11:22:33:44:55")])
+    ingest(engine, second, [reading("W492KB03439", at=T0 + timedelta(hours=2), total=700)])
+    with engine.connect() as conn:
+        rows = [row.to_json() for row in list_devices(conn)]
+        assert json.loads(devices_json(conn)) == {"devices": rows}
+        assert json.loads(devices_json(conn, client="Globex"))["devices"] == [r for r in rows if r["client"] == "Globex"]
+    assert len(rows) == 3 and rows[0]["latest_reading_at"] == "2026-11-01T08:00:00Z"

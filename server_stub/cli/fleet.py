@@ -22,7 +22,7 @@ from pathlib import Path
 from server_stub.assets import registry as asset_registry
 from server_stub.cli.common import CliError, age, print_table, printable, ready_engine
 from server_stub.fleet import clients as fleet
-from server_stub.fleet.devices import list_devices, write_devices_csv
+from server_stub.fleet.devices import devices_json, list_devices, write_devices_csv
 from server_stub.ingest.history import UnknownAgent, import_readings
 
 ACTOR = "cli"
@@ -271,10 +271,10 @@ def _supplies(supplies: list[dict]) -> str:
 
 
 def cmd_devices_list(args) -> int:
-    rows = _run(args, lambda c: list_devices(c, client=args.client, site=args.site), write=False)
     if args.json:
-        print(json.dumps({"devices": [r.to_json() for r in rows]}, ensure_ascii=False))
+        print(_run(args, lambda c: devices_json(c, client=args.client, site=args.site), write=False))
         return 0
+    rows = _run(args, lambda c: list_devices(c, client=args.client, site=args.site), write=False)
     print_table([("ASSET", "CLIENT", "SITE", "STATE", "MODEL", "SERIAL", "ADDRESS", "LATEST (UTC)", "TOTAL",
                   "SUPPLIES")] +
                 [(str(r.asset_id), r.client, r.site or "-", r.state,

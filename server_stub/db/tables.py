@@ -46,8 +46,8 @@ agents = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("client", String(200), nullable=False),  # the client's name (clients.name), as given to `agents add`
-    Column("client_id", Integer, ForeignKey("clients.id", ondelete="RESTRICT", name="fk_agents_client_id"), index=True),
-    Column("site_id", Integer, ForeignKey("sites.id", ondelete="SET NULL", name="fk_agents_site_id")),
+    Column("client_id", Integer, ForeignKey("clients.id"), index=True),  # no ON DELETE: see migration 0004
+    Column("site_id", Integer, ForeignKey("sites.id")),
     Column("state", String(16), nullable=False),  # new | enrolled | revoked
     Column("created_at", UTCDateTime, nullable=False),
     Column("key_hash", String(64), unique=True),  # SHA-256 of the one-time agent key
@@ -92,7 +92,7 @@ readings = Table(
     Column("collected_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("document", Document, nullable=False),
-    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="SET NULL", name="fk_readings_asset_id")),  # set by ingest; no index (insert speed)
+    Column("asset_id", Integer, ForeignKey("assets.id")),  # set by ingest; no index (insert speed); assets are never deleted
     UniqueConstraint("agent_id", "device_key", "collected_at", name="uq_readings_idempotency"),
 )
 

@@ -19,16 +19,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from fleetmeter_contract.reading import DeviceReading
 from server_stub.assets.identity import normalise_mac, normalise_manufacturer, normalise_serial
+from server_stub.db.bulk import insert_rows, update_rows
 from server_stub.db.engine import upsert_insert
 from server_stub.db.tables import (alert_events, asset_identities, asset_latest, assets, meter_reads,
                                    supply_observations)
 
 OBSERVATION_EVERY = timedelta(days=1)
+LAST_SEEN_STEP = timedelta(minutes=10)  # assets.last_seen_at is written at most this often (row churn)
 SUPPLY_FIELDS = ("type", "color", "description", "part_number", "serial", "class", "unit", "level", "max_capacity",
                  "percent", "state")
 
@@ -44,7 +46,7 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
                    found: dict[str, DeviceReading], now: datetime) -> dict[str, int]:
     """Identity key -> asset id within the client, creating `to_complete` assets for keys seen for the first
     time (`found` holds one reading per key, for the asset's manufacturer, model, serial and MAC)."""
-    keys = list(found)
+    keys = sorted(found)  # new identities claimed in one order: concurrent uploads do not deadlock
     known = dict(conn.execute(select(asset_identities.c.identity_key, asset_identities.c.asset_id).where(
         asset_identities.c.client_id == client_id, asset_identities.c.identity_key.in_(keys))).all())
     missing = [key for key in keys if key not in known]
@@ -55,7 +57,8 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
         identity, reading = found[key].identity, found[key]
         rows.append({"client_id": client_id, "site_id": site_id, "state": "to_complete",
                      "manufacturer": normalise_manufacturer(identity.manufacturer), "model": identity.model,
-                     "serial": normalise_serial(identity.serial), "mac": normalise_mac(identity.mac),
+                     "serial": identity.serial.strip() if normalise_serial(identity.serial) else None,  # as reported
+                     "mac": normalise_mac(identity.mac),
                      "first_seen_at": now, "last_seen_at": now, "last_agent_id": agent_id,
                      "last_address": reading.address, "created_at": now})
     ids = conn.execute(insert(assets).returning(assets.c.id, sort_by_parameter_order=True), rows).scalars().all()
@@ -73,9 +76,11 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
 
 
 def _supply_state(supply, observed_at: datetime) -> dict:
-    values = supply.model_dump(by_alias=True)
-    return {"device_index": supply.device_index, "index": supply.index,
-            **{field: values.get(field) for field in SUPPLY_FIELDS}, "observed_at": _iso(observed_at)}
+    state = {"device_index": supply.device_index, "index": supply.index}
+    for field in SUPPLY_FIELDS:
+        state[field] = getattr(supply, "class_" if field == "class" else field)
+    state["observed_at"] = _iso(observed_at)
+    return state
 
 
 def _alert_code(alert) -> str:
@@ -99,10 +104,12 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     if not stored:
         return
     by_asset: dict[int, list[StoredReading]] = defaultdict(list)
-    for row in stored:
+    for row in sorted(stored, key=lambda r: r.asset_id):  # rows locked in asset order: no deadlock between uploads
         by_asset[row.asset_id].append(row)
     latest = {row.asset_id: row for row in conn.execute(
-        select(asset_latest).where(asset_latest.c.asset_id.in_(list(by_asset))))}
+        select(asset_latest.c.asset_id, asset_latest.c.collected_at, asset_latest.c.supplies, asset_latest.c.alerts,
+               assets.c.last_seen_at, assets.c.last_agent_id, assets.c.last_address, assets.c.model)
+        .join(assets, assets.c.id == asset_latest.c.asset_id).where(asset_latest.c.asset_id.in_(list(by_asset))))}
     meters: list[dict] = []
     observations: list[dict] = []
     opened: list[dict] = []
@@ -153,42 +160,43 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                                    "description": alert.description, "opened_at": at, "opened_reading_id": row.reading_id})
                     open_alerts[code] = {"code": code, "severity": alert.severity, "opened_at": _iso(at)}
             for code in [c for c in open_alerts if c not in now_open]:
-                cleared.append({"b_asset_id": asset_id, "b_code": code, "cleared_at": at,
+                cleared.append({"asset_id": asset_id, "code": code, "cleared_at": at,
                                 "cleared_reading_id": row.reading_id})
                 del open_alerts[code]
-        base = {"asset_id": asset_id, "readings": len(rows), "supplies": list(supplies.values()),
-                "alerts": list(open_alerts.values()), "updated_at": now}
-        if newest is not None:
-            reading = newest.reading
-            states.append(base | {
-                "collected_at": reading.collected_at, "reading_id": newest.reading_id, "agent_id": agent_id,
-                "address": reading.address, "counters": {k: v for k, v in reading.counters.items() if v is not None},
-                "status": reading.status.model_dump() if reading.status else None})
-            touched.append({"b_id": asset_id, "last_seen_at": now, "last_agent_id": agent_id,
+        shown = newest or rows[-1]  # only older readings: the upsert keeps the newer state there is
+        reading = shown.reading
+        states.append({"asset_id": asset_id, "readings": len(rows), "supplies": list(supplies.values()),
+                       "alerts": list(open_alerts.values()), "updated_at": now,
+                       "collected_at": reading.collected_at, "reading_id": shown.reading_id, "agent_id": agent_id,
+                       "address": reading.address,
+                       "counters": {k: v for k, v in reading.counters.items() if v is not None},
+                       "status": reading.status.model_dump() if reading.status else None})
+        if newest is not None and (before is None or now - before.last_seen_at >= LAST_SEEN_STEP or (
+                before.last_agent_id, before.last_address) != (agent_id, reading.address)
+                or (reading.identity.model and reading.identity.model != before.model)):
+            touched.append({"id": asset_id, "last_seen_at": now, "last_agent_id": agent_id,
                             "last_address": reading.address, "model": reading.identity.model})
-        else:
-            states.append(base | {"collected_at": before.collected_at, "reading_id": before.reading_id,
-                                  "agent_id": before.agent_id, "address": before.address, "counters": before.counters,
-                                  "status": before.status})
-    if meters:
-        conn.execute(upsert_insert(conn, meter_reads).on_conflict_do_nothing(), meters)
-    if observations:
-        conn.execute(upsert_insert(conn, supply_observations).on_conflict_do_nothing(), observations)
-    if opened:
-        conn.execute(insert(alert_events), opened)
-    if cleared:
-        conn.execute(update(alert_events).where(and_(
-            alert_events.c.asset_id == bindparam("b_asset_id"), alert_events.c.code == bindparam("b_code"),
-            alert_events.c.cleared_at.is_(None))).values(
-            cleared_at=bindparam("cleared_at"), cleared_reading_id=bindparam("cleared_reading_id")), cleared)
-    upsert = upsert_insert(conn, asset_latest)
-    excluded = upsert.excluded
-    conn.execute(upsert.on_conflict_do_update(index_elements=[asset_latest.c.asset_id], set_={
-        "readings": asset_latest.c.readings + excluded.readings,
-        **{c: getattr(excluded, c) for c in ("collected_at", "reading_id", "agent_id", "address", "counters",
-                                              "supplies", "alerts", "status", "updated_at")}}), states)
-    if touched:
-        conn.execute(update(assets).where(assets.c.id == bindparam("b_id")).values(
-            last_seen_at=bindparam("last_seen_at"), last_agent_id=bindparam("last_agent_id"),
-            last_address=bindparam("last_address"),
-            model=func.coalesce(bindparam("model"), assets.c.model)), touched)
+    insert_rows(conn, meter_reads, meters, METER_COLUMNS, "ON CONFLICT DO NOTHING")
+    insert_rows(conn, supply_observations, observations, OBSERVATION_COLUMNS, "ON CONFLICT DO NOTHING")
+    insert_rows(conn, alert_events, opened, OPENED_COLUMNS)
+    update_rows(conn, alert_events, cleared, {"asset_id": "asset_id", "code": "code"},
+                {"cleared_at": "{cleared_at}", "cleared_reading_id": "{cleared_reading_id}"},
+                where="alert_events.cleared_at IS NULL")
+    newer = "excluded.collected_at >= asset_latest.collected_at"
+    insert_rows(conn, asset_latest, states, LATEST_COLUMNS, "ON CONFLICT (asset_id) DO UPDATE SET "
+                "readings = asset_latest.readings + excluded.readings, supplies = excluded.supplies, "
+                "alerts = excluded.alerts, updated_at = excluded.updated_at, " + ", ".join(
+                    f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE asset_latest.{c} END"
+                    for c in ("reading_id", "agent_id", "address", "counters", "status", "collected_at")))
+    update_rows(conn, assets, touched, {"id": "id"}, {
+        "last_seen_at": "{last_seen_at}", "last_agent_id": "{last_agent_id}", "last_address": "{last_address}",
+        "model": "COALESCE({model}, assets.model)"})
+
+
+METER_COLUMNS = ("asset_id", "meter", "read_at", "value", "source_oid", "origin", "reading_id")
+OBSERVATION_COLUMNS = ("asset_id", "device_index", "supply_index", "observed_at", "type", "color", "description",
+                       "part_number", "supply_serial", "supply_class", "unit", "level", "max_capacity", "percent",
+                       "state", "reading_id")
+OPENED_COLUMNS = ("asset_id", "code", "severity", "description", "opened_at", "opened_reading_id")
+LATEST_COLUMNS = ("asset_id", "collected_at", "reading_id", "agent_id", "address", "readings", "counters",
+                  "supplies", "alerts", "status", "updated_at")

@@ -78,9 +78,6 @@ def import_readings(engine: Engine, agent: str, lines: Iterable[bytes],
         except ValidationError as exc:
             result.rejected.append({"line": number, "error": one_line(exc)})
             continue
-        if not text.startswith("{"):
-            result.rejected.append({"line": number, "error": "not a JSON object"})
-            continue
         chunk.append(reading)
         raw.append(text)
         if len(chunk) >= CHUNK:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from fleetmeter_contract.reading import DeviceReading
 from server_stub.api.models import Batch
 from server_stub.assets.identity import asset_key
+from server_stub.db.bulk import SQLITE_TIME
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import Id, UTCDateTime, agents
 from server_stub.fleet.clients import ensure_client
@@ -82,7 +83,6 @@ _INSERT_SQLITE = text("""
     WHERE true
     ON CONFLICT (agent_id, device_key, collected_at) DO NOTHING
     RETURNING id, device_key, collected_at""")
-SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTCDateTime: naive UTC)
 
 
 def store_readings(conn: Connection, agent_id: int, items: list[DeviceReading], body: str, now: datetime) -> int:
@@ -99,6 +99,18 @@ def store_readings(conn: Connection, agent_id: int, items: list[DeviceReading], 
             found[key] = reading
     asset_ids = resolve_assets(conn, client_id, site_id, agent_id, found, now)
     times = [reading.collected_at.astimezone(timezone.utc) for reading in items]
+    position = {}
+    for index, (key, at) in enumerate(zip(keys, times)):
+        position.setdefault((key, at), index)
+    inserted = insert_readings(conn, agent_id, body, keys, times, [asset_ids[key] for key in keys], now)
+    stored = [StoredReading(reading_id, asset_ids[key], items[position[(key, at)]]) for reading_id, key, at in inserted]
+    derive(conn, agent_id, stored, now)
+    return len(stored)
+
+
+def insert_readings(conn: Connection, agent_id: int, body: str, keys: list[str], times: list[datetime],
+                    asset_ids: list[int | None], now: datetime) -> list[tuple[int, str, datetime]]:
+    """The raw insert, one statement: (id, device key, collected_at) of each reading that was not there yet."""
     if conn.dialect.name == "postgresql":
         params = {"times": json.dumps([t.isoformat() for t in times]), "now": now}
         statement = _INSERT_PG
@@ -107,15 +119,8 @@ def store_readings(conn: Connection, agent_id: int, items: list[DeviceReading], 
                   "now": now.astimezone(timezone.utc).strftime(SQLITE_TIME)}
         statement = _INSERT_SQLITE
     result = conn.execute(statement.columns(id=Id, device_key=String, collected_at=UTCDateTime), {
-        "agent_id": agent_id, "body": body, "keys": json.dumps(keys),
-        "assets": json.dumps([asset_ids[key] for key in keys]), **params})
-    position = {}
-    for index, (key, at) in enumerate(zip(keys, times)):
-        position.setdefault((key, at), index)
-    stored = [StoredReading(row.id, asset_ids[row.device_key], items[position[(row.device_key, row.collected_at)]])
-              for row in result]
-    derive(conn, agent_id, stored, now)
-    return len(stored)
+        "agent_id": agent_id, "body": body, "keys": json.dumps(keys), "assets": json.dumps(asset_ids), **params})
+    return [(row.id, row.device_key, row.collected_at) for row in result]
 
 
 def agent_client(conn: Connection, agent_id: int) -> tuple[int, int | None]:

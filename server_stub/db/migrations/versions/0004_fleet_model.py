@@ -185,16 +185,25 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('asset_id', 'device_index', 'supply_index', 'observed_at')
     )
-    with op.batch_alter_table('agents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('client_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('site_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_agents_client_id'), ['client_id'], unique=False)
-        batch_op.create_foreign_key('fk_agents_client_id', 'clients', ['client_id'], ['id'], ondelete='RESTRICT')
-        batch_op.create_foreign_key('fk_agents_site_id', 'sites', ['site_id'], ['id'], ondelete='SET NULL')
-
-    with op.batch_alter_table('readings', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('asset_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key('fk_readings_asset_id', 'assets', ['asset_id'], ['id'], ondelete='SET NULL')
+    # New columns on agents and readings. On SQLite a batch (copy-and-move) of agents would DROP the old table,
+    # and ON DELETE CASCADE would take every reading with it: add the columns in place instead (SQLite accepts
+    # ADD COLUMN with a REFERENCES clause when the default is NULL; SQLAlchemy does not reflect an ON DELETE
+    # written that way, so these three references have none: clients, sites and assets are not deleted).
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE agents ADD COLUMN client_id INTEGER "
+                   "REFERENCES clients (id)")
+        op.execute("ALTER TABLE agents ADD COLUMN site_id INTEGER "
+                   "REFERENCES sites (id)")
+        op.execute("ALTER TABLE readings ADD COLUMN asset_id INTEGER "
+                   "REFERENCES assets (id)")
+    else:
+        op.add_column('agents', sa.Column('client_id', sa.Integer(), nullable=True))
+        op.add_column('agents', sa.Column('site_id', sa.Integer(), nullable=True))
+        op.create_foreign_key('fk_agents_client_id', 'agents', 'clients', ['client_id'], ['id'])
+        op.create_foreign_key('fk_agents_site_id', 'agents', 'sites', ['site_id'], ['id'])
+        op.add_column('readings', sa.Column('asset_id', sa.Integer(), nullable=True))
+        op.create_foreign_key('fk_readings_asset_id', 'readings', 'assets', ['asset_id'], ['id'])
+    op.create_index('ix_agents_client_id', 'agents', ['client_id'], unique=False)
 
     # every existing agent's client becomes a client row
     op.execute(sa.text("INSERT INTO clients (name, created_at) SELECT DISTINCT client, CURRENT_TIMESTAMP FROM agents"))
@@ -203,6 +212,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # PostgreSQL only in practice: on SQLite the batch copy of agents below drops the old table, and ON DELETE
+    # CASCADE would take the readings with it (restore a backup instead of downgrading a SQLite database).
     with op.batch_alter_table('readings', schema=None) as batch_op:
         batch_op.drop_constraint('fk_readings_asset_id', type_='foreignkey')
         batch_op.drop_column('asset_id')
