@@ -11,6 +11,7 @@
     fleetmeter-server worker [--once] | worker status [--json]   (server_stub/cli/worker.py)
     fleetmeter-server alerts list [--all] [--json]
     fleetmeter-server portal users|reports|projects ...   (server_stub/cli/portal.py)
+    fleetmeter-server users add|list|disable|enable ...    (server_stub/cli/users.py: console users)
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -32,6 +33,7 @@ from server_stub.cli import service as service_cli
 from server_stub.cli import fleet as fleet_cli
 from server_stub.cli import worker as worker_cli
 from server_stub.cli import portal as portal_cli
+from server_stub.cli import users as users_cli
 from server_stub.api.models import HARD_MAX_READINGS
 from server_stub.cli.common import CliError, age, agent_name, bounded, duration, duration_between, engine_for, print_table, ready_engine, safe_url
 from server_stub.db import migrate
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cli.register(sub, common)
     fleet_cli.register(sub, common)
     portal_cli.register(sub, common)
+    users_cli.register(sub, common)
     return parser
 
 

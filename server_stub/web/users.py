@@ -150,3 +150,9 @@ def authenticate(conn: Connection, kind: str, email: str, password: str, remote:
 
 def count_users(conn: Connection, kind: str) -> int:
     return conn.execute(select(func.count()).select_from(web_users).where(web_users.c.kind == kind)).scalar_one()
+
+
+def list_users(conn: Connection, kind: str) -> list[tuple[User, object]]:
+    """Users of `kind` by e-mail, each with when it last logged in."""
+    return [(_user(row), row.last_login_at) for row in
+            conn.execute(select(web_users).where(web_users.c.kind == kind).order_by(web_users.c.email))]
