@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,9 +22,8 @@ from console_peers import (CUSTOMER, PASSWORD, PLANTED_FORMULA, PLANTED_LOCATION
 from server_stub.db.tables import agents, asset_audit, assets
 from server_stub.web import sessions
 from server_stub.web.tables import web_users
-from trust_peers import DATABASES, environment
+from trust_peers import DATABASES
 
-ROOT = Path(__file__).resolve().parent.parent
 NOT_CONSOLE = ("/portal", "/v1/", "/healthz", "/docs", "/redoc", "/openapi.json", "/static")
 LOGIN_ROUTES = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 ADMIN_ONLY = {"/agents/new", "/agents/revoke"}  # pages and forms server_stub.console.roles gives admins only
@@ -238,30 +236,40 @@ def test_new_agent_key_is_shown_once_and_enrols(console, tmp_path):
         assert conn.execute(select(agents.c.state).where(agents.c.name == "acme-south")).scalar_one() == "enrolled"
 
 
-def test_users_commands(console, tmp_path):
-    env = environment(tmp_path / "home", FLEETMETER_DB=console.site.db.url)
+def test_users_commands(console, tmp_path, monkeypatch, capsys):
+    """In-process through the command line's main() (FLEETMETER_DB and FLEETMETER_HOME honoured)."""
+    from server_stub.cli.main import main
 
-    def server(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "server_stub.cli", "users", *args], env=env, input=stdin,
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+    monkeypatch.setenv("FLEETMETER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLEETMETER_DB", console.site.db.url)
 
-    made = server("add", "New.Clerk@dealer.example", "--role", "read-only", "--password-stdin", "--json",
-                  stdin="a long enough password\n")
-    assert made.returncode == 0, made.stderr
-    assert made.stdout.strip() == '{"email": "new.clerk@dealer.example", "role": "read-only", "password": null}'
-    again = server("add", "new.clerk@dealer.example", "--role", "staff", "--password-stdin", stdin="another password\n")
-    assert again.returncode == 1 and again.stderr.count("\n") == 1 and "exists already" in again.stderr
-    assert server("add", "x@dealer.example", "--role", "boss").returncode == 2
-    short = server("add", "y@dealer.example", "--role", "staff", "--password-stdin", stdin="short\n")
-    assert short.returncode == 1 and "at least" in short.stderr
-    listed = server("list", "--json")
-    import json
-    users = {u["email"]: u for u in json.loads(listed.stdout)["users"]}
+    def server(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        try:
+            code = main(["users", *args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = server("add", "New.Clerk@dealer.example", "--role", "read-only", "--password-stdin", "--json",
+                            stdin="a long enough password\n")
+    assert code == 0, err
+    assert json.loads(out) == {"email": "new.clerk@dealer.example", "role": "read-only", "password": None}
+    code, _, err = server("add", "new.clerk@dealer.example", "--role", "staff", "--password-stdin",
+                          stdin="another password\n")
+    assert code == 1 and err.count("\n") == 1 and "exists already" in err
+    assert server("add", "x@dealer.example", "--role", "boss")[0] == 2
+    code, _, err = server("add", "y@dealer.example", "--role", "staff", "--password-stdin", stdin="short\n")
+    assert code == 1 and "at least" in err
+    code, out, _ = server("add", "z@dealer.example", "--role", "admin")
+    assert code == 0 and "shown only now" in out
+    users = {u["email"]: u for u in json.loads(server("list", "--json")[1])["users"]}
     assert users["new.clerk@dealer.example"]["role"] == "read-only" and CUSTOMER not in users
     assert set(ROLES.values()) <= set(users)
     clerk = Browser(console)
     assert clerk.login("new.clerk@dealer.example", "a long enough password").status_code == 303
-    assert server("disable", CUSTOMER).returncode == 1  # portal accounts are not console users
-    assert server("disable", "new.clerk@dealer.example").returncode == 0
+    assert server("disable", CUSTOMER)[0] == 1  # portal accounts are not console users
+    assert server("disable", "new.clerk@dealer.example")[0] == 0
     assert clerk.get("/").status_code == 303  # its session ended
-    assert server("list").stdout.count("disabled") == 1
+    assert server("list")[1].count("disabled") == 1
