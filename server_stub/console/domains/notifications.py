@@ -1,4 +1,4 @@
-from server_stub.console.domains import DomainPage
+from server_stub.console.domain_page import DomainPage
 
 PAGE = DomainPage(
     "/notifications", "Notifications",
