@@ -1,8 +1,9 @@
 """The dealer console in real Chromium (Debian's `chromium`, driven by Playwright, no browser download) against
-the running server on 127.0.0.1: an enrolled agent uploads (signed HTTP) readings of a printer whose sysLocation
-and supply description carry <script> and <img onerror> payloads; the dealer logs in, activates the printer
-under "To complete", opens the fleet and the device (its supply chart drawn, none of the payloads run, their
-text shown), revokes the agent through the page (its next signed upload is refused with 403), makes a new agent
+the running server on 127.0.0.1: the agent's SNMP poll reads a simulated printer (fleetmeter-sim over UDP on
+loopback) whose sysLocation and supply description carry <script> and <img onerror> payloads, and an enrolled
+agent uploads that reading and ten days of another printer's (signed HTTP); the dealer logs in, activates the
+printer under "To complete", opens the fleet and the devices (the supply chart drawn; none of the payloads run,
+their text shown), revokes the agent through the page (its next signed upload is refused with 403), makes a new agent
 key, opens a page of a domain not in this build, checks the tablet width, logs out; a customer portal user
 cannot open a dealer page.
 
@@ -11,6 +12,7 @@ to look at."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -18,8 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+import sim_peer
 from console_peers import (CUSTOMER, PASSWORD, PLANTED_LOCATION, PLANTED_SUPPLY, ROLES, batch, history,
                            start_console, stop_console)
+from snmp_helpers import poll
 from server_stub.db.tables import assets
 from server_stub.fleet.clients import link_agent
 from server_stub.trust.enrolment import KEY_PREFIX
@@ -28,6 +32,20 @@ from trust_peers import send
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("FLEETMETER_SCREENSHOTS", ROOT / "build" / "screenshots")) / "console"
+SUPPLY_DESCRIPTION = "1.3.6.1.2.1.43.11.1.1.6.1.1"  # prtMarkerSuppliesDescription of the first supply
+
+
+def hostile_fleet(count, seed, **layout):
+    """sim_peer's fleet with the first printer's sysLocation and first supply description replaced by payloads."""
+    devices = plan_fleet(count, seed, **layout)
+    first = devices[0]
+    rows = tuple(dataclasses.replace(row, value=PLANTED_SUPPLY.encode()) if row.oid == SUPPLY_DESCRIPTION else row
+                 for row in first.model.rows)
+    model = dataclasses.replace(first.model, rows=rows)
+    return [dataclasses.replace(first, location=PLANTED_LOCATION, model=model)] + devices[1:]
+
+
+plan_fleet = sim_peer.plan_fleet
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +57,22 @@ def console(tmp_path_factory):
     stop_console(console)
 
 
-def test_dealer_works_the_console_in_chromium(console, tmp_path):
+def test_dealer_works_the_console_in_chromium(console, tmp_path, monkeypatch):
     from playwright.sync_api import sync_playwright
 
+    monkeypatch.setattr(sim_peer, "plan_fleet", hostile_fleet)
+    printers = sim_peer.SimFleet(1)
+    try:
+        polled = poll(printers.endpoint(0), "public", timeout=1.0).to_json()
+    finally:
+        printers.stop()
+    assert polled["identity"]["location"] == PLANTED_LOCATION
     agent = console.site.enrolled(tmp_path, "lobby-agent")  # client Acme
     with console.site.engine.begin() as conn:
         link_agent(conn, "lobby-agent", "Acme", "South")
-    uploaded = send(agent.signed(console.url, batch(history("LOBBY-1", days=10, location=PLANTED_LOCATION,
-                                                            supply=PLANTED_SUPPLY))))
+    uploaded = send(agent.signed(console.url, batch(history("LOBBY-1", days=10) + [polled])))
     assert uploaded.status_code == 200, uploaded.text
-    lobby = console.asset_id("LOBBY-1")
+    lobby, hostile = console.asset_id("LOBBY-1"), console.asset_id(polled["identity"]["serial"])
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs: list[str] = []
     with sync_playwright() as playwright:
@@ -79,13 +103,20 @@ def test_dealer_works_the_console_in_chromium(console, tmp_path):
             page.goto(console.url + "/?client=Acme&site=South")
             page.locator("tr.device", has_text="LOBBY-1").locator("a").first.click()
             page.wait_for_url(f"{console.url}/devices/{lobby}")
-            assert page.evaluate("window.__pwned") is None  # neither the <script> nor the <img onerror> ran
-            assert page.locator("dd.location").inner_text() == PLANTED_LOCATION  # shown as text
-            assert page.locator(".supply-description").first.inner_text() == PLANTED_SUPPLY
             chart = page.locator("svg.supply-chart").first
             assert chart.is_visible() and chart.bounding_box()["width"] > 300
             assert len(chart.locator("polyline.level").get_attribute("points").split()) == 10
             page.screenshot(path=str(SHOTS / "04-device.png"), full_page=True)
+
+            page.goto(f"{console.url}/devices/{hostile}")  # the simulated printer the agent polled
+            assert page.evaluate("window.__pwned") is None  # neither the <script> nor the <img onerror> ran
+            assert page.locator("dd.location").inner_text() == PLANTED_LOCATION  # shown as text
+            assert page.locator(".supply-description").first.inner_text() == PLANTED_SUPPLY
+            page.locator("details summary").first.click()  # the raw reading, opened
+            raw = page.locator("details pre").first.inner_text()
+            assert '"location": "<script>window.__pwned=1;' in raw and PLANTED_SUPPLY.replace('"', '\\"') in raw
+            assert page.evaluate("window.__pwned") is None
+            page.screenshot(path=str(SHOTS / "04b-device-hostile.png"), full_page=True)
 
             page.click("nav >> text=Agents")
             page.screenshot(path=str(SHOTS / "05-agents.png"), full_page=True)

@@ -28,7 +28,7 @@ class Chart:
     forecast: str  # polyline points of the forecast ("" without one)
     band: str  # polygon points of the forecast's range ("" without one)
     y_ticks: list[tuple[float, str]]
-    x_ticks: list[tuple[float, str]]
+    x_ticks: list[tuple[float, str, str]]
     last: float | None  # the latest level (for the text alternative)
 
 
@@ -49,11 +49,13 @@ def supply_chart(points: list[tuple[datetime, float]], forecast: list[ForecastPo
     if forecast:
         band = " ".join(f"{x(f.at)},{y(f.high)}" for f in forecast) + " " + " ".join(
             f"{x(f.at)},{y(f.low)}" for f in reversed(forecast))
-    x_ticks = []
-    if times:
-        for fraction in (0, 0.5, 1):
+    x_ticks = []  # (x, label, text-anchor)
+    if times and end > start:
+        for fraction, anchor in ((0, "start"), (0.5, "middle"), (1, "end")):
             at = start + (end - start) * fraction
-            x_ticks.append((round(LEFT + plot_w * fraction, 1), at.strftime("%d %b")))
+            x_ticks.append((round(LEFT + plot_w * fraction, 1), at.strftime("%d %b"), anchor))
+    elif times:
+        x_ticks.append((x(start), start.strftime("%d %b"), "middle"))
     return Chart(WIDTH, HEIGHT, line, [(x(t), y(p)) for t, p in points] if len(points) == 1 else [],
                  " ".join(f"{x(f.at)},{y(f.percent)}" for f in forecast), band,
                  [(y(v), f"{v}%") for v in (0, 50, 100)], x_ticks, points[-1][1] if points else None)

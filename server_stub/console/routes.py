@@ -4,6 +4,7 @@ function). Guarding, CSRF and sessions: server_stub.web.pages; who may change wh
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 from typing import Annotated
 
@@ -65,6 +66,8 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
     area = WebArea(engine, area="console", kind="dealer", prefix="", title="Dealer console",
                    timeout=lambda conn: TIMEOUT, template_packages=("server_stub.console",))
     area.env.globals.update(domain_pages=domain_pages(), may=may)
+    # a raw reading as readable JSON text (autoescaped like everything else; tojson would show \u003c)
+    area.env.filters["pretty_json"] = lambda value: json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True)
     app.mount("/static", StaticFiles(packages=[("server_stub.web", "static"), ("server_stub.console", "static")]),
               name="console-static")
     add_login_routes(app, area, home="/")
