@@ -81,15 +81,19 @@ def alarms(conn: Connection, asset_id: int, limit: int = ALARMS_SHOWN) -> list:
 
 def raw_readings(conn: Connection, asset_id: int, page: int = 1,
                  size: int = READINGS_PER_PAGE) -> list:
-    """The device's readings newest first (id, collected_at, received_at, agent name, document), `size` a page."""
-    ids = union(select(meter_reads.c.reading_id).where(meter_reads.c.asset_id == asset_id,
-                                                       meter_reads.c.reading_id.is_not(None)),
-                select(supply_observations.c.reading_id).where(supply_observations.c.asset_id == asset_id,
-                                                               supply_observations.c.reading_id.is_not(None))
-                ).subquery()
+    """The device's readings newest first (id, collected_at, received_at, agent name, document), `size` a page:
+    the page's reading ids come from its history rows (indexed by asset), then those readings by primary key."""
+    pairs = union(select(meter_reads.c.reading_id, meter_reads.c.read_at.label("at"))
+                  .where(meter_reads.c.asset_id == asset_id, meter_reads.c.reading_id.is_not(None)),
+                  select(supply_observations.c.reading_id, supply_observations.c.observed_at)
+                  .where(supply_observations.c.asset_id == asset_id, supply_observations.c.reading_id.is_not(None))
+                  ).subquery()
+    ids = list(dict.fromkeys(conn.execute(select(pairs.c.reading_id).order_by(desc(pairs.c.at), desc(pairs.c.reading_id))
+                                          .limit(size).offset((max(1, page) - 1) * size)).scalars()))
+    if not ids:
+        return []
     return conn.execute(select(readings.c.id, readings.c.collected_at, readings.c.received_at,
                                agents.c.name.label("agent"), readings.c.document)
                         .join(agents, agents.c.id == readings.c.agent_id)
-                        .where(readings.c.id.in_(select(ids.c.reading_id)), readings.c.asset_id == asset_id)
-                        .order_by(desc(readings.c.collected_at), desc(readings.c.id))
-                        .limit(size).offset((max(1, page) - 1) * size)).all()
+                        .where(readings.c.id.in_(ids), readings.c.asset_id == asset_id)
+                        .order_by(desc(readings.c.collected_at), desc(readings.c.id))).all()
