@@ -22,6 +22,7 @@ from server_stub.api.http import ERRORS, BodyGuard, problem, rate_limited, repla
 from server_stub.api.models import (Batch, EnrolRequest, EnrolResponse, IngestResponse, field_path, first_problem,
                                     unstorable)
 from server_stub.ingest.store import RateLimited, store_batch
+from server_stub.console import routes as console_routes
 from server_stub.portal import routes as portal_routes
 from server_stub.web.pages import SecurityHeaders
 from server_stub.trust import enrolment as agent_registry
@@ -144,6 +145,7 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
     heartbeat_routes.add_routes(app, engine, verifier, box, limits.heartbeats_per_minute)
     erp_routes.add_routes(app, engine)
     portal_routes.add_routes(app, engine)  # HTML pages under /portal (server_stub/portal, server_stub/web)
+    console_routes.add_routes(app, engine)  # the dealer's console under / (server_stub/console)
     app.add_middleware(SecurityHeaders)
 
     def openapi() -> dict:

@@ -14,6 +14,7 @@
     fleetmeter-server import|export|jobs|requests|contracts|matching|erp ...   (server_stub/cli/jobs.py)
     fleetmeter-server billing ... | invoices ...   (server_stub/cli/billing.py)
     fleetmeter-server portal users|reports|projects ...   (server_stub/cli/portal.py)
+    fleetmeter-server users add|list|disable|enable ...    (server_stub/cli/users.py: console users)
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -39,6 +40,7 @@ from server_stub.cli import supply as supply_cli
 from server_stub.cli import worker as worker_cli
 from server_stub.cli import billing as billing_cli
 from server_stub.cli import portal as portal_cli
+from server_stub.cli import users as users_cli
 from server_stub.api.models import HARD_MAX_READINGS
 from server_stub.cli.common import (CliError, age, agent_name, bounded, duration, duration_between, engine_for, printable,
                                     print_table, ready_engine, safe_url)
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     portal_cli.register(sub, common)
     supply_cli.register(sub, common)  # orders, supplies, policy
     notify_cli.register(sub, common)
+    users_cli.register(sub, common)
     return parser
 
 

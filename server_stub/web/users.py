@@ -138,3 +138,8 @@ def authenticate(conn: Connection, kind: str, email: str, password: str, remote:
     conn.execute(update(web_users).where(web_users.c.id == row.id).values(**values))
     return _user(row)
 
+
+def list_users(conn: Connection, kind: str) -> list[tuple[User, object]]:
+    """Users of `kind` by e-mail, each with when it last logged in."""
+    return [(_user(row), row.last_login_at) for row in
+            conn.execute(select(web_users).where(web_users.c.kind == kind).order_by(web_users.c.email))]
