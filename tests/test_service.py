@@ -172,6 +172,23 @@ def test_alerts_job_uploads_only_changes(site, sim, tmp_path):
     assert len({key for key, _ in site.reading_keys(name)}) == site.readings_of(name) == 2
 
 
+def test_a_stop_during_a_scheduled_run_ends_it_quietly(site, sim, tmp_path):
+    """SIGTERM while a scheduled run waits for a printer that never answers (a community snmpsim has no
+    recording for): the run is cancelled with one line, not logged as a job failure with a traceback."""
+    agent = AgentProcess(tmp_path)
+    name = agent.enrol(site, f"stop-{site.db.kind}")
+    configure(site, name, merge(QUIET, {"credentials": [{"name": "nobody", "version": "2c", "community": "nobody"}],
+                                        "ranges": [{"range": f"{HOSTS[0]}:{sim.port}", "credentials": ["nobody"]}],
+                                        "schedules": {"supplies": {"enabled": True, "interval": "1h"}}}))
+    agent.start()
+    agent.wait_for(r"service started")
+    busy = agent.cli("scan-now", "supplies")  # the scheduled first run still waits for its discovery's timeouts
+    assert busy.returncode == 1 and "already running" in busy.stderr, busy.stdout + busy.stderr
+    assert agent.stop() == 0
+    assert "Traceback" not in agent.text() + (tmp_path / "stderr.txt").read_text()
+    assert "supplies: cancelled by the stop" in agent.text()
+
+
 def test_bad_local_configuration_is_one_line(tmp_path):
     agent = AgentProcess(tmp_path)
     config = tmp_path / "agent" / "config"
