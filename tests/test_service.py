@@ -126,7 +126,7 @@ def test_remote_configuration_scan_now_and_states(site, sim, tmp_path):
     in_transaction(site, agent_config.set_entry, "agent", name, "ranges", two["ranges"])
     in_transaction(site, agent_config.set_entry, "agent", name, "schedules.alerts", {"enabled": True, "interval": "7m"})
     in_transaction(site, agent_config.set_entry, "client", "Acme", "thresholds.supply_low_percent", 15)
-    agent.wait_for(r"configuration \w+ applied: alerts every 420 s", timeout=30)
+    agent.wait_for(r"configuration \w+ applied: alerts every 420 s")
     status = request(data, {"command": "status"}, 10)
     assert status["schedules"]["alerts"] == "every 420 s"
     agent.wait_for(r"discovery: 3 device\(s\) answer")  # new ranges and credentials: discovered again at once
