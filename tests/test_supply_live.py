@@ -3,6 +3,7 @@ function the HTTP upload runs), the worker's supply task applies them and decide
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from server_stub.db import migrate
 from server_stub.db.engine import make_engine
 from server_stub.db.tables import assets
 from server_stub.fleet.clients import add_site
+from server_stub.jobs.csvio import import_csv
+from server_stub.jobs.requests import list_requests
 from server_stub.supply import backtest, live, order_book, policy_store
 from server_stub.supply.orders import OrderError
 from server_stub.supply.tables import supply_order_lines, supply_orders, supply_state
@@ -180,3 +183,31 @@ def test_printers_without_a_usable_serial_are_followed_per_asset(engine):
     assert len({r.asset_id for r in rows}) == 2
     truth = sorted(p.level for p in printers)  # 78 % and 80 % left: each asset follows its own printer
     assert all(abs(got - want) <= 1.5 for got, want in zip(sorted(r.percent for r in rows), truth))
+
+
+def test_contract_monitor_off_and_threshold_override_reach_the_reorder_decision(engine):
+    """One contract orders its printer at its own Level threshold; the other's monitoring is off: no order,
+    no consolidated line, no consumable request for it, though it runs as low as the first."""
+    agent = add_agent(engine, "north", "Acme")
+    printers = two_printers()
+    ingest(engine, agent, [p.day(0) for p in printers])
+    put_on_site(engine, "Acme", "HQ")
+    override = 50.0
+    with engine.begin() as conn:
+        import_csv(conn, "contracts", io.StringIO(
+            "number,serial,status,monitor,threshold_override_percent\n"
+            f"C-1,{printers[0].serial},active,on,{override}\nC-2,{printers[1].serial},active,off,\n"))
+    feed(engine, agent, printers, range(1, 48))
+    placed = orders(engine)
+    assert placed and all(ln["device"] == printers[0].serial for o in placed for ln in o["lines"]), placed
+    first = placed[0]
+    fired = first["why"]["lines"][f"{printers[0].serial}/1"]
+    assert (first["rule"], fired["level_percent"]) == ("level", override)
+    assert override - 5 <= fired["percent"] <= override  # ordered as soon as it reached the contract's threshold
+    with engine.connect() as conn:
+        asked = {r["serial"] for r in list_requests(conn)}
+    assert asked == {printers[0].serial}  # the order's line became a request; the unmonitored printer has none
+    with engine.connect() as conn:
+        low = conn.execute(select(supply_state.c.percent).join(assets, assets.c.id == supply_state.c.asset_id)
+                           .where(assets.c.serial == printers[1].serial)).scalar_one()
+    assert low is not None and low < 20  # below any threshold the default policy would have ordered at

@@ -119,7 +119,7 @@ def cmd_orders_show(args) -> int:
         return 0
     for key in ("id", "client", "site", "status", "kind", "rule", "placed_at", "shipped_at", "delivered_at",
                 "closed_at"):
-        print(f"{key}: {printable(doc[key] if doc[key] is not None else '-')}")
+        print(f"{key}: {printable(str(doc[key]) if doc[key] is not None else '-')}")
     for ln in doc["lines"]:
         print(f"line: {printable(ln['device'])}/{ln['supply']} x{ln['quantity']} ({ln['reason']}, "
               f"installed {ln['installed']}, part {printable(ln['part_number'] or '-')})")

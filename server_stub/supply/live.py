@@ -103,7 +103,8 @@ def insert_order(conn: Connection, order: Order, client_id: int, asset_of: dict[
          "supply_key": ln.supply, "quantity": ln.quantity, "installed": ln.installed, "part_number": ln.part_number,
          "reason": ln.reason} for n, ln in enumerate(order.lines, 1)])
     for ln in order.lines:
-        links.add_request(conn, asset_of[ln.device], ln.supply, db_id, ln.quantity)
+        if ln.installed < ln.quantity:  # a line replaced before the order was first stored needs no request
+            links.add_request(conn, asset_of[ln.device], ln.supply, db_id, ln.quantity, order.placed_at)
     return db_id
 
 
@@ -297,6 +298,10 @@ def run_site(conn: Connection, policy: Policy, key: str, client_id: int, client:
     run = SiteRun(key, client_id, client)
     engine = SupplyEngine(policy)
     asset_of = _load(conn, engine, key, asset_ids)
+    site_assets = conn.execute(select(assets.c.id, assets.c.serial)
+                               .where(assets.c.id.in_(asset_ids | set(asset_of.values())))).all()
+    engine.policy = policy.with_devices(links.contract_levels(  # the assets' contracts, as device levels
+        conn, {engine_device(serial, aid): aid for aid, serial in site_assets}))
     fleet_before = {k: len(v) for k, v in engine.fleet_ppp.items()}
     watermarks: dict[int, int] = {}
     for row in _new_readings(conn, asset_ids):  # read after the lock: nothing is applied twice
@@ -307,6 +312,8 @@ def run_site(conn: Connection, policy: Policy, key: str, client_id: int, client:
         engine.deliver_due(row.collected_at)  # as `supply backtest` replays a reading
         observed = engine.observe(client, key, doc)
         run.alarms.extend(observed.alarms)
+        for event, _ in observed.replacements:  # the one replacement rule also completes consumable requests
+            links.replaced(conn, row.asset_id, event.supply, event.at)
         _, flags = engine.decide(key, row.collected_at, {device})
         run.alarms.extend(flags)
         watermarks[row.asset_id] = row.id
