@@ -12,7 +12,7 @@ from sqlalchemy import Text, cast, func, literal_column, select
 from sqlalchemy.engine import Connection
 
 from server_stub.assets.registry import LISTED_STATES
-from server_stub.billing.export import neutralise
+from server_stub.spreadsheet import neutralise
 from server_stub.db.tables import agents, asset_fields, asset_latest, assets, clients, sites
 
 def _iso(value: datetime | None) -> str | None:
@@ -112,7 +112,7 @@ CSV_COLUMNS = ("asset_id", "client", "site", "state", "manufacturer", "model", "
 
 def write_devices_csv(stream: IO[str], rows: list[DeviceRow]) -> int:
     """The device listing as CSV; every cell a printer or a person typed is neutralised against spreadsheet
-    formulas (server_stub.billing.export.neutralise). Returns the rows written."""
+    formulas (server_stub.spreadsheet.neutralise). Returns the rows written."""
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
