@@ -122,6 +122,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
         # (device_index, index) -> (recorded values, observed_at) of the supply's last observation
         supplies = {(s["device_index"], s["index"]): (tuple(map(s.get, SUPPLY_FIELDS)), _time(s["observed_at"]))
                     for s in (before.supplies if before else [])}
+        supplies_changed = False  # unchanged: the latest state keeps the list it has (no re-serialising)
         open_alerts = {a["code"]: a for a in (before.alerts if before else [])}
         newest = None
         for row in rows:
@@ -148,6 +149,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                         "state": supply.state[:32], "reading_id": row.reading_id})
                     if previous is None or at >= previous[1]:
                         supplies[key] = (values, at)
+                        supplies_changed = True
             if newest_at is not None and at < newest_at:
                 continue  # an older reading (import, late delivery): history only, no alert transitions
             newest_at, newest = at, row
@@ -168,7 +170,8 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
         states.append({"asset_id": asset_id, "readings": len(rows), "supplies": [
                            {"device_index": device_index, "index": index, **dict(zip(SUPPLY_FIELDS, values)),
                             "observed_at": _iso(observed_at)}
-                           for (device_index, index), (values, observed_at) in supplies.items()],
+                           for (device_index, index), (values, observed_at) in supplies.items()]
+                       if supplies_changed or before is None else before.supplies,
                        "alerts": list(open_alerts.values()), "updated_at": now,
                        "collected_at": reading.collected_at, "reading_id": shown.reading_id, "agent_id": agent_id,
                        "address": reading.address,
