@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError
 
 from fleetmeter_contract.reading import WIRE, Clean, DeviceReading, plausible_utc
+from server_stub.ingest.limits import HARD_MAX_READINGS
 
-HARD_MAX_READINGS = 1000  # schema ceiling; the configured per-batch cap (serve --max-readings) is below it
 
 INT32 = 2**31 - 1
 

@@ -17,17 +17,10 @@ from typing import IO, Any
 
 from server_stub.billing.reads import MeterRead, MeterVolume
 from server_stub.billing.rules import Bill
+from server_stub.spreadsheet import neutralise
 
 ERP_COLUMNS = ("period", "contract", "asset", "client", "client_name", "meter", "quantity", "unit", "amount", "currency",
                "plan_type", "complete")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """`cell` as a spreadsheet shows it: text, never a formula."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
-
-
 @dataclass(frozen=True)
 class ExportEntry:
     bill: Bill

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
 
-from fleetmeter_contract import durations
+from server_stub.cli.lazy import lazy
 from server_stub.db.engine import make_engine
-from server_stub.db.migrate import is_current
+from server_stub.db.schema_version import is_current
+
+durations = lazy("fleetmeter_contract.durations")
 from server_stub.paths import ServerPaths, database_url, server_paths
 
 
@@ -41,17 +43,18 @@ def agent_name(text: str) -> str:
     return text
 
 
-def duration_between(low_s: float, high_s: float):
-    """argparse type: the contract's duration ("90s", "30m", "12h", "7d") within bounds."""
+def duration_between(low_s: float, high_s: float | None = None):
+    """argparse type: the contract's duration ("90s", "30m", "12h", "7d") within bounds (default upper bound:
+    the contract's maximum)."""
     def parse(text: str) -> timedelta:
         try:
-            return durations.timedelta_of(text, low_s, high_s)
+            return durations.timedelta_of(text, low_s, durations.MAX_SECONDS if high_s is None else high_s)
         except durations.DurationError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     return parse
 
 
-duration = duration_between(1, durations.MAX_SECONDS)
+duration = duration_between(1)
 
 
 def engine_for(args, paths: ServerPaths) -> Engine:

@@ -19,11 +19,13 @@ import os
 import sys
 from pathlib import Path
 
-from server_stub.assets import registry as asset_registry
 from server_stub.cli.common import CliError, age, print_table, printable, ready_engine
-from server_stub.fleet import clients as fleet
-from server_stub.fleet.devices import devices_json, list_devices, write_devices_csv
-from server_stub.ingest.history import UnknownAgent, import_readings
+from server_stub.cli.lazy import lazy
+
+asset_registry = lazy("server_stub.assets.registry")
+fleet = lazy("server_stub.fleet.clients")
+devices = lazy("server_stub.fleet.devices")
+history = lazy("server_stub.ingest.history")
 
 ACTOR = "cli"
 
@@ -214,7 +216,7 @@ def cmd_coordinators_list(args) -> int:
 
 def cmd_assets_list(args) -> int:
     states = ("active", "to_complete", "deleted", "merged") if args.all else asset_registry.LISTED_STATES
-    rows = _run(args, lambda c: list_devices(c, client=args.client, states=states, with_fields=True), write=False)
+    rows = _run(args, lambda c: devices.list_devices(c, client=args.client, states=states, with_fields=True), write=False)
     if args.json:
         _dump({"assets": [r.to_json() for r in rows]})
         return 0
@@ -272,9 +274,9 @@ def _supplies(supplies: list[dict]) -> str:
 
 def cmd_devices_list(args) -> int:
     if args.json:
-        print(_run(args, lambda c: devices_json(c, client=args.client, site=args.site), write=False))
+        print(_run(args, lambda c: devices.devices_json(c, client=args.client, site=args.site), write=False))
         return 0
-    rows = _run(args, lambda c: list_devices(c, client=args.client, site=args.site), write=False)
+    rows = _run(args, lambda c: devices.list_devices(c, client=args.client, site=args.site), write=False)
     print_table([("ASSET", "CLIENT", "SITE", "STATE", "MODEL", "SERIAL", "ADDRESS", "LATEST (UTC)", "TOTAL",
                   "SUPPLIES")] +
                 [(str(r.asset_id), r.client, r.site or "-", r.state,
@@ -284,8 +286,8 @@ def cmd_devices_list(args) -> int:
 
 
 def cmd_devices_export(args) -> int:
-    rows = _run(args, lambda c: list_devices(c, client=args.client, site=args.site), write=False)
-    write_devices_csv(sys.stdout, rows)
+    rows = _run(args, lambda c: devices.list_devices(c, client=args.client, site=args.site), write=False)
+    devices.write_devices_csv(sys.stdout, rows)
     return 0
 
 
@@ -333,8 +335,8 @@ def cmd_readings_import(args) -> int:
                   file=sys.stderr, flush=True)
     try:
         with stream:
-            result = import_readings(engine, args.agent, stream, progress)
-    except UnknownAgent:
+            result = history.import_readings(engine, args.agent, stream, progress)
+    except history.UnknownAgent:
         raise CliError(f"no agent named {args.agent!r}; create it: fleetmeter-server agents add NAME --client C") \
             from None
     if progress:

@@ -32,29 +32,31 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError
 
 from fleetmeter_contract.version import __version__
-from server_stub.cli import service as service_cli
 from server_stub.cli import fleet as fleet_cli
+from server_stub.cli import backtest as backtest_cli
+from server_stub.cli import billing as billing_cli
 from server_stub.cli import jobs as jobs_cli
 from server_stub.cli import notify as notify_cli
-from server_stub.cli import supply as supply_cli
-from server_stub.cli import worker as worker_cli
-from server_stub.cli import billing as billing_cli
 from server_stub.cli import portal as portal_cli
+from server_stub.cli import service as service_cli
+from server_stub.cli import supply as supply_cli
 from server_stub.cli import users as users_cli
-from server_stub.api.models import HARD_MAX_READINGS
+from server_stub.cli import worker as worker_cli
 from server_stub.cli.common import (CliError, age, agent_name, bounded, duration, duration_between, engine_for, printable,
                                     print_table, ready_engine, safe_url)
-from server_stub.db import migrate
-from server_stub.fleet.clients import FleetError, link_agent
-from server_stub.ingest.history import backfill
-from server_stub.fleet.state import agent_states
+from server_stub.cli.lazy import lazy
+from server_stub.ingest.limits import HARD_MAX_READINGS
 from server_stub.paths import server_paths
-from server_stub.trust import enrolment as registry
-from server_stub.trust.ca import CA_CERT, CertificateAuthority
-from server_stub.trust.secrets import KEY_FILE, SecretBox, SecretKeyError
-from server_stub.fleet.remote_config import seal_stored
-from server_stub.supply import backtest as supply_backtest
 
+# Loaded by the commands that use them (start-up of the listing commands: server_stub/cli/lazy.py).
+migrate = lazy("server_stub.db.migrate")
+fleet_clients = lazy("server_stub.fleet.clients")
+ingest_history = lazy("server_stub.ingest.history")
+agent_state = lazy("server_stub.fleet.state")
+registry = lazy("server_stub.trust.enrolment")
+trust_ca = lazy("server_stub.trust.ca")
+trust_secrets = lazy("server_stub.trust.secrets")
+remote_config = lazy("server_stub.fleet.remote_config")
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -120,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     revision.set_defaults(handler=cmd_db_revision)
     service_cli.register(sub, common)
     worker_cli.register(sub, common)
-    supply_backtest.register(sub)  # fleetmeter-server supply backtest ...
+    backtest_cli.register(sub)  # fleetmeter-server supply backtest ...
     fleet_cli.register(sub, common)
     jobs_cli.register(sub, common)  # after fleet: adds `assets link|unlink`
     billing_cli.register(sub, common)
@@ -133,28 +135,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_init(args) -> int:
     paths = server_paths().ensure()
-    if (paths.ca_dir / CA_CERT).exists():
-        ca, made = CertificateAuthority.load(paths.ca_dir), "kept"
+    if (paths.ca_dir / trust_ca.CA_CERT).exists():
+        ca, made = trust_ca.CertificateAuthority.load(paths.ca_dir), "kept"
     else:
-        ca, made = CertificateAuthority.create(paths.ca_dir, f"Fleetmeter agent CA {socket.gethostname()}"), \
+        ca, made = trust_ca.CertificateAuthority.create(paths.ca_dir, f"Fleetmeter agent CA {socket.gethostname()}"), \
             "created"
-    key_made = SecretBox.create_key_file(paths.ca_dir)
+    key_made = trust_secrets.SecretBox.create_key_file(paths.ca_dir)
     engine = engine_for(args, paths)
     migrate.upgrade(engine)
     with engine.begin() as conn:
-        sealed = seal_stored(conn, SecretBox.load(paths.ca_dir))
+        sealed = remote_config.seal_stored(conn, trust_secrets.SecretBox.load(paths.ca_dir))
     derived = 0
     while True:  # readings stored before assets existed (migration 0004) get their assets and history
         with engine.begin() as conn:
-            done = backfill(conn)
+            done = ingest_history.backfill(conn)
         if not done:
             break
         derived += done
     if derived:
         print(f"assets and history derived for {derived} earlier reading(s)")
-    print(f"CA {made}: {paths.ca_dir / CA_CERT} (sha256 {ca.fingerprint})")
+    print(f"CA {made}: {paths.ca_dir / trust_ca.CA_CERT} (sha256 {ca.fingerprint})")
     if key_made:
-        print(f"secret key created: {paths.ca_dir / KEY_FILE} (0600; encrypts stored credentials: back it up "
+        print(f"secret key created: {paths.ca_dir / trust_secrets.KEY_FILE} (0600; encrypts stored credentials: back it up "
               "with the CA)")
     if sealed:
         print(f"{sealed} credential entr{'y' if sealed == 1 else 'ies'} stored in clear now encrypted")
@@ -162,7 +164,7 @@ def cmd_init(args) -> int:
     if args.tls_host:
         cert, key = ca.create_tls(paths.ca_dir, args.tls_host)
         print(f"TLS certificate for {', '.join(args.tls_host)}: --tls-cert {cert} --tls-key {key}")
-        print(f"agents trust it with: fleetmeter-agent enroll --ca-file {paths.ca_dir / CA_CERT} ...")
+        print(f"agents trust it with: fleetmeter-agent enroll --ca-file {paths.ca_dir / trust_ca.CA_CERT} ...")
     return 0
 
 
@@ -180,12 +182,12 @@ def cmd_serve(args) -> int:
     paths, engine = ready_engine(args)
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CliError("--tls-cert and --tls-key go together", 2)
-    if not (paths.ca_dir / CA_CERT).exists():
+    if not (paths.ca_dir / trust_ca.CA_CERT).exists():
         raise CliError(f"no CA in {paths.ca_dir}; run: fleetmeter-server init")
     limits = Limits(max_body=args.max_body, max_readings=args.max_readings, rate_per_minute=args.rate_limit,
                     heartbeats_per_minute=args.heartbeat_limit, enrolments_per_minute=args.enrol_limit,
                     signature_window=args.signature_window, cert_days=args.cert_days)
-    app = create_app(engine, CertificateAuthority.load(paths.ca_dir), limits,
+    app = create_app(engine, trust_ca.CertificateAuthority.load(paths.ca_dir), limits,
                      run_worker=args.worker or engine.dialect.name == "sqlite")
     if not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"fleetmeter-server: serving plain HTTP on {args.host}; agents refuse it unless a TLS-terminating "
@@ -200,8 +202,8 @@ def cmd_agents_add(args) -> int:
     try:
         with engine.begin() as conn:
             new = registry.add_agent(conn, args.name, args.client, args.expires)
-            link_agent(conn, args.name, args.client, args.site)
-    except (registry.AgentOfAnotherClient, FleetError) as exc:
+            fleet_clients.link_agent(conn, args.name, args.client, args.site)
+    except (registry.AgentOfAnotherClient, fleet_clients.FleetError) as exc:
         raise CliError(f"agents add: {exc}") from None
     expires = new.expires_at.isoformat().replace("+00:00", "Z")
     if args.json:
@@ -221,7 +223,7 @@ def cmd_agents_list(args) -> int:
     _, engine = ready_engine(args)
     with engine.connect() as conn:
         rows = registry.list_agents(conn)
-        states = agent_states(conn)  # connection state (new/connected/ambiguous/disconnected) and parts
+        states = agent_state.agent_states(conn)  # connection state (new/connected/ambiguous/disconnected) and parts
     if args.json:
         print(json.dumps({"agents": [row.to_json() | {"connection": states[row.name][0], "parts": [
             dataclasses.asdict(p) | {"last_run_at": p.last_run_at and p.last_run_at.isoformat()}
@@ -263,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"fleetmeter-server: {exc}", file=sys.stderr)
         return exc.code
-    except SecretKeyError as exc:
+    except trust_secrets.SecretKeyError as exc:
         print(f"fleetmeter-server: {exc}", file=sys.stderr)
         return 1
     except OperationalError as exc:

@@ -15,10 +15,12 @@ import sys
 from sqlalchemy import select
 
 from server_stub.cli.common import CliError, age, print_table, ready_engine
+from server_stub.cli.lazy import lazy
 from server_stub.db.tables import agents
-from server_stub.fleet import remote_config as agent_config
-from server_stub.fleet import state as agent_heartbeat
-from server_stub.trust.secrets import SecretBox, SecretKeyError
+
+agent_config = lazy("server_stub.fleet.remote_config")
+agent_heartbeat = lazy("server_stub.fleet.state")
+trust_secrets = lazy("server_stub.trust.secrets")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -74,8 +76,8 @@ def cmd_config_set(args) -> int:
     try:
         with engine.begin() as conn:
             agent_config.set_entry(conn, scope, target, args.key, agent_config.parse_value(text),
-                                   SecretBox.load(paths.ca_dir))
-    except (agent_config.ConfigProblem, SecretKeyError) as exc:
+                                   trust_secrets.SecretBox.load(paths.ca_dir))
+    except (agent_config.ConfigProblem, trust_secrets.SecretKeyError) as exc:
         raise CliError(f"config set: {exc}", 2) from None
     where = "all agents" if scope == "global" else f"{scope} {target}"
     print(f"{args.key} set for {where}; agents apply it on their next heartbeat")
@@ -99,7 +101,7 @@ def cmd_config_show(args) -> int:
     paths, engine = ready_engine(args)
     scope, target = _scope(args)
     chosen = args.global_ or args.client or args.agent
-    box = SecretBox.load(paths.ca_dir)  # secrets are masked below; opened to show the other fields
+    box = trust_secrets.SecretBox.load(paths.ca_dir)  # secrets are masked below; opened to show the other fields
     with engine.connect() as conn:
         rows = agent_config.entries(conn, scope if chosen else None, target if chosen else None, box)
         every = agent_config.entries(conn, box=box)
@@ -109,7 +111,7 @@ def cmd_config_show(args) -> int:
             raise CliError(f"no agent named {args.agent!r}; see: fleetmeter-server agents list")
         try:
             document = agent_config.agent_document(conn, agent.name, agent.client, box) if agent else None
-        except SecretKeyError as exc:
+        except trust_secrets.SecretKeyError as exc:
             raise CliError(f"config show: {exc}") from None
     effective = None
     if agent:

@@ -9,7 +9,9 @@ import signal
 import threading
 
 from server_stub.cli.common import print_table, ready_engine
-from server_stub.worker import runner
+from server_stub.cli.lazy import lazy
+
+runner = lazy("server_stub.worker.runner")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

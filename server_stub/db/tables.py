@@ -85,6 +85,11 @@ nonces = Table(
     Column("seen_at", UTCDateTime, nullable=False, index=True),
 )
 
+# On PostgreSQL readings, meter_reads and supply_observations are partitioned by month on their time column
+# (migration 0010, server_stub.db.partitions), and readings' primary key there is (id, collected_at): a
+# partitioned table's keys include the partition column; id stays unique by its sequence. Declared here is the
+# plain form SQLite uses (id alone: SQLite autoincrements only a one-column INTEGER key); Alembic's comparison
+# does not look at primary-key columns, and the partitions themselves are left out of it (include_name).
 readings = Table(
     "readings", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),

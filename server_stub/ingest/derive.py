@@ -75,12 +75,10 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
     return known
 
 
-def _supply_state(supply, observed_at: datetime) -> dict:
-    state = {"device_index": supply.device_index, "index": supply.index}
-    for field in SUPPLY_FIELDS:
-        state[field] = getattr(supply, "class_" if field == "class" else field)
-    state["observed_at"] = _iso(observed_at)
-    return state
+def _supply_values(supply) -> tuple:
+    """The recorded fields of a supply, in SUPPLY_FIELDS order (compared with the previous observation)."""
+    return (supply.type, supply.color, supply.description, supply.part_number, supply.serial, supply.class_,
+            supply.unit, supply.level, supply.max_capacity, supply.percent, supply.state)
 
 
 def _alert_code(alert) -> str:
@@ -117,10 +115,14 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     states: list[dict] = []
     touched: list[dict] = []
     for asset_id, rows in by_asset.items():
-        rows.sort(key=lambda r: r.reading.collected_at)
+        if len(rows) > 1:
+            rows.sort(key=lambda r: r.reading.collected_at)
         before = latest.get(asset_id)
         newest_at = before.collected_at if before else None
-        supplies = {(s["device_index"], s["index"]): s for s in (before.supplies if before else [])}
+        # (device_index, index) -> (recorded values, observed_at) of the supply's last observation
+        supplies = {(s["device_index"], s["index"]): (tuple(map(s.get, SUPPLY_FIELDS)), _time(s["observed_at"]))
+                    for s in (before.supplies if before else [])}
+        supplies_changed = False  # unchanged: the latest state keeps the list it has (no re-serialising)
         open_alerts = {a["code"]: a for a in (before.alerts if before else [])}
         newest = None
         for row in rows:
@@ -134,10 +136,9 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                                    "reading_id": row.reading_id})
             for supply in reading.supplies:
                 key = (supply.device_index, supply.index)
-                state = _supply_state(supply, at)
+                values = _supply_values(supply)
                 previous = supplies.get(key)
-                changed = previous is None or any(previous.get(f) != state[f] for f in SUPPLY_FIELDS)
-                if changed or abs(at - _time(previous["observed_at"])) >= OBSERVATION_EVERY:
+                if previous is None or previous[0] != values or abs(at - previous[1]) >= OBSERVATION_EVERY:
                     observations.append({
                         "asset_id": asset_id, "device_index": supply.device_index, "supply_index": supply.index,
                         "observed_at": at, "type": supply.type[:64], "color": supply.color and supply.color[:64],
@@ -146,8 +147,9 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                         "supply_class": supply.class_ and supply.class_[:32], "unit": supply.unit and supply.unit[:64],
                         "level": supply.level, "max_capacity": supply.max_capacity, "percent": supply.percent,
                         "state": supply.state[:32], "reading_id": row.reading_id})
-                    if previous is None or at >= _time(previous["observed_at"]):
-                        supplies[key] = state
+                    if previous is None or at >= previous[1]:
+                        supplies[key] = (values, at)
+                        supplies_changed = True
             if newest_at is not None and at < newest_at:
                 continue  # an older reading (import, late delivery): history only, no alert transitions
             newest_at, newest = at, row
@@ -165,7 +167,11 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                 del open_alerts[code]
         shown = newest or rows[-1]  # only older readings: the upsert keeps the newer state there is
         reading = shown.reading
-        states.append({"asset_id": asset_id, "readings": len(rows), "supplies": list(supplies.values()),
+        states.append({"asset_id": asset_id, "readings": len(rows), "supplies": [
+                           {"device_index": device_index, "index": index, **dict(zip(SUPPLY_FIELDS, values)),
+                            "observed_at": _iso(observed_at)}
+                           for (device_index, index), (values, observed_at) in supplies.items()]
+                       if supplies_changed or before is None else before.supplies,
                        "alerts": list(open_alerts.values()), "updated_at": now,
                        "collected_at": reading.collected_at, "reading_id": shown.reading_id, "agent_id": agent_id,
                        "address": reading.address,

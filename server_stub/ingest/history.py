@@ -20,6 +20,7 @@ from fleetmeter_contract.config import one_line
 from fleetmeter_contract.reading import DeviceReading, validate_wire
 from server_stub.assets.identity import asset_key
 from server_stub.db.engine import utcnow
+from server_stub.db.partitions import drop_months_before, is_partitioned
 from server_stub.db.tables import agents, readings
 from server_stub.ingest.derive import StoredReading, derive, resolve_assets
 from server_stub.ingest.store import agent_client, store_readings
@@ -118,7 +119,9 @@ def backfill(conn: Connection, limit: int = 5000) -> int:
 
 
 def expire_readings(conn: Connection, retention: timedelta, now: datetime | None = None) -> int:
-    """Delete raw readings collected longer than `retention` ago; their derived history (meter reads, supply
-    observations, alert events) stays. Returns how many were removed."""
+    """Remove raw readings collected longer than `retention` ago; their derived history (meter reads, supply
+    observations, alert events) stays. On PostgreSQL whole expired months are dropped (server_stub.db.partitions)
+    and only the rest of the month the cutoff falls in is deleted row by row. Returns how many were removed."""
     cutoff = (now or utcnow()) - retention
-    return conn.execute(delete(readings).where(readings.c.collected_at < cutoff)).rowcount
+    dropped = drop_months_before(conn, "readings", cutoff) if is_partitioned(conn, "readings") else 0
+    return dropped + conn.execute(delete(readings).where(readings.c.collected_at < cutoff)).rowcount

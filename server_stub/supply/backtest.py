@@ -176,15 +176,6 @@ def run(history: Path, out: Path, policy_path: Path | None, lead_days: int | Non
     }
 
 
-def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("history", type=Path, metavar="HISTORY.jsonl")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR")
-    parser.add_argument("--policy", type=Path, metavar="FILE", help="policy file (TOML or JSON); default: the "
-                                                                    "default preset")
-    parser.add_argument("--lead-days", type=int, metavar="N", help="delivery lead time (default: the policy's, 5)")
-    return parser
-
-
 def handle(args: argparse.Namespace) -> int:
     if args.lead_days is not None and not 0 <= args.lead_days <= 90:
         print(f"{PROG}: --lead-days must be between 0 and 90", file=sys.stderr)
@@ -201,16 +192,10 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    """`supply backtest` under the server CLI's subcommands."""
-    supply = sub.add_parser("supply", help="supply forecasts and reorder policy")
-    actions = supply.add_subparsers(dest="action", metavar="ACTION", required=True)
-    backtest = actions.add_parser("backtest", help="replay a recorded history through the reorder policy")
-    build_parser(backtest).set_defaults(handler=handle)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(argparse.ArgumentParser(prog=PROG)).parse_args(argv)
+    from server_stub.cli.supply import backtest_arguments
+
+    args = backtest_arguments(argparse.ArgumentParser(prog=PROG)).parse_args(argv)
     return handle(args)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from fleetmeter_contract import durations
+from server_stub.db.engine import utcnow
+from server_stub.db.partitions import ensure_partitions
 from server_stub.fleet.remote_config import server_setting
 from server_stub.fleet.state import raise_silence_alerts
 from server_stub.ingest.history import expire_readings
@@ -56,6 +58,12 @@ def _prune_rates(conn: Connection) -> int:
 @task("silence_alerts", timedelta(minutes=1))
 def _silence(conn: Connection) -> int:
     return raise_silence_alerts(conn)
+
+
+@task("partitions", timedelta(hours=6))
+def _partitions(conn: Connection) -> int:
+    """PostgreSQL: monthly partitions made ahead, and months waiting in a default partition moved out."""
+    return ensure_partitions(conn, utcnow())
 
 
 @task("readings_retention", timedelta(hours=6))

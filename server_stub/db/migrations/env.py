@@ -3,6 +3,7 @@ command at the repository root, on FLEETMETER_DB (default: the server's own data
 
 from alembic import context
 
+from server_stub.db.partitions import include_name
 from server_stub.db.schema import metadata
 from server_stub.db.tables import UTCDateTime
 
@@ -16,7 +17,7 @@ def _render_item(kind: str, item, _autogen_context):
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                      render_item=_render_item)
+                      render_item=_render_item, include_name=include_name(connection))  # partitions: not schema
     with context.begin_transaction():
         context.run_migrations()
 
