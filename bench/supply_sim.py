@@ -46,6 +46,9 @@ ROWS = [
 ]
 
 
+# A year wholly in the past: the backtest, like live ingest, refuses readings dated more than a day ahead.
+START = date(2025, 1, 1)
+
 def run_policy(name: str, history: Path, workdir: Path) -> tuple[dict, float]:
     text, lead = POLICIES[name]
     policy = workdir / f"{name}.toml"
@@ -74,7 +77,7 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     history = workdir / "history.jsonl"
     started = time.perf_counter()
-    fleet = write_history(history, seed=args.seed, devices=args.devices, days=args.days, start=date(2026, 1, 1))
+    fleet = write_history(history, seed=args.seed, devices=args.devices, days=args.days, start=START)
     print(f"history: {args.devices} devices x {args.days} days, {history.stat().st_size / 1e6:.0f} MB, "
           f"{len(fleet.events)} real cartridge changes, written in {time.perf_counter() - started:.1f} s",
           flush=True)
