@@ -10,6 +10,7 @@
     fleetmeter-server worker [--once] | worker status [--json]   (server_stub/cli/worker.py)
     fleetmeter-server alerts list [--all] [--json]
     fleetmeter-server supply backtest HISTORY.jsonl --out DIR [--policy FILE] [--lead-days N]
+    fleetmeter-server demo [--once] [--home DIR] [--port P]   (server_stub/demo/orchestrator.py)
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -41,6 +42,7 @@ from server_stub.trust.ca import CA_CERT, CertificateAuthority
 from server_stub.trust.secrets import KEY_FILE, SecretBox, SecretKeyError
 from server_stub.fleet.remote_config import seal_stored
 from server_stub.supply import backtest as supply_backtest
+from server_stub.demo import orchestrator as demo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     service_cli.register(sub, common)
     worker_cli.register(sub, common)
     supply_backtest.register(sub)  # fleetmeter-server supply backtest ...
+    demo.register(sub, common)  # fleetmeter-server demo [--once]
     return parser
 
 
