@@ -266,8 +266,10 @@ STEPS: list[Step] = [
 def run_steps(demo: Demo, steps: list[Step]) -> None:
     for number, step in enumerate(steps, 1):
         print(f"\n== {number}. {(step.run.__doc__ or step.name).strip()}", flush=True)
+        started = time.monotonic()
         step.run(demo)
         demo.check_running()
+        print(f"   ({step.name}: {time.monotonic() - started:.1f} s)", flush=True)
 
 
 def register(sub, common) -> None:
