@@ -15,6 +15,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from peers import free_udp_port
+from test_packaging import short_home  # noqa: F401 (fixture)
 from trust_peers import free_tcp_port
 
 SERVER = str(Path(sys.executable).parent / "fleetmeter-server")
@@ -28,12 +29,12 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def test_demo_runs_until_ctrl_c_and_leaves_no_process(tmp_path):
+def test_demo_runs_until_ctrl_c_and_leaves_no_process(tmp_path, short_home):
     port = free_tcp_port()
     out = tmp_path / "demo.out"
     env = {k: v for k, v in os.environ.items() if k not in ("FLEETMETER_DB", "FLEETMETER_HOME")}
     with open(out, "w") as sink:
-        demo = subprocess.Popen([SERVER, "demo", "--home", str(tmp_path / "demo"), "--port", str(port),
+        demo = subprocess.Popen([SERVER, "demo", "--home", str(short_home), "--port", str(port),
                                  "--snmp-port", str(free_udp_port("127.0.20.1")), "--days", "20", "--devices", "4"],
                                 stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
@@ -48,7 +49,7 @@ def test_demo_runs_until_ctrl_c_and_leaves_no_process(tmp_path):
             scraped = http.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
         samples = {(s.name, tuple(s.labels.items())): s.value
                    for family in text_string_to_metric_families(scraped) for s in family.samples}
-        history = sum(1 for _ in (tmp_path / "demo" / "history.jsonl").open())
+        history = sum(1 for _ in (short_home / "history.jsonl").open())
         assert samples[("fleetmeter_readings_ingested_total", ())] >= history + 4  # history, then live reads
         assert samples[("fleetmeter_agents", (("state", "connected"),))] == 2
         # Ctrl-C reaches the demo alone here (not its children): it must stop each of them itself

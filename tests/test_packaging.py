@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import venv
 import zipfile
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_wheel_and_sdist_carry_the_package_data(dist):
     assert any(m.endswith("packaging/systemd/fleetmeter-server.service") for m in members)
 
 
-def test_installed_wheel_runs_the_demo_once(dist, tmp_path):
+def test_installed_wheel_runs_the_demo_once(dist, tmp_path, short_home):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, symlinks=True).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -63,13 +64,21 @@ def test_installed_wheel_runs_the_demo_once(dist, tmp_path):
     from peers import free_udp_port
 
     # run from a directory without the checkout, so nothing is imported from it
-    done = run([str(env_dir / "bin" / "fleetmeter-server"), "demo", "--once", "--home", str(tmp_path / "demo"),
+    done = run([str(env_dir / "bin" / "fleetmeter-server"), "demo", "--once", "--home", str(short_home),
                 "--port", str(free_tcp_port()), "--snmp-port", str(free_udp_port("127.0.20.1")), "--days", "30"],
                timeout=600, env=env, cwd=tmp_path)
     assert "SIM000000" in done.stdout and "Fleetmeter Demo" in done.stdout
     imported = run([str(python), "-c", "import server_stub, sys; print(server_stub.__file__)"], timeout=60,
                    env=env, cwd=tmp_path).stdout
     assert str(env_dir) in imported
+
+
+@pytest.fixture()
+def short_home():
+    """The demo's home: short, as the agents' control sockets must fit AF_UNIX's 108 bytes."""
+    home = Path(tempfile.mkdtemp(prefix="fm-demo-"))
+    yield home / "demo"
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.mark.parametrize("unit", UNITS)

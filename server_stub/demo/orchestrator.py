@@ -36,6 +36,7 @@ SITES = ("north", "south")  # one agent each; the printers are split between the
 SEED = 14
 SIM_BASE = "127.0.20.1"  # one loopback address per simulated printer
 GRACE_S = 10.0
+SOCKET_PATH_MAX = 107  # AF_UNIX sun_path on Linux, less the terminating NUL
 
 
 class DemoError(Exception):
@@ -211,7 +212,7 @@ def import_history(demo: Demo) -> None:
                 if printer and printer["serial"] in serials:  # the address the agent reads it at now
                     reading |= {"address": printer["address"], "port": printer["port"]}
                     out.write(json.dumps(reading) + "\n")
-        proc = subprocess.run([sys.executable, "-m", "server_stub.demo.history_upload", str(mine)],
+        proc = subprocess.run([sys.executable, "-m", "fleetmeter_sim.deliver", str(mine)],
                               env=demo.env(demo.site_home(site)), capture_output=True, text=True, timeout=600)
         print(f"  {site}: {proc.stdout.strip() or proc.stderr.strip()}")
         if proc.returncode != 0:
@@ -288,6 +289,10 @@ def cmd_demo(args) -> int:
     home = args.home.resolve()
     if home.exists() and not (home / "server").exists() and any(home.iterdir()):
         raise CliError(f"demo: {home} is not empty and holds no demo; give another --home", 2)
+    longest = home / f"site-{SITES[0]}" / "agent" / "data" / "control.sock"
+    if len(os.fsencode(longest)) > SOCKET_PATH_MAX:
+        raise CliError(f"demo: --home {home} is too long for the agents' control sockets ({longest}); "
+                       "give a shorter one", 2)
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True, mode=0o700)
     demo = Demo(home, args.port, args.snmp_port, args.devices, args.days, args.once)

@@ -1,6 +1,7 @@
-"""Deliver simulated history through an enrolled agent's signed ingest path (the demo's import step).
+"""Deliver a simulated fleet's history through an enrolled agent's signed ingest path (the demo's import
+step; the server never imports the agent, so this lives with the simulator).
 
-    python -m server_stub.demo.history_upload FILE.jsonl     (FLEETMETER_HOME: that agent's home)
+    python -m fleetmeter_sim.deliver FILE.jsonl     (FLEETMETER_HOME: that agent's home)
 
 FILE holds `fleetmeter.device/1` readings, one JSON document per line. They go into the agent's outbox and
 are delivered exactly as the service delivers what it reads (signed batches, acknowledged, at least once).
