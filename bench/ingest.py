@@ -1,6 +1,9 @@
 """Verified ingest throughput: readings/second through the real server (uvicorn subprocess on 127.0.0.1),
-each batch of 100 readings signed (RFC 9421, Ed25519), verified, validated and stored, on SQLite and on
-PostgreSQL. Prints the figure per database and its ratio against the 5,000 readings/s target, and the CPU
+each batch of 100 readings signed (RFC 9421, Ed25519), verified, validated and stored with the rows ingest
+derives (assets, meter reads, supply observations, alert events, latest state), on SQLite and on
+PostgreSQL; the stored and derived rows are counted afterwards. In the same run, in-process on the same
+database, the JSON-only path (the raw readings insert alone) beside store + derive, for the cost of
+deriving. Prints the figure per database and its ratio against the 5,000 readings/s target, and the CPU
 each batch cost in the serve processes, the signing clients and the database backends: on a shared machine
 the wall-clock figure depends on what else runs, so the CPU cost also gives the rate with every CPU free.
 
@@ -38,7 +41,11 @@ from agent.certs.store import CertStore  # noqa: E402
 from fleetmeter_contract.reading import DeviceReading, Identity, Supply  # noqa: E402
 from agent.upload import heartbeat  # noqa: E402
 from server_stub.trust import enrolment as registry  # noqa: E402
-from server_stub.db.tables import make_engine  # noqa: E402
+from server_stub.db.engine import make_engine, utcnow  # noqa: E402
+from server_stub.assets.identity import asset_key  # noqa: E402
+from server_stub.fleet.clients import link_agent  # noqa: E402
+from server_stub.ingest.store import insert_readings, store_readings  # noqa: E402
+from fleetmeter_contract.reading import validate_wire  # noqa: E402
 
 TARGET = 5000  # readings/s on PostgreSQL, 2-core machine
 BATCH = 100
@@ -59,10 +66,11 @@ def reading(device: int, at: datetime) -> dict:
     return doc.to_json()
 
 
-def bodies(count: int, offset: int) -> list[bytes]:
+def bodies(count: int, offset: int, first_device: int = 0) -> list[bytes]:
+    """`count` uploads of the same BATCH printers (each agent its own), a minute apart."""
     start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=offset)
     hb = heartbeat("127.0.0.1", 0)
-    return [json.dumps({"agent": hb, "readings": [reading(d, start + timedelta(minutes=b))
+    return [json.dumps({"agent": hb, "readings": [reading(first_device + d, start + timedelta(minutes=b))
                                                   for d in range(BATCH)]}, separators=(",", ":")).encode()
             for b in range(count)]
 
@@ -159,21 +167,62 @@ def run_http(kind: str, batches: int, clients: int, servers: int, work: Path) ->
                 raise SystemExit(f"{len(errors)} batches failed, first: {errors[0]}")
             return time.perf_counter() - started
 
-        upload_all([bodies(3, offset=1000 + i) for i in range(clients)])  # warm-up: connections, caches
-        per_client = [bodies(batches // clients, offset=i) for i in range(clients)]
+        upload_all([bodies(3, offset=300, first_device=BATCH * i) for i in range(clients)])  # warm-up
+        per_client = [bodies(batches // clients, offset=0, first_device=BATCH * i) for i in range(clients)]
         before = cpu_snapshot(procs, engine)
         elapsed = upload_all(per_client)
         after = cpu_snapshot(procs, engine)
         sent = sum(len(w) for w in per_client)
         with engine.connect() as conn:
-            stored = conn.exec_driver_sql("SELECT count(*) FROM readings").scalar_one()
-        if stored != (sent + 3 * clients) * BATCH:
-            raise SystemExit(f"sent {(sent + 3 * clients) * BATCH} readings but {stored} are stored")
+            stored, linked = conn.exec_driver_sql("SELECT count(*), count(asset_id) FROM readings").one()
+            meters = conn.exec_driver_sql("SELECT count(*) FROM meter_reads").scalar_one()
+            latest = conn.exec_driver_sql("SELECT count(*), sum(readings) FROM asset_latest").one()
+        expected = (sent + 3 * clients) * BATCH
+        if stored != expected:
+            raise SystemExit(f"sent {expected} readings but {stored} are stored")
+        if linked != expected or meters != 3 * expected or tuple(latest) != (clients * BATCH, expected):
+            raise SystemExit(f"derived rows missing: {linked} readings with an asset, {meters} meter reads, "
+                             f"latest state {tuple(latest)} for {expected} readings")
         return Figures(sent * BATCH / elapsed, {k: (after[k] - before[k]) / sent * 1000 for k in before})
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(10)
+        engine.dispose()
+        drop_database(name)
+
+
+def run_direct(kind: str, batches: int, work: Path) -> tuple[float, float]:
+    """In-process on a fresh database: readings/s of the raw insert alone (the JSON-only path) and of
+    store + derive, over the same validated batches of BATCH readings (no HTTP, no signatures)."""
+    url, name = scratch_database(kind, work)
+    env = dict(os.environ, FLEETMETER_HOME=str(work / "home"), FLEETMETER_DB=url)
+    subprocess.run([sys.executable, "-m", "server_stub.cli", "init"], env=env, check=True, capture_output=True,
+                   cwd=ROOT)
+    engine = make_engine(url)
+    try:
+        rates = []
+        for i, derived in enumerate((False, True)):
+            with engine.begin() as conn:
+                registry.add_agent(conn, f"direct-{i}", "Direct", timedelta(hours=1))
+                link_agent(conn, f"direct-{i}", "Direct")
+                agent_id = conn.exec_driver_sql(f"SELECT id FROM agents WHERE name = 'direct-{i}'").scalar_one()
+            work_items = []
+            for body in bodies(batches, offset=0, first_device=BATCH * i):
+                document = json.loads(body)
+                raw = [json.dumps(r, separators=(",", ":")) for r in document["readings"]]
+                work_items.append(([validate_wire(r) for r in raw], '{"readings":[' + ",".join(raw) + "]}"))
+            started = time.perf_counter()
+            for items, body in work_items:
+                with engine.begin() as conn:
+                    if derived:
+                        store_readings(conn, agent_id, items, body, utcnow())
+                    else:
+                        insert_readings(conn, agent_id, body, [asset_key(r) for r in items],
+                                        [r.collected_at for r in items], [None] * len(items), utcnow())
+            rates.append(batches * BATCH / (time.perf_counter() - started))
+        return rates[0], rates[1]
+    finally:
         engine.dispose()
         drop_database(name)
 
@@ -206,9 +255,13 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
             figures = run_http(kind, args.batches, args.clients, args.servers, Path(tmp))
         cpu = ", ".join(f"{k} {v:.1f} ms" for k, v in figures.cpu_ms.items())
-        print(f"{kind:>10}: {figures.rate:6.0f} readings/s (x{figures.rate / TARGET:.2f} of the {TARGET}/s target)"
-              f"; CPU per batch: {cpu}; with all {os.cpu_count()} CPUs free: ~{figures.capacity:.0f}/s "
-              f"(x{figures.capacity / TARGET:.2f})")
+        print(f"{kind:>10}: {figures.rate:6.0f} readings/s with derived rows, over HTTP (x{figures.rate / TARGET:.2f} "
+              f"of the {TARGET}/s target); CPU per batch: {cpu}; with all {os.cpu_count()} CPUs free: "
+              f"~{figures.capacity:.0f}/s (x{figures.capacity / TARGET:.2f})")
+        with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
+            json_only, derived = run_direct(kind, min(args.batches, 100), Path(tmp))
+        print(f"{'':>10}  in-process, one connection: JSON-only insert {json_only:6.0f} readings/s, store + derive "
+              f"{derived:6.0f} readings/s (derived rows cost x{json_only / derived:.2f})")
     return 0
 
 

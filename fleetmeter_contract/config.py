@@ -154,6 +154,8 @@ class ServerSettings(_Strict):
     disconnected_after: Duration(minimum=MINUTE, maximum=365 * DAY) = "15m"
     stopped_reporting_after: Duration(minimum=MINUTE, maximum=365 * DAY) = "7d"
     final_alert_after: Duration(minimum=MINUTE, maximum=365 * DAY) = "30d"
+    readings_retention: Duration(minimum=DAY, maximum=3650 * DAY) = "400d"  # raw readings kept for audit
+    jobs_sync_interval: Duration(minimum=MINUTE, maximum=DAY) = "1h"  # consumable request queue -> jobs
 
 
 SERVER_PREFIX = "server."

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 
 from server_stub.db import migrate
 from server_stub.db.engine import make_engine
-from server_stub.db.tables import metadata
+from server_stub.db.schema import metadata
 from trust_peers import DATABASES, Database
 
 ROOT = Path(__file__).resolve().parent.parent

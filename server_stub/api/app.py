@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from fleetmeter_contract.version import __version__
+from server_stub.api import erp as erp_routes
 from server_stub.api import heartbeat as heartbeat_routes
 from server_stub.api.http import ERRORS, BodyGuard, problem, rate_limited, replayed
 from server_stub.api.models import (Batch, EnrolRequest, EnrolResponse, IngestResponse, field_path, first_problem,
@@ -149,6 +150,7 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         return IngestResponse(received=stored.received, stored=stored.stored, duplicates=stored.duplicates)
 
     heartbeat_routes.add_routes(app, engine, verifier, box, limits.heartbeats_per_minute)
+    erp_routes.add_routes(app, engine)
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(engine))

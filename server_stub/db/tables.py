@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, MetaData,
-                        PrimaryKeyConstraint, String, Table, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData,
+                        PrimaryKeyConstraint, String, Table, Text, TypeDecorator, UniqueConstraint, false, text,
+                        true)
 
 metadata = MetaData()
 
@@ -44,7 +45,9 @@ agents = Table(
     "agents", metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
-    Column("client", String(200), nullable=False),
+    Column("client", String(200), nullable=False),  # the client's name (clients.name), as given to `agents add`
+    Column("client_id", Integer, ForeignKey("clients.id"), index=True),  # no ON DELETE: see migration 0004
+    Column("site_id", Integer, ForeignKey("sites.id")),
     Column("state", String(16), nullable=False),  # new | enrolled | revoked
     Column("created_at", UTCDateTime, nullable=False),
     Column("key_hash", String(64), unique=True),  # SHA-256 of the one-time agent key
@@ -90,6 +93,7 @@ readings = Table(
     Column("collected_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("document", Document, nullable=False),
+    Column("asset_id", Integer, ForeignKey("assets.id")),  # set by ingest; no index (insert speed); assets are never deleted
     UniqueConstraint("agent_id", "device_key", "collected_at", name="uq_readings_idempotency"),
 )
 
@@ -141,11 +145,11 @@ worker_tasks = Table(
     Column("last_error", Text),
     Column("runs", Integer, nullable=False, server_default="0"),
     Column("failures", Integer, nullable=False, server_default="0"),
-    Column("total_duration_ms", BigInteger, nullable=False, server_default="0"),  # over all runs (0006)
+    Column("total_duration_ms", BigInteger, nullable=False, server_default="0"),  # over all runs (0007)
 )
 
 # Ingest requests refused, by reason (the problem's error, e.g. "invalid document"): counted here so every
-# serve process's refusals add up in /metrics (migration 0006).
+# serve process's refusals add up in /metrics (migration 0007).
 ingest_rejections = Table(
     "ingest_rejections", metadata,
     Column("reason", String(64), primary_key=True),
@@ -159,4 +163,173 @@ rate_limits = Table(
     Column("bucket", String(120), primary_key=True),
     Column("window", BigInteger, nullable=False),
     Column("count", Integer, nullable=False),
+)
+
+# ---------------------------------------------------------------------------------------------------------------
+# The dealer's fleet model (migration 0004): clients, sites, coordinators, assets, and the history ingest derives
+# from each stored reading (meter reads, supply observations, alert events, the latest state per asset).
+# Time-series tables carry their time column in the primary key, so PostgreSQL can range-partition them by month.
+
+clients = Table(
+    "clients", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("prefix", String(32), unique=True),  # the dealer's short code (asset numbers, ERP exports)
+    Column("tax_id", String(64)),
+    Column("language", String(16)),  # BCP 47, e.g. "de", "pt-BR"
+    Column("currency", String(3)),  # ISO 4217
+    Column("address", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+coordinators = Table(
+    "coordinators", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("client_id", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("phone", String(64)),
+    Column("is_main", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("client_id", "name", name="uq_coordinator_name"),
+    # one main coordinator per client
+    Index("uq_coordinator_main", "client_id", unique=True, sqlite_where=text("is_main"),
+          postgresql_where=text("is_main")),
+)
+
+sites = Table(
+    "sites", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("client_id", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("address", Text),
+    Column("coordinator_id", Integer, ForeignKey("coordinators.id", ondelete="SET NULL")),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("client_id", "name", name="uq_site_name"),
+)
+
+# Assets: one per physical printer of one client. `state`: to_complete (found by an agent, not yet accepted by the
+# dealer), active (billed, listed), deleted (the dealer refused it; its readings still resolve to it so it does
+# not come back), merged (folded into `merged_into_id`).
+assets = Table(
+    "assets", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("client_id", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="SET NULL")),
+    Column("state", String(16), nullable=False),  # to_complete | active | deleted | merged
+    Column("manufacturer", String(200)),  # normalised (server_stub.assets.identity)
+    Column("model", String(200)),
+    Column("serial", String(200)),
+    Column("mac", String(64)),
+    Column("first_seen_at", UTCDateTime, nullable=False),  # received time of the first reading
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("last_agent_id", Integer, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("last_address", String(255)),
+    Column("merged_into_id", Integer, ForeignKey("assets.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("activated_at", UTCDateTime),
+    Index("ix_assets_client_state", "client_id", "state"),
+)
+
+# The identities (server_stub.assets.identity.asset_key) that resolve to an asset, per client: a reading's
+# key is looked up within its agent's client only, so one client's agents never write into another's assets.
+# A merge points the merged asset's identities at the survivor; a split moves one identity to a new asset.
+asset_identities = Table(
+    "asset_identities", metadata,
+    Column("client_id", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False),
+    Column("identity_key", String(300), nullable=False),
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("client_id", "identity_key"),
+)
+
+asset_fields = Table(  # the dealer's custom parameters: floor, department, inventory number, contract end ...
+    "asset_fields", metadata,
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("asset_id", "key"),
+)
+
+asset_audit = Table(
+    "asset_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(32), nullable=False),  # activate | delete | merge | split | set | unset | site
+    Column("detail", Text, nullable=False),  # one human line, e.g. "merged asset 12 into 7"
+    Column("actor", String(200)),
+)
+
+# One row per asset, meter and reading; `meter` is a counter name of the reading (total, mono, color, ... or a
+# named extra a profile adds); `source_oid` / `origin` say where the number came from (bills are explained).
+# `reading_id` refers to readings.id (no foreign key: raw readings expire before their meter reads).
+meter_reads = Table(
+    "meter_reads", metadata,
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
+    Column("meter", String(64), nullable=False),
+    Column("read_at", UTCDateTime, nullable=False),  # the reading's collected_at
+    Column("value", BigInteger, nullable=False),
+    Column("source_oid", String(255)),
+    Column("origin", String(64)),
+    Column("reading_id", Id),
+    PrimaryKeyConstraint("asset_id", "meter", "read_at"),
+)
+
+# A supply of an asset is (device_index, supply_index); type, colour, part number and serial are recorded so a
+# replacement can be detected (server_stub/supply). A row is written when anything changed since the supply's
+# previous observation, and at least once a day.
+supply_observations = Table(
+    "supply_observations", metadata,
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
+    Column("device_index", Integer, nullable=False),
+    Column("supply_index", Integer, nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("type", String(64)),
+    Column("color", String(64)),
+    Column("description", String(1024)),
+    Column("part_number", String(255)),
+    Column("supply_serial", String(255)),
+    Column("supply_class", String(32)),  # consumed | receptacle
+    Column("unit", String(64)),
+    Column("level", BigInteger),  # raw RFC 3805 value (-1 other, -2 unknown, -3 some remaining)
+    Column("max_capacity", BigInteger),
+    Column("percent", Float),
+    Column("state", String(32)),
+    Column("reading_id", Id),
+    PrimaryKeyConstraint("asset_id", "device_index", "supply_index", "observed_at"),
+)
+
+alert_events = Table(
+    "alert_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(255), nullable=False),  # the printer's alert code (or group/index when it sends none)
+    Column("severity", String(64)),
+    Column("description", String(1024)),
+    Column("opened_at", UTCDateTime, nullable=False),  # collected_at of the first reading showing it
+    Column("cleared_at", UTCDateTime),  # collected_at of the first reading without it
+    Column("opened_reading_id", Id),
+    Column("cleared_reading_id", Id),
+    Index("ix_alert_events_asset_open", "asset_id", "cleared_at"),
+)
+
+# The latest state per asset, kept by ingest in the reading's transaction (listings read this, not readings).
+# counters: {meter: value}; supplies: [{device_index, index, type, color, ..., percent, state, observed_at}]
+# (also the base of the change test for supply observations); alerts: the open alert codes.
+asset_latest = Table(
+    "asset_latest", metadata,
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("collected_at", UTCDateTime, nullable=False),
+    Column("reading_id", Id),
+    Column("agent_id", Integer, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("address", String(255)),
+    Column("readings", BigInteger, nullable=False, server_default="0"),  # readings stored for this asset
+    Column("counters", JSON, nullable=False),
+    Column("supplies", JSON, nullable=False),
+    Column("alerts", JSON, nullable=False),
+    Column("status", JSON),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -151,14 +151,16 @@ def start_server(demo: Demo) -> None:
 
 
 def create_client(demo: Demo) -> None:
-    """dealer: the client, an agent key per site, the credentials the client's printers answer to"""
+    """dealer: the client with two sites, an agent key per site, the credentials its printers answer to"""
+    demo.run("fleetmeter-server", "clients", "add", CLIENT, "--prefix", "DEMO", "--currency", "EUR")
     for site in SITES:
-        answer = demo.run("fleetmeter-server", "agents", "add", f"demo-{site}", "--client", CLIENT, "--json",
-                          show=False)
+        demo.run("fleetmeter-server", "sites", "add", CLIENT, site.title())
+        answer = demo.run("fleetmeter-server", "agents", "add", f"demo-{site}", "--client", CLIENT, "--site",
+                          site.title(), "--json", show=False)
         demo.site_home(site).mkdir(parents=True, exist_ok=True)
         (demo.site_home(site) / "agent-key").write_text(json.loads(answer)["key"])
-        print(f"$ fleetmeter-server agents add demo-{site} --client {shlex.quote(CLIENT)}   (key kept for the "
-              "site's enrolment)")
+        print(f"$ fleetmeter-server agents add demo-{site} --client {shlex.quote(CLIENT)} --site {site.title()}"
+              "   (key kept for the site's enrolment)")
     demo.run("fleetmeter-server", "config", "set", "--client", CLIENT, "credentials", "-",
              stdin='[{"version": "2c", "community": "public"}]')
     # the agents read meters and supplies every few minutes here (a dealer's default is nightly)
@@ -193,7 +195,7 @@ def enrol_agents(demo: Demo) -> None:
 
 
 def import_history(demo: Demo) -> None:
-    """the past: the printers' simulated history (--days, 90 by default), delivered through each site's agent"""
+    """the past: the printers' simulated history (--days, 90 by default), imported for each site's agent"""
     from fleetmeter_sim.history import write_history
 
     assert demo.history_start is not None
@@ -212,11 +214,17 @@ def import_history(demo: Demo) -> None:
                 if printer and printer["serial"] in serials:  # the address the agent reads it at now
                     reading |= {"address": printer["address"], "port": printer["port"]}
                     out.write(json.dumps(reading) + "\n")
-        proc = subprocess.run([sys.executable, "-m", "fleetmeter_sim.deliver", str(mine)],
-                              env=demo.env(demo.site_home(site)), capture_output=True, text=True, timeout=600)
-        print(f"  {site}: {proc.stdout.strip() or proc.stderr.strip()}")
-        if proc.returncode != 0:
-            raise DemoError(f"history upload for {site} failed: {proc.stderr.strip()[-400:]}")
+        demo.run("fleetmeter-server", "readings", "import", str(mine), "--agent", f"demo-{site}")
+
+
+def accept_printers(demo: Demo) -> None:
+    """dealer: accept the printers found (devices to complete become active, billable assets)"""
+    demo.run("fleetmeter-server", "devices", "to-complete", "--client", CLIENT)
+    found = json.loads(demo.run("fleetmeter-server", "devices", "to-complete", "--client", CLIENT, "--json",
+                                show=False))
+    ids = [str(d["asset_id"]) for d in found["devices"]]
+    if ids:
+        demo.run("fleetmeter-server", "devices", "activate", *ids)
 
 
 def start_agents(demo: Demo) -> None:
@@ -258,6 +266,7 @@ STEPS: list[Step] = [
     Step("printers", start_printers),
     Step("agents", enrol_agents),
     Step("history", import_history),
+    Step("accept", accept_printers),
     Step("agent services", start_agents),
     Step("fleet", show_fleet),
     Step("where to look", where_to_look),

@@ -20,11 +20,12 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.engine import Connection
 
 from fleetmeter_contract import durations
-from fleetmeter_contract.config import (SERVER_DEFAULTS, SERVER_PREFIX, ConfigError, check_key, document_version,  # noqa: F401
+from fleetmeter_contract.config import (DEFAULTS, SERVER_DEFAULTS, SERVER_PREFIX, ConfigError, check_key, document_version,  # noqa: F401
                                         put)
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import agents, config_entries
 from server_stub.trust.secrets import SecretBox, SecretKeyError, is_sealed
+from server_stub.jobs.contracts import agent_supply_low_percent
 
 SCOPES = ("global", "client", "agent")
 SECRET_FIELDS = ("community", "auth_key", "priv_key")
@@ -138,6 +139,10 @@ def agent_document(conn: Connection, agent: str, client: str, box: SecretBox | N
                 raise SecretKeyError("stored credentials are sealed and this server has no secret key "
                                      "(FLEETMETER_SECRET_KEY or secret.key beside the CA)")
             put(document, row.key, _opened(row.value, box))
+    contract_low = agent_supply_low_percent(conn, agent)  # contracts' request thresholds (server_stub.jobs)
+    if contract_low is not None and contract_low > document.get("thresholds", {}).get(
+            "supply_low_percent", DEFAULTS["thresholds"]["supply_low_percent"]):
+        put(document, "thresholds.supply_low_percent", contract_low)
     return document
 
 
@@ -148,15 +153,25 @@ class StateTiming:
     final_alert_after: timedelta
 
 
+TIMING_KEYS = tuple(SERVER_PREFIX + field for field in StateTiming.__dataclass_fields__)
+
+
+def server_setting(conn: Connection, key: str) -> Any:
+    """One global `server.*` setting: its stored value, else the default."""
+    value = conn.execute(select(config_entries.c.value).where(
+        config_entries.c.scope == "global", config_entries.c.target == "", config_entries.c.key == key)).scalar()
+    return SERVER_DEFAULTS[key] if value is None else value
+
+
 def state_timing(conn: Connection) -> StateTiming:
     values = dict(SERVER_DEFAULTS)
     for row in conn.execute(select(config_entries.c.key, config_entries.c.value).where(
-            config_entries.c.scope == "global", config_entries.c.key.in_(list(SERVER_DEFAULTS)))):
+            config_entries.c.scope == "global", config_entries.c.key.in_(TIMING_KEYS))):
         values[row.key] = row.value
     try:
-        return StateTiming(*(durations.timedelta_of(values[k], 60, 365 * 86400) for k in SERVER_DEFAULTS))
+        return StateTiming(*(durations.timedelta_of(values[k], 60, 365 * 86400) for k in TIMING_KEYS))
     except durations.DurationError:  # stored before values were checked: the default keeps heartbeats working
-        return StateTiming(*(durations.timedelta_of(SERVER_DEFAULTS[k]) for k in SERVER_DEFAULTS))
+        return StateTiming(*(durations.timedelta_of(SERVER_DEFAULTS[k]) for k in TIMING_KEYS))
 
 
 def mask(key: str, value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Storing one verified batch: heartbeat, rate window and readings in a single transaction.
+"""Storing one verified batch: heartbeat, rate window, readings and what they derive, in one transaction.
 
 Either everything in the batch is stored (readings already there are skipped by their idempotency key)
 or nothing is: an exhausted rate window rolls the whole transaction back. (The request's nonce was claimed
@@ -11,13 +11,18 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import case, text, update
+from sqlalchemy import String, case, select, text, update
 from sqlalchemy.engine import Connection
 
+from fleetmeter_contract.reading import DeviceReading
 from server_stub.api.models import Batch
+from server_stub.assets.identity import asset_key
+from server_stub.db.bulk import SQLITE_TIME
 from server_stub.db.engine import utcnow
-from server_stub.db.tables import agents
-from server_stub.ingest.identity import device_key
+from server_stub.db.tables import Id, UTCDateTime, agents
+from server_stub.fleet.clients import ensure_client
+from server_stub.ingest.derive import StoredReading, derive, resolve_assets
+
 
 class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
@@ -52,35 +57,59 @@ def store_batch(conn: Connection, agent_id: int, batch: Batch, body: bytes, remo
         .returning(agents.c.rate_count)).scalar_one()
     if rate_per_minute and count > rate_per_minute:
         raise RateLimited(retry_after=60 - int(now.timestamp()) % 60)
-    stored = _insert_readings(conn, agent_id, batch, body, now) if batch.readings else 0
+    stored = store_readings(conn, agent_id, batch.readings, body.decode(), now)
     return Stored(len(batch.readings), stored)
 
 
 # One statement per batch: the database takes the readings out of the request body itself (no per-row
-# round trips, no re-serialisation in Python); keys and times come from the validated batch, in order.
+# round trips, no re-serialisation in Python); keys, times and assets come from the validated batch, in order.
 _INSERT_PG = text("""
-    INSERT INTO readings (agent_id, device_key, collected_at, received_at, document)
-    SELECT :agent_id, k.key, CAST(t.at AS timestamptz), :now, r.doc
+    INSERT INTO readings (agent_id, device_key, collected_at, received_at, document, asset_id)
+    SELECT :agent_id, k.key, CAST(t.at AS timestamptz), :now, r.doc, CAST(a.id AS integer)
     FROM json_array_elements(CAST(:body AS json) -> 'readings') WITH ORDINALITY AS r(doc, n)
     JOIN json_array_elements_text(CAST(:keys AS json)) WITH ORDINALITY AS k(key, n) USING (n)
     JOIN json_array_elements_text(CAST(:times AS json)) WITH ORDINALITY AS t(at, n) USING (n)
+    JOIN json_array_elements_text(CAST(:assets AS json)) WITH ORDINALITY AS a(id, n) USING (n)
     ON CONFLICT (agent_id, device_key, collected_at) DO NOTHING
-    RETURNING id""")
+    RETURNING id, device_key, collected_at""")
 _INSERT_SQLITE = text("""
-    INSERT INTO readings (agent_id, device_key, collected_at, received_at, document)
-    SELECT :agent_id, k.value, t.value, :now, r.value
+    INSERT INTO readings (agent_id, device_key, collected_at, received_at, document, asset_id)
+    SELECT :agent_id, k.value, t.value, :now, r.value, a.value
     FROM json_each(:body, '$.readings') AS r
     JOIN json_each(:keys) AS k ON k.key = r.key
     JOIN json_each(:times) AS t ON t.key = r.key
+    JOIN json_each(:assets) AS a ON a.key = r.key
     WHERE true
     ON CONFLICT (agent_id, device_key, collected_at) DO NOTHING
-    RETURNING id""")
-SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTCDateTime: naive UTC)
+    RETURNING id, device_key, collected_at""")
 
 
-def _insert_readings(conn: Connection, agent_id: int, batch: Batch, body: bytes, now: datetime) -> int:
-    keys = json.dumps([device_key(reading) for reading in batch.readings])
-    times = [reading.collected_at.astimezone(timezone.utc) for reading in batch.readings]
+def store_readings(conn: Connection, agent_id: int, items: list[DeviceReading], body: str, now: datetime) -> int:
+    """Store `items` (the validated readings of `body`, a JSON object whose "readings" list holds their wire
+    documents in the same order) for the agent and derive their assets and history (server_stub.ingest.derive).
+    Readings already stored (same agent, device and time) are skipped. Returns how many were stored."""
+    if not items:
+        return 0
+    client_id, site_id = agent_client(conn, agent_id)
+    keys = [asset_key(reading) for reading in items]
+    found: dict[str, DeviceReading] = {}
+    for key, reading in zip(keys, items):
+        if key not in found or reading.collected_at > found[key].collected_at:
+            found[key] = reading
+    asset_ids = resolve_assets(conn, client_id, site_id, agent_id, found, now)
+    times = [reading.collected_at.astimezone(timezone.utc) for reading in items]
+    position = {}
+    for index, (key, at) in enumerate(zip(keys, times)):
+        position.setdefault((key, at), index)
+    inserted = insert_readings(conn, agent_id, body, keys, times, [asset_ids[key] for key in keys], now)
+    stored = [StoredReading(reading_id, asset_ids[key], items[position[(key, at)]]) for reading_id, key, at in inserted]
+    derive(conn, agent_id, stored, now)
+    return len(stored)
+
+
+def insert_readings(conn: Connection, agent_id: int, body: str, keys: list[str], times: list[datetime],
+                    asset_ids: list[int | None], now: datetime) -> list[tuple[int, str, datetime]]:
+    """The raw insert, one statement: (id, device key, collected_at) of each reading that was not there yet."""
     if conn.dialect.name == "postgresql":
         params = {"times": json.dumps([t.isoformat() for t in times]), "now": now}
         statement = _INSERT_PG
@@ -88,5 +117,17 @@ def _insert_readings(conn: Connection, agent_id: int, batch: Batch, body: bytes,
         params = {"times": json.dumps([t.strftime(SQLITE_TIME) for t in times]),
                   "now": now.astimezone(timezone.utc).strftime(SQLITE_TIME)}
         statement = _INSERT_SQLITE
-    result = conn.execute(statement, {"agent_id": agent_id, "body": body.decode(), "keys": keys, **params})
-    return len(result.all())
+    result = conn.execute(statement.columns(id=Id, device_key=String, collected_at=UTCDateTime), {
+        "agent_id": agent_id, "body": body, "keys": json.dumps(keys), "assets": json.dumps(asset_ids), **params})
+    return [(row.id, row.device_key, row.collected_at) for row in result]
+
+
+def agent_client(conn: Connection, agent_id: int) -> tuple[int, int | None]:
+    """The agent's client and site ids (a client row is made for an agent that predates clients)."""
+    row = conn.execute(select(agents.c.client_id, agents.c.site_id, agents.c.client)
+                       .where(agents.c.id == agent_id)).one()
+    if row.client_id is not None:
+        return row.client_id, row.site_id
+    client_id = ensure_client(conn, row.client)
+    conn.execute(update(agents).where(agents.c.id == agent_id).values(client_id=client_id))
+    return client_id, row.site_id

@@ -13,7 +13,11 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from fleetmeter_contract import durations
+from server_stub.fleet.remote_config import server_setting
 from server_stub.fleet.state import raise_silence_alerts
+from server_stub.ingest.history import expire_readings
+from server_stub.jobs.requests import sync_if_due
 from server_stub.trust.nonces import prune_nonces
 from server_stub.trust.rates import prune_windows
 
@@ -50,3 +54,16 @@ def _prune_rates(conn: Connection) -> int:
 @task("silence_alerts", timedelta(minutes=1))
 def _silence(conn: Connection) -> int:
     return raise_silence_alerts(conn)
+
+
+@task("readings_retention", timedelta(hours=6))
+def _retention(conn: Connection) -> int:
+    """Raw readings older than `server.readings_retention` (default 400 days) go; derived history stays."""
+    return expire_readings(conn, durations.timedelta_of(server_setting(conn, "server.readings_retention")))
+
+
+@task("jobs_sync", timedelta(minutes=1))
+def _jobs_sync(conn: Connection) -> int | None:
+    """Consumable requests -> jobs every `server.jobs_sync_interval` (default 1h; this task only looks)."""
+    result = sync_if_due(conn)
+    return result and result.actioned

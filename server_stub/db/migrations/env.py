@@ -3,7 +3,8 @@ command at the repository root, on FLEETMETER_DB (default: the server's own data
 
 from alembic import context
 
-from server_stub.db.tables import UTCDateTime, metadata
+from server_stub.db.schema import metadata
+from server_stub.db.tables import UTCDateTime
 
 
 def _render_item(kind: str, item, _autogen_context):

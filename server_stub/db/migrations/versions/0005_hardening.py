@@ -1,7 +1,7 @@
 """hardening: shared rate-limit windows, the configuration an agent refused
 
-Revision ID: 0005_hardening
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 
 Credentials stored in clear before this revision are sealed by `fleetmeter-server init`
 (server_stub.fleet.remote_config.seal_stored), which holds the key this migration cannot see.
@@ -11,8 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_hardening'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

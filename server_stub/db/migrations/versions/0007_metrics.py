@@ -1,15 +1,15 @@
 """metrics: ingest refusals by reason, worker run time summed over runs (for /metrics across processes)
 
-Revision ID: 0006_metrics
-Revises: 0005_hardening
+Revision ID: 0007
+Revises: 0006
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_metrics'
-down_revision = '0005_hardening'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

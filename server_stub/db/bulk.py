@@ -1,0 +1,68 @@
+"""Many rows in one statement: the rows travel as one JSON parameter and the database unpacks them
+(PostgreSQL json_populate_recordset with the table's own row type; SQLite json_each). One round trip per table
+and batch instead of one statement per row (psycopg's executemany sends a statement per row).
+
+    source, col = rows_source(conn, table)          # FROM clause and a column's value in it
+    conn.execute(text(f"INSERT INTO t (a, b) SELECT {col('a')}, {col('b')} FROM {source} WHERE true ON CONFLICT ..."),
+                 {"rows": rows_json(conn, rows)})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Table, text
+from sqlalchemy.engine import Connection
+
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTCDateTime: naive UTC)
+
+
+def rows_source(conn: Connection, table: Table) -> tuple[str, Callable[[str], str]]:
+    if conn.dialect.name == "postgresql":
+        return (f"json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) AS r",
+                lambda column: f"r.{column}")
+    return "json_each(:rows) AS r", lambda column: f"json_extract(r.value, '$.{column}')"
+
+
+def rows_json(conn: Connection, rows: Iterable[dict]) -> str:
+    """Rows as the JSON parameter: UTC times in the form each database stores."""
+    sqlite = conn.dialect.name != "postgresql"
+
+    def encode(value):
+        if isinstance(value, datetime):
+            value = value.astimezone(timezone.utc)
+            return value.strftime(SQLITE_TIME) if sqlite else value.isoformat()
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    return json.dumps(list(rows), default=encode, separators=(",", ":"), ensure_ascii=False)
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict], columns: Iterable[str], conflict: str = "") -> None:
+    """INSERT the rows (dicts with `columns`), then `conflict` (an ON CONFLICT clause, same SQL on both)."""
+    if not rows:
+        return
+    columns = list(columns)
+    source, col = rows_source(conn, table)
+    values = ", ".join(f"json({col(c)})" if conn.dialect.name != "postgresql" and _is_json(table, c) else col(c)
+                       for c in columns)
+    conn.execute(text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} FROM {source} WHERE true "
+                      f"{conflict}"), {"rows": rows_json(conn, rows)})
+
+
+def update_rows(conn: Connection, table: Table, rows: list[dict], match: dict[str, str], values: dict[str, str],
+                where: str = "") -> None:
+    """UPDATE table rows matching (table column = row field) with values (column = SQL using {field} of a row),
+    `where` further limiting the rows updated. Row fields must be columns of `table`."""
+    if not rows:
+        return
+    source, col = rows_source(conn, table)
+    where = " AND ".join([f"{table.name}.{c} = {col(f)}" for c, f in match.items()] + ([where] if where else []))
+    fields = {f: col(f) for f in rows[0]}
+    sets = ", ".join(f"{c} = {expression.format(**fields)}" for c, expression in values.items())
+    conn.execute(text(f"UPDATE {table.name} SET {sets} FROM {source} WHERE {where}"), {"rows": rows_json(conn, rows)})
+
+
+def _is_json(table: Table, column: str) -> bool:
+    return isinstance(table.c[column].type, JSON)

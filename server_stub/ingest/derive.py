@@ -1,0 +1,209 @@
+"""What ingest derives from stored readings, in the same transaction: assets, meter reads, supply observations,
+alert events and the latest state per asset.
+
+Set-based: per batch one look-up of the assets' identities (within the agent's client), one insert of new
+assets, one read of the assets' latest state, then one bulk insert per history table and one bulk upsert of
+the latest state. No statement per reading.
+
+Rules decided here (one place):
+- meter reads: every non-null counter of a reading, with the source (OID, origin) the reading gives for it;
+- supply observations: a supply is (device_index, index); a row is written when any recorded field differs
+  from the supply's previous observation, or a day has passed since it (an hourly agent writes one a day);
+- alert events: per asset and alert code (the printer's code, else group/index): opened by the first reading
+  showing it, cleared by the first later reading without it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from fleetmeter_contract.reading import DeviceReading
+from server_stub.assets.identity import normalise_mac, normalise_manufacturer, normalise_serial
+from server_stub.db.bulk import insert_rows, update_rows
+from server_stub.db.engine import upsert_insert
+from server_stub.db.tables import (alert_events, asset_identities, asset_latest, assets, meter_reads,
+                                   supply_observations)
+from server_stub.jobs.requests import complete_requests_for_replacement, is_refill
+
+OBSERVATION_EVERY = timedelta(days=1)
+LAST_SEEN_STEP = timedelta(minutes=10)  # assets.last_seen_at is written at most this often (row churn)
+SUPPLY_FIELDS = ("type", "color", "description", "part_number", "serial", "class", "unit", "level", "max_capacity",
+                 "percent", "state")
+
+
+@dataclass(frozen=True)
+class StoredReading:
+    reading_id: int
+    asset_id: int
+    reading: DeviceReading
+
+
+def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_id: int,
+                   found: dict[str, DeviceReading], now: datetime) -> dict[str, int]:
+    """Identity key -> asset id within the client, creating `to_complete` assets for keys seen for the first
+    time (`found` holds one reading per key, for the asset's manufacturer, model, serial and MAC)."""
+    keys = sorted(found)  # new identities claimed in one order: concurrent uploads do not deadlock
+    known = dict(conn.execute(select(asset_identities.c.identity_key, asset_identities.c.asset_id).where(
+        asset_identities.c.client_id == client_id, asset_identities.c.identity_key.in_(keys))).all())
+    missing = [key for key in keys if key not in known]
+    if not missing:
+        return known
+    rows = []
+    for key in missing:
+        identity, reading = found[key].identity, found[key]
+        rows.append({"client_id": client_id, "site_id": site_id, "state": "to_complete",
+                     "manufacturer": normalise_manufacturer(identity.manufacturer), "model": identity.model,
+                     "serial": identity.serial.strip() if normalise_serial(identity.serial) else None,  # as reported
+                     "mac": normalise_mac(identity.mac),
+                     "first_seen_at": now, "last_seen_at": now, "last_agent_id": agent_id,
+                     "last_address": reading.address, "created_at": now})
+    ids = conn.execute(insert(assets).returning(assets.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    claimed = conn.execute(
+        upsert_insert(conn, asset_identities).on_conflict_do_nothing().returning(asset_identities.c.identity_key),
+        [{"client_id": client_id, "identity_key": key, "asset_id": asset_id, "created_at": now}
+         for key, asset_id in zip(missing, ids)]).scalars().all()
+    lost = set(missing) - set(claimed)
+    if lost:  # another transaction created these identities meanwhile: use its assets, drop ours
+        conn.execute(assets.delete().where(assets.c.id.in_([a for k, a in zip(missing, ids) if k in lost])))
+        known.update(conn.execute(select(asset_identities.c.identity_key, asset_identities.c.asset_id).where(
+            asset_identities.c.client_id == client_id, asset_identities.c.identity_key.in_(lost))).all())
+    known.update((key, asset_id) for key, asset_id in zip(missing, ids) if key not in lost)
+    return known
+
+
+def _supply_state(supply, observed_at: datetime) -> dict:
+    state = {"device_index": supply.device_index, "index": supply.index}
+    for field in SUPPLY_FIELDS:
+        state[field] = getattr(supply, "class_" if field == "class" else field)
+    state["observed_at"] = _iso(observed_at)
+    return state
+
+
+def _alert_code(alert) -> str:
+    if alert.code:
+        return alert.code[:255]
+    if alert.group is not None:
+        return f"{alert.group}/{alert.group_index}"[:255]
+    return f"alert/{alert.index}"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: datetime) -> None:
+    """Write the history rows and the latest state of the assets the stored readings are about."""
+    if not stored:
+        return
+    by_asset: dict[int, list[StoredReading]] = defaultdict(list)
+    for row in sorted(stored, key=lambda r: r.asset_id):  # rows locked in asset order: no deadlock between uploads
+        by_asset[row.asset_id].append(row)
+    latest = {row.asset_id: row for row in conn.execute(
+        select(asset_latest.c.asset_id, asset_latest.c.collected_at, asset_latest.c.supplies, asset_latest.c.alerts,
+               assets.c.last_seen_at, assets.c.last_agent_id, assets.c.last_address, assets.c.model)
+        .join(assets, assets.c.id == asset_latest.c.asset_id).where(asset_latest.c.asset_id.in_(list(by_asset))))}
+    meters: list[dict] = []
+    observations: list[dict] = []
+    opened: list[dict] = []
+    cleared: list[dict] = []
+    states: list[dict] = []
+    touched: list[dict] = []
+    refills: list[tuple[int, tuple[int, int], datetime]] = []
+    for asset_id, rows in by_asset.items():
+        rows.sort(key=lambda r: r.reading.collected_at)
+        before = latest.get(asset_id)
+        newest_at = before.collected_at if before else None
+        supplies = {(s["device_index"], s["index"]): s for s in (before.supplies if before else [])}
+        open_alerts = {a["code"]: a for a in (before.alerts if before else [])}
+        newest = None
+        for row in rows:
+            reading, at = row.reading, row.reading.collected_at
+            sources = reading.counter_sources
+            for meter, value in reading.counters.items():
+                if value is not None:
+                    source = sources.get(meter)
+                    meters.append({"asset_id": asset_id, "meter": meter, "read_at": at, "value": value,
+                                   "source_oid": source and source.oid[:255], "origin": source and source.origin[:64],
+                                   "reading_id": row.reading_id})
+            for supply in reading.supplies:
+                key = (supply.device_index, supply.index)
+                state = _supply_state(supply, at)
+                previous = supplies.get(key)
+                changed = previous is None or any(previous.get(f) != state[f] for f in SUPPLY_FIELDS)
+                if previous is not None and at > _time(previous["observed_at"]) and \
+                        is_refill(previous.get("percent"), state["percent"]):
+                    refills.append((asset_id, key, at))  # closes the supply's consumable requests
+                if changed or abs(at - _time(previous["observed_at"])) >= OBSERVATION_EVERY:
+                    observations.append({
+                        "asset_id": asset_id, "device_index": supply.device_index, "supply_index": supply.index,
+                        "observed_at": at, "type": supply.type[:64], "color": supply.color and supply.color[:64],
+                        "description": supply.description, "part_number": supply.part_number and supply.part_number[:255],
+                        "supply_serial": supply.serial and supply.serial[:255],
+                        "supply_class": supply.class_ and supply.class_[:32], "unit": supply.unit and supply.unit[:64],
+                        "level": supply.level, "max_capacity": supply.max_capacity, "percent": supply.percent,
+                        "state": supply.state[:32], "reading_id": row.reading_id})
+                    if previous is None or at >= _time(previous["observed_at"]):
+                        supplies[key] = state
+            if newest_at is not None and at < newest_at:
+                continue  # an older reading (import, late delivery): history only, no alert transitions
+            newest_at, newest = at, row
+            now_open = {}
+            for alert in reading.alerts:
+                now_open.setdefault(_alert_code(alert), alert)
+            for code, alert in now_open.items():
+                if code not in open_alerts:
+                    opened.append({"asset_id": asset_id, "code": code, "severity": alert.severity and alert.severity[:64],
+                                   "description": alert.description, "opened_at": at, "opened_reading_id": row.reading_id})
+                    open_alerts[code] = {"code": code, "severity": alert.severity, "opened_at": _iso(at)}
+            for code in [c for c in open_alerts if c not in now_open]:
+                cleared.append({"asset_id": asset_id, "code": code, "cleared_at": at,
+                                "cleared_reading_id": row.reading_id})
+                del open_alerts[code]
+        shown = newest or rows[-1]  # only older readings: the upsert keeps the newer state there is
+        reading = shown.reading
+        states.append({"asset_id": asset_id, "readings": len(rows), "supplies": list(supplies.values()),
+                       "alerts": list(open_alerts.values()), "updated_at": now,
+                       "collected_at": reading.collected_at, "reading_id": shown.reading_id, "agent_id": agent_id,
+                       "address": reading.address,
+                       "counters": {k: v for k, v in reading.counters.items() if v is not None},
+                       "status": reading.status.model_dump() if reading.status else None})
+        if newest is not None and (before is None or now - before.last_seen_at >= LAST_SEEN_STEP or (
+                before.last_agent_id, before.last_address) != (agent_id, reading.address)
+                or (reading.identity.model and reading.identity.model != before.model)):
+            touched.append({"id": asset_id, "last_seen_at": now, "last_agent_id": agent_id,
+                            "last_address": reading.address, "model": reading.identity.model})
+    insert_rows(conn, meter_reads, meters, METER_COLUMNS, "ON CONFLICT DO NOTHING")
+    insert_rows(conn, supply_observations, observations, OBSERVATION_COLUMNS, "ON CONFLICT DO NOTHING")
+    insert_rows(conn, alert_events, opened, OPENED_COLUMNS)
+    update_rows(conn, alert_events, cleared, {"asset_id": "asset_id", "code": "code"},
+                {"cleared_at": "{cleared_at}", "cleared_reading_id": "{cleared_reading_id}"},
+                where="alert_events.cleared_at IS NULL")
+    newer = "excluded.collected_at >= asset_latest.collected_at"
+    insert_rows(conn, asset_latest, states, LATEST_COLUMNS, "ON CONFLICT (asset_id) DO UPDATE SET "
+                "readings = asset_latest.readings + excluded.readings, supplies = excluded.supplies, "
+                "alerts = excluded.alerts, updated_at = excluded.updated_at, " + ", ".join(
+                    f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE asset_latest.{c} END"
+                    for c in ("reading_id", "agent_id", "address", "counters", "status", "collected_at")))
+    for asset_id, key, at in refills:  # a refilled supply completes its open consumable request
+        complete_requests_for_replacement(conn, asset_id, key, at)
+    update_rows(conn, assets, touched, {"id": "id"}, {
+        "last_seen_at": "{last_seen_at}", "last_agent_id": "{last_agent_id}", "last_address": "{last_address}",
+        "model": "COALESCE({model}, assets.model)"})
+
+
+METER_COLUMNS = ("asset_id", "meter", "read_at", "value", "source_oid", "origin", "reading_id")
+OBSERVATION_COLUMNS = ("asset_id", "device_index", "supply_index", "observed_at", "type", "color", "description",
+                       "part_number", "supply_serial", "supply_class", "unit", "level", "max_capacity", "percent",
+                       "state", "reading_id")
+OPENED_COLUMNS = ("asset_id", "code", "severity", "description", "opened_at", "opened_reading_id")
+LATEST_COLUMNS = ("asset_id", "collected_at", "reading_id", "agent_id", "address", "readings", "counters",
+                  "supplies", "alerts", "status", "updated_at")
