@@ -5,6 +5,7 @@ server holds the imported history and both sites' agents, and Ctrl-C stops every
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,7 +44,9 @@ def test_demo_runs_until_ctrl_c_and_leaves_no_process(tmp_path, short_home):
             assert demo.poll() is None and time.monotonic() < deadline, out.read_text()[-3000:]
             time.sleep(0.5)
         text = out.read_text()
-        assert "serial::SIM000000" in text and "demo-north" in text and "demo-south" in text
+        # devices list: the printers as assets on the client's two sites, with the simulator's model
+        assert re.search(r"North\s+active\s+Fleetmeter Demo \w+ \d+\s+SIM000000", text), text[-3000:]
+        assert re.search(r"South\s+active\s+Fleetmeter Demo", text) and "demo-south" in text
         with requests.Session() as http:
             http.trust_env = False
             scraped = http.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
