@@ -156,6 +156,22 @@ class ServerSettings(_Strict):
     final_alert_after: Duration(minimum=MINUTE, maximum=365 * DAY) = "30d"
     readings_retention: Duration(minimum=DAY, maximum=3650 * DAY) = "400d"  # raw readings kept for audit
     jobs_sync_interval: Duration(minimum=MINUTE, maximum=DAY) = "1h"  # consumable request queue -> jobs
+    # customer portal (SDF KundOnline's general settings) and the mail it sends (server_stub/portal/settings.py)
+    portal_timeout: Duration(minimum=MINUTE, maximum=DAY) = "30m"  # logout after this long inactive
+    portal_show_order_lines: bool = False
+    portal_report_email: Annotated[str, Field(max_length=320, pattern=r"^([^@\s]+@[^@\s]+)?$")] = ""
+    portal_copy_reference: bool = False  # copy each fault report to the client's main coordinator
+    portal_statistics: bool = False
+    portal_calendar: bool = False
+    portal_hide_cancelled: bool = False  # hide rejected reports and cancelled orders
+    # outgoing mail (server_stub.notify.mail): fault reports, orders, digests, agents that stopped reporting;
+    # no smtp_host: nothing is sent (mail stays queued); the password is sealed at rest like SNMP credentials
+    smtp_host: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_starttls: bool = False
+    smtp_user: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    smtp_password: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    mail_from: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] = "fleetmeter@localhost"
 
 
 SERVER_PREFIX = "server."

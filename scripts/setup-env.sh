@@ -14,7 +14,7 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-apt_install snmpget:snmp systemd-analyze:systemd
+apt_install snmpget:snmp systemd-analyze:systemd chromium:chromium  # chromium: portal/console page tests (Playwright drives it)
 
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv

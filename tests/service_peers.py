@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 
 from agent.certs.enroll import enrol
 from agent.certs.store import CertStore
 from agent.outbox import Outbox
+from fleetmeter_contract.reading import validate_wire
+from server_stub.ingest.identity import device_key
 from peers import Simulator
 from trust_peers import Site, environment
 
@@ -40,6 +45,12 @@ QUIET = {"schedules": {"alerts": {"enabled": False}, "supplies": {"enabled": Fal
                        "meters": {"enabled": False}, "discovery": {"enabled": False}},
          "heartbeat": "1s", "usb": False, "upload": {"retry_min": "0.2s", "retry_max": "1s"},
          "snmp": {"timeout": 3, "retries": 2}}  # generous: the machine is shared, a partial read would skew counts
+
+
+def reading_key(document: dict) -> tuple[str, datetime]:
+    """A queued reading's idempotency key as the server computes it: (device_key, collected_at)."""
+    reading = validate_wire(json.dumps(document))
+    return device_key(reading), reading.collected_at
 
 
 class AgentProcess:
@@ -79,6 +90,22 @@ class AgentProcess:
 
     def outbox(self) -> Outbox:
         return Outbox(self.home / "agent" / "data" / "outbox.db")
+
+    def queued_ever(self) -> int:
+        """How many readings were ever committed to the outbox, delivered since or not, from the outbox itself:
+        its ids are AUTOINCREMENT (never reused) and SQLite moves sqlite_sequence in the inserting transaction."""
+        with closing(sqlite3.connect(self.outbox().path)) as conn:
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        return row[0] if row else 0
+
+    def wait_until_delivered(self, timeout: float = 120) -> None:
+        """Until the outbox is empty (the durable record of what is left to send, unlike the log's lines)."""
+        deadline = time.monotonic() + timeout
+        while len(self.outbox()):
+            assert time.monotonic() < deadline, f"{len(self.outbox())} reading(s) still queued after {timeout} s"
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"agent exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
+            time.sleep(0.2)
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)

@@ -267,7 +267,7 @@ def heartbeats_with(hostile: HostileServer, version: str) -> list[dict]:
             if (body["agent"].get("config_refused") or {}).get("version") == version]
 
 
-def wait_until(condition, timeout: float = 30) -> None:
+def wait_until(condition, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"

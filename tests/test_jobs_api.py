@@ -1,9 +1,11 @@
-"""The ERP API on a real server (uvicorn on 127.0.0.1) and a request closed by a refill an agent uploads over
-HTTP, on SQLite and PostgreSQL (issue #12)."""
+"""The ERP API on a real server (uvicorn on 127.0.0.1) and a request closed by a replacement an agent uploads
+over HTTP (the worker's supply engine detects it), on SQLite and PostgreSQL (issue #12)."""
 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -18,8 +20,8 @@ from server_stub.db.tables import assets
 from server_stub.jobs import erp
 from server_stub.jobs.contracts import set_contract
 from server_stub.jobs.csvio import import_csv
-from server_stub.jobs.requests import REFILL_POINTS, add_request, list_requests
-from trust_peers import DATABASES, in_transaction, start_site, stop_site
+from server_stub.jobs.requests import OPEN, add_request, list_requests
+from trust_peers import DATABASES, environment, in_transaction, start_site, stop_site
 
 
 @pytest.fixture(params=DATABASES)
@@ -77,7 +79,14 @@ def test_erp_lists_and_actions_requests_only_with_a_token(site, tmp_path):
     assert any(s.get("scheme") == "bearer" for s in spec["components"]["securitySchemes"].values())
 
 
-def test_refill_seen_by_ingest_completes_the_request(site, tmp_path):
+def worker_once(site, tmp_path) -> None:
+    """`fleetmeter-server worker --once` on the site's database: the supply task applies the new readings."""
+    done = subprocess.run([sys.executable, "-m", "server_stub.cli", "worker", "--once"], capture_output=True,
+                          text=True, timeout=120, env=environment(tmp_path / "worker-home", FLEETMETER_DB=site.db.url))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_replacement_completes_the_request_and_a_shaken_cartridge_does_not(site, tmp_path):
     agent = site.enrolled(tmp_path)
     start = utcnow() - timedelta(hours=3)
     upload(site, agent, cmyk_reading("W492KB03439", at=start, levels=(8, 50, 60, 70)))
@@ -85,14 +94,16 @@ def test_refill_seen_by_ingest_completes_the_request(site, tmp_path):
     asked = start + timedelta(minutes=30)  # the requests come after the first reading, before the refill
     black = in_transaction(site, lambda conn: add_request(conn, asset, "1.1", "reorder", at=asked))
     cyan = in_transaction(site, lambda conn: add_request(conn, asset, "1.2", "reorder", at=asked))
-    # cyan drifts up a little (less than a refill), black is replaced
-    small = 50 + REFILL_POINTS - 1
-    upload(site, agent, cmyk_reading("W492KB03439", at=start + timedelta(hours=1), levels=(7, small, 60, 70)),
-           cmyk_reading("W492KB03439", at=start + timedelta(hours=2), levels=(100, small, 60, 70)))
+    # black is replaced (7 -> 100); cyan is shaken: it jumps 35 points (a "refill" by a plain rise rule) and
+    # falls back at the next reading
+    upload(site, agent, cmyk_reading("W492KB03439", at=start + timedelta(hours=1), levels=(7, 85, 60, 70)),
+           cmyk_reading("W492KB03439", at=start + timedelta(hours=2), levels=(100, 50, 60, 70)))
+    assert {r["status"] for r in in_transaction(site, list_requests)} == {"outstanding"}  # ingest decides nothing
+    worker_once(site, tmp_path)
     rows = {r["id"]: r for r in in_transaction(site, list_requests)}
     assert rows[black]["status"] == "completed"
     assert rows[black]["completed_at"] == (start + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
-    assert rows[cyan]["status"] == "outstanding"
+    assert rows[cyan]["status"] in OPEN and rows[cyan]["completed_at"] is None
 
 
 def test_contract_threshold_reaches_the_agent_on_its_next_heartbeat(site, tmp_path):

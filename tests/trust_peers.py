@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from server_stub.db import migrate
 from server_stub.api.app import Limits, create_app
 from server_stub.trust.ca import CertificateAuthority
 from server_stub.db.engine import make_engine
+from server_stub.db.tables import agents, readings
 from server_stub.paths import ServerPaths
 from server_stub.trust.secrets import KEY_FILE, ENV as SECRET_ENV, SecretBox
 
@@ -147,6 +148,15 @@ class Site:
     def readings_of(self, agent: str) -> int:
         return self.count("SELECT count(*) FROM readings r JOIN agents a ON a.id = r.agent_id WHERE a.name = :n",
                           n=agent)
+
+    def reading_keys(self, agent: str) -> list[tuple[str, datetime]]:
+        """(device_key, collected_at), the idempotency key, of every reading stored for an agent."""
+        from sqlalchemy import select
+
+        query = (select(readings.c.device_key, readings.c.collected_at).join_from(readings, agents)
+                 .where(agents.c.name == agent))
+        with self.engine.connect() as conn:
+            return [(key, at) for key, at in conn.execute(query)]
 
 
 @dataclass

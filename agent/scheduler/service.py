@@ -202,7 +202,7 @@ class Service:
     # -- jobs ----------------------------------------------------------------------------------------------
 
     async def run_job(self, job: str) -> JobResult | None:
-        """Run one job now; None when it is already running."""
+        """Run one job now; None when it is already running, or when the service stops during it."""
         lock = self._locks[job]
         if lock.locked():
             log.info("%s: still running, this run is skipped", job)
@@ -232,6 +232,13 @@ class Service:
                 self.counts.add(job, result.read, result.failed)
                 log.info("%s", result.summary())
                 return result
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            # run() cancels the runs going on when the service stops; ending here keeps APScheduler from
+            # logging that as a job failure with a traceback (what the run queued is committed and kept)
+            log.info("%s: cancelled by the stop", job)
+            return None
         finally:
             self._running.discard(task)
             if job == "discovery" and self._discover_again and not self._stop.is_set():

@@ -24,6 +24,9 @@ from server_stub.api.http import ERRORS, BodyGuard, problem, rate_limited, repla
 from server_stub.api.models import (Batch, EnrolRequest, EnrolResponse, IngestResponse, field_path, first_problem,
                                     unstorable)
 from server_stub.ingest.store import RateLimited, store_batch
+from server_stub.console import routes as console_routes
+from server_stub.portal import routes as portal_routes
+from server_stub.web.pages import SecurityHeaders
 from server_stub.metrics.server import DatabaseCollector, count_rejection
 from server_stub.trust import enrolment as agent_registry
 from server_stub.trust import rates
@@ -150,8 +153,6 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         return IngestResponse(received=stored.received, stored=stored.stored, duplicates=stored.duplicates)
 
     heartbeat_routes.add_routes(app, engine, verifier, box, limits.heartbeats_per_minute)
-    erp_routes.add_routes(app, engine)
-
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(engine))
 
@@ -159,6 +160,10 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
     def metrics() -> Response:
         """Prometheus text format (server_stub/metrics/server.py), the same from every serve process."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    erp_routes.add_routes(app, engine)
+    portal_routes.add_routes(app, engine)  # HTML pages under /portal (server_stub/portal, server_stub/web)
+    console_routes.add_routes(app, engine)  # the dealer's console under / (server_stub/console)
+    app.add_middleware(SecurityHeaders)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

@@ -59,14 +59,17 @@ class ToComplete:
         return asdict(self) | {"first_seen_at": _iso(self.first_seen_at), "last_seen_at": _iso(self.last_seen_at)}
 
 
-def to_complete(conn: Connection, client: str | None = None) -> list[ToComplete]:
-    """Printers agents found that the dealer has not activated or deleted yet, with where and when seen."""
+def to_complete(conn: Connection, client: str | None = None, limit: int | None = None,
+                offset: int = 0) -> list[ToComplete]:
+    """Printers agents found that the dealer has not activated or deleted yet, with where and when seen
+    (`limit` rows from `offset`: the console pages them)."""
     query = (select(assets, clients.c.name.label("client_name"), sites.c.name.label("site_name"),
                     agents.c.name.label("agent_name"))
              .join(clients, clients.c.id == assets.c.client_id)
              .outerjoin(sites, sites.c.id == assets.c.site_id)
              .outerjoin(agents, agents.c.id == assets.c.last_agent_id)
-             .where(assets.c.state == "to_complete").order_by(clients.c.name, assets.c.first_seen_at, assets.c.id))
+             .where(assets.c.state == "to_complete").order_by(clients.c.name, assets.c.first_seen_at, assets.c.id)
+             .limit(limit).offset(offset))
     if client is not None:
         query = query.where(clients.c.name == client)
     return [ToComplete(r.id, r.client_name, r.site_name, r.manufacturer, r.model, r.serial, r.mac, r.last_address,

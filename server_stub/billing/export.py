@@ -18,7 +18,7 @@ from typing import IO, Any
 from server_stub.billing.reads import MeterRead, MeterVolume
 from server_stub.billing.rules import Bill
 
-ERP_COLUMNS = ("period", "contract", "client", "client_name", "meter", "quantity", "unit", "amount", "currency",
+ERP_COLUMNS = ("period", "contract", "asset", "client", "client_name", "meter", "quantity", "unit", "amount", "currency",
                "plan_type", "complete")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,6 +33,7 @@ class ExportEntry:
     bill: Bill
     contract: str        # the contract reference the ERP knows
     client_name: str
+    asset: str = ""      # the asset a device-priced entry is about ("" for a client-level entry)
 
 
 def erp_rows(entries: Iterable[ExportEntry]) -> list[list[str]]:
@@ -41,7 +42,7 @@ def erp_rows(entries: Iterable[ExportEntry]) -> list[list[str]]:
     rows: list[list[str]] = []
     for entry in entries:
         bill = entry.bill
-        head = [str(bill.period), neutralise(entry.contract), neutralise(str(bill.client_id)),
+        head = [str(bill.period), neutralise(entry.contract), neutralise(entry.asset), neutralise(str(bill.client_id)),
                 neutralise(entry.client_name)]
         tail = [bill.currency, bill.plan_type, "yes" if bill.complete else "no"]
         for charge in bill.charges:

@@ -12,6 +12,9 @@
     fleetmeter-server alerts list [--all] [--json]
     fleetmeter-server supply backtest HISTORY.jsonl --out DIR [--policy FILE] [--lead-days N]
     fleetmeter-server import|export|jobs|requests|contracts|matching|erp ...   (server_stub/cli/jobs.py)
+    fleetmeter-server billing ... | invoices ...   (server_stub/cli/billing.py)
+    fleetmeter-server portal users|reports|projects ...   (server_stub/cli/portal.py)
+    fleetmeter-server users add|list|disable|enable ...    (server_stub/cli/users.py: console users)
     fleetmeter-server demo [--once] [--home DIR] [--port P]   (server_stub/demo/orchestrator.py)
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
@@ -33,7 +36,12 @@ from fleetmeter_contract.version import __version__
 from server_stub.cli import service as service_cli
 from server_stub.cli import fleet as fleet_cli
 from server_stub.cli import jobs as jobs_cli
+from server_stub.cli import notify as notify_cli
+from server_stub.cli import supply as supply_cli
 from server_stub.cli import worker as worker_cli
+from server_stub.cli import billing as billing_cli
+from server_stub.cli import portal as portal_cli
+from server_stub.cli import users as users_cli
 from server_stub.api.models import HARD_MAX_READINGS
 from server_stub.cli.common import (CliError, age, agent_name, bounded, duration, duration_between, engine_for, printable,
                                     print_table, ready_engine, safe_url)
@@ -117,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     supply_backtest.register(sub)  # fleetmeter-server supply backtest ...
     fleet_cli.register(sub, common)
     jobs_cli.register(sub, common)  # after fleet: adds `assets link|unlink`
+    billing_cli.register(sub, common)
+    portal_cli.register(sub, common)
+    supply_cli.register(sub, common)  # orders, supplies, policy
+    notify_cli.register(sub, common)
+    users_cli.register(sub, common)
     demo.register(sub, common)  # fleetmeter-server demo [--once]
     return parser
 

@@ -145,11 +145,11 @@ worker_tasks = Table(
     Column("last_error", Text),
     Column("runs", Integer, nullable=False, server_default="0"),
     Column("failures", Integer, nullable=False, server_default="0"),
-    Column("total_duration_ms", BigInteger, nullable=False, server_default="0"),  # over all runs (0007)
+    Column("total_duration_ms", BigInteger, nullable=False, server_default="0"),  # over all runs (0010)
 )
 
 # Ingest requests refused, by reason (the problem's error, e.g. "invalid document"): counted here so every
-# serve process's refusals add up in /metrics (migration 0007).
+# serve process's refusals add up in /metrics (migration 0010).
 ingest_rejections = Table(
     "ingest_rejections", metadata,
     Column("reason", String(64), primary_key=True),

@@ -28,7 +28,7 @@ from server_stub.trust.secrets import SecretBox, SecretKeyError, is_sealed
 from server_stub.jobs.contracts import agent_supply_low_percent
 
 SCOPES = ("global", "client", "agent")
-SECRET_FIELDS = ("community", "auth_key", "priv_key")
+SECRET_FIELDS = ("community", "auth_key", "priv_key", "smtp_password")
 
 
 class ConfigProblem(ValueError):

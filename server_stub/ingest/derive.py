@@ -28,7 +28,6 @@ from server_stub.db.bulk import insert_rows, update_rows
 from server_stub.db.engine import upsert_insert
 from server_stub.db.tables import (alert_events, asset_identities, asset_latest, assets, meter_reads,
                                    supply_observations)
-from server_stub.jobs.requests import complete_requests_for_replacement, is_refill
 
 OBSERVATION_EVERY = timedelta(days=1)
 LAST_SEEN_STEP = timedelta(minutes=10)  # assets.last_seen_at is written at most this often (row churn)
@@ -117,7 +116,6 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     cleared: list[dict] = []
     states: list[dict] = []
     touched: list[dict] = []
-    refills: list[tuple[int, tuple[int, int], datetime]] = []
     for asset_id, rows in by_asset.items():
         rows.sort(key=lambda r: r.reading.collected_at)
         before = latest.get(asset_id)
@@ -139,9 +137,6 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                 state = _supply_state(supply, at)
                 previous = supplies.get(key)
                 changed = previous is None or any(previous.get(f) != state[f] for f in SUPPLY_FIELDS)
-                if previous is not None and at > _time(previous["observed_at"]) and \
-                        is_refill(previous.get("percent"), state["percent"]):
-                    refills.append((asset_id, key, at))  # closes the supply's consumable requests
                 if changed or abs(at - _time(previous["observed_at"])) >= OBSERVATION_EVERY:
                     observations.append({
                         "asset_id": asset_id, "device_index": supply.device_index, "supply_index": supply.index,
@@ -193,8 +188,6 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                 "alerts = excluded.alerts, updated_at = excluded.updated_at, " + ", ".join(
                     f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE asset_latest.{c} END"
                     for c in ("reading_id", "agent_id", "address", "counters", "status", "collected_at")))
-    for asset_id, key, at in refills:  # a refilled supply completes its open consumable request
-        complete_requests_for_replacement(conn, asset_id, key, at)
     update_rows(conn, assets, touched, {"id": "id"}, {
         "last_seen_at": "{last_seen_at}", "last_agent_id": "{last_agent_id}", "last_address": "{last_address}",
         "model": "COALESCE({model}, assets.model)"})

@@ -1,5 +1,5 @@
-"""The consumable request queue: Outstanding -> Actioned (a job made, or an ERP took it) -> Completed (the
-agent saw the supply replaced; the loop is closed).
+"""The consumable request queue: Outstanding -> Actioned (a job made, or an ERP took it) -> Completed
+(the supply engine saw the supply replaced, server_stub.supply.replacement; the loop is closed).
 
 Requests come from the automatic reorder decision (source `reorder`), a dealer (`dealer`) or a portal user
 (`portal`), all through `add_request`. A supply has at most one open (Outstanding or Actioned) request: asking
@@ -29,7 +29,6 @@ from server_stub.jobs.tables import consumable_requests, job_syncs
 SOURCES = ("reorder", "dealer", "portal")
 STATUSES = ("outstanding", "actioned", "completed")
 OPEN = ("outstanding", "actioned")
-REFILL_POINTS = 30.0  # a level rising this many percentage points between two observations is a replacement
 _KEY = re.compile(r"(\d{1,6})\.(\d{1,6})")
 
 
@@ -161,15 +160,11 @@ def action_by_erp(conn: Connection, request_id: int, erp_id: str, now: datetime 
 
 def complete_requests_for_replacement(conn: Connection, asset_id: int, supply_key: str | tuple[int, int],
                                       at: datetime) -> int:
-    """The agent saw this supply replaced at `at`: its open requests made before then are Completed."""
+    """The supply engine saw this supply replaced at `at` (server_stub.supply.live, the one replacement rule):
+    its open requests made before then are Completed."""
     device_index, supply_index = parse_supply_key(supply_key)
     return conn.execute(update(consumable_requests).where(
         consumable_requests.c.asset_id == asset_id, consumable_requests.c.device_index == device_index,
         consumable_requests.c.supply_index == supply_index, consumable_requests.c.status.in_(OPEN),
         consumable_requests.c.created_at <= at).values(status="completed", completed_at=at)).rowcount
 
-
-def is_refill(previous_percent: float | None, percent: float | None) -> bool:
-    """A clear replacement seen in two consecutive observations of one supply: the level rose by at least
-    REFILL_POINTS percentage points. (Stands in until the supply engineer's replacement detection is merged.)"""
-    return previous_percent is not None and percent is not None and percent - previous_percent >= REFILL_POINTS

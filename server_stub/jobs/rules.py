@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from server_stub.db.engine import utcnow
 from server_stub.db.tables import asset_latest, assets, clients
 from server_stub.jobs.matching import active_contracts
+from server_stub.supply.outlook import supply_outlook
 from server_stub.jobs.tables import contracts as contract_table
 from server_stub.jobs.tables import (COLOURS, consumable_jobs, consumable_requests, job_comments, job_lines,
                                     related_stock, stock_items)
@@ -46,9 +47,11 @@ class Placement:
 
 
 def forecast_left(conn: Connection, asset_id: int, device_index: int, supply_index: int) -> tuple[float, int] | None:
-    """Hook for the supply forecast: (days left, pages left) of one supply, or None while no forecast exists.
-    The supply engineer's forecast module replaces this body; jobs show "-" until then."""
-    return None
+    """(days left, pages left) of one supply from the live supply forecast, or None while it has none."""
+    outlook = supply_outlook(conn, asset_id, f"{device_index}.{supply_index}")
+    if outlook is None or outlook["days_left"] is None or outlook["pages_left"] is None:
+        return None
+    return outlook["days_left"], outlook["pages_left"]
 
 
 def _comment(conn: Connection, job_id: int, text: str, at: datetime) -> None:

@@ -7,7 +7,7 @@ from one process's memory (a scrape of any process gives the same answer).
     fleetmeter_ingest_rejected_total{reason}          ingest requests refused, by the problem's error
     fleetmeter_agents{state}                          agents by connection state (new, connected, ...)
     fleetmeter_agent_queue_depth{agent}               readings waiting in each agent's outbox (its last heartbeat)
-    fleetmeter_orders_placed_total                    supply orders (only once the orders table exists)
+    fleetmeter_orders_placed_total                    supply orders placed (rows of supply_orders)
     fleetmeter_worker_runs_total{task}, fleetmeter_worker_failures_total{task},
     fleetmeter_worker_run_seconds_total{task}, fleetmeter_worker_last_run_seconds{task}
 """
@@ -26,7 +26,7 @@ from server_stub.db.engine import upsert_insert
 from server_stub.db.tables import agents, ingest_rejections, readings, worker_tasks
 from server_stub.fleet.state import agent_states
 
-ORDERS_TABLE = "orders"  # the supply domain's orders (its branch); no series until it exists
+ORDERS_TABLE = "supply_orders"  # the supply domain's orders (server_stub/supply/tables.py)
 REASON_MAX = 64
 
 

@@ -82,6 +82,7 @@ class ClassRule(_Strict):
 class Rules(_Strict):
     """The resolved policy for one device."""
 
+    monitor: bool = True  # False: no automatic order for the device (its contract's monitoring is off)
     lead_days: Annotated[int, Field(ge=0, le=90)] = 5
     safety_days: Days = 1.5
     max_days_before_empty: Days | None = None  # order at the latest this many days before expected empty
@@ -182,6 +183,13 @@ class Policy:
             self._cache[key] = self.file.layered(*levels)
         return self._cache[key]
 
+    def with_devices(self, levels: dict[str, dict[str, Any]]) -> "Policy":
+        """The policy with `levels` laid over the device levels it has (e.g. what contracts decide per asset)."""
+        if not levels:
+            return self
+        devices = dict(self.file.devices) | {d: _merge(self.file.devices.get(d, {}), lv) for d, lv in levels.items()}
+        return Policy(self.file.model_copy(update={"devices": devices}))
+
     def rated_yield(self, part_number: str | None) -> int | None:
         return self.file.rated_yields.get(part_number) if part_number else None
 
@@ -262,7 +270,7 @@ def _run_out(view: SupplyView, earliest: bool) -> datetime | None:
 
 def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | None:
     """(rule, why) when this supply needs an order now by itself, else None."""
-    if view.supply_class is None:
+    if view.supply_class is None or not rules.monitor:
         return None
     rule = rules.classes[view.supply_class]
     f = view.forecast
@@ -340,7 +348,8 @@ def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]]
                 continue
             rules = rules_for(view)
             f = view.forecast
-            if (rules.classes[view.supply_class].route != "order" or rules.consolidation_days <= 0 or f is None
+            if (not rules.monitor or rules.classes[view.supply_class].route != "order" or rules.consolidation_days <= 0
+                    or f is None
                     or f.empty_at is None or f.empty_at > now + _days(rules.consolidation_days)
                     or high_use(view, rules) or view.history_days < rules.min_history_days
                     or (rules.block_efficiency_below is not None and view.last_efficiency is not None

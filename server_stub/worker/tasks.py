@@ -18,6 +18,8 @@ from server_stub.fleet.remote_config import server_setting
 from server_stub.fleet.state import raise_silence_alerts
 from server_stub.ingest.history import expire_readings
 from server_stub.jobs.requests import sync_if_due
+from server_stub.notify.outbox import agent_events, send_due
+from server_stub.supply.live import run_pending as supply_run
 from server_stub.trust.nonces import prune_nonces
 from server_stub.trust.rates import prune_windows
 
@@ -67,3 +69,19 @@ def _jobs_sync(conn: Connection) -> int | None:
     """Consumable requests -> jobs every `server.jobs_sync_interval` (default 1h; this task only looks)."""
     result = sync_if_due(conn)
     return result and result.actioned
+@task("supply", timedelta(minutes=1))
+def _supply(conn: Connection) -> int:
+    """New readings through the supply engine (forecasts, replacements) and each site's reorder decision."""
+    return sum(run.readings for run in supply_run(conn))
+
+
+@task("notify_send", timedelta(minutes=1))
+def _notify(conn: Connection) -> int:
+    """Mails for agents that stopped reporting, then every mail queued for immediate sending."""
+    agent_events(conn)
+    return send_due(conn, digest=False)
+
+
+@task("notify_digest", timedelta(days=1))
+def _digest(conn: Connection) -> int:
+    return send_due(conn, digest=True)

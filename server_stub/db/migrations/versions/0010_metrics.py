@@ -1,15 +1,15 @@
 """metrics: ingest refusals by reason, worker run time summed over runs (for /metrics across processes)
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

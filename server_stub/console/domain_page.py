@@ -1,0 +1,20 @@
+"""What a console page of a domain on another branch declares (see server_stub/console/domains)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class DomainPage:
+    path: str
+    title: str
+    shows: str
+    domain: str  # the package the functions come from
+    needs: tuple[str, ...]  # the domain functions the page calls (signatures as the page will use them)
+    query: Callable[[Connection, dict[str, str]], dict[str, Any]] | None = None
+    template: str = "pending.html"

@@ -1,0 +1,256 @@
+"""The dealer's console pages under `/` (thin: each calls a query of server_stub.console or one domain
+function). Guarding, CSRF and sessions: server_stub.web.pages; who may change what: server_stub.console.roles."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.engine import Connection, Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.staticfiles import StaticFiles
+
+from server_stub.assets import registry as asset_registry
+from server_stub.console import device as device_view
+from server_stub.console import overview
+from server_stub.console.chart import supply_chart
+from server_stub.console.domains import pages as domain_pages
+from server_stub.console.export import csv_response
+from server_stub.console.roles import may
+from server_stub.fleet.clients import FleetError, link_agent, list_clients
+from server_stub.fleet.devices import list_devices, write_devices_csv
+from server_stub.fleet.state import agent_states
+from server_stub.trust import enrolment as agent_registry
+from server_stub.web.auth_routes import add_login_routes
+from server_stub.web.pages import BadForm, NotFound, Page, WebArea
+
+TIMEOUT = timedelta(hours=8)  # a console session unused this long is over
+NOTICES = {"revoked": "Agent revoked: its next upload is refused.", "activated": "Device activated.",
+           "deleted": "Device deleted."}
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    csrf: str
+
+
+class AgentForm(_Form):
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    client: Annotated[str, Field(min_length=1, max_length=200)]
+    site: Annotated[str, Field(max_length=200)] = ""
+    days: Annotated[int, Field(ge=1, le=90)] = 7
+
+
+class RevokeForm(_Form):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+def _parse(model: type[_Form], fields: dict[str, str]) -> _Form:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        raise BadForm(f"{'.'.join(map(str, error['loc'])) or 'form'}: {error['msg']}") from None
+
+
+def _page_number(text: str | None) -> int:
+    return int(text) if text and text.isdigit() and len(text) < 7 else 1
+
+
+def add_routes(app: FastAPI, engine: Engine) -> WebArea:
+    area = WebArea(engine, area="console", kind="dealer", prefix="", title="Dealer console",
+                   timeout=lambda conn: TIMEOUT, template_packages=("server_stub.console",))
+    area.env.globals.update(domain_pages=domain_pages(), may=may)
+    # a raw reading as readable JSON text (autoescaped like everything else; tojson would show \u003c)
+    area.env.filters["pretty_json"] = lambda value: json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True)
+    app.mount("/static", StaticFiles(packages=[("server_stub.web", "static"), ("server_stub.console", "static")]),
+              name="console-static")
+    add_login_routes(app, area, home="/")
+
+    def view(request: Request, template: str, build, form: dict | None | bool = False,
+             right: str | None = None) -> Response:
+        """A console page: `build(conn, page)` returns the template's context (or a Response); `right`: the
+        role right a change needs (server_stub.console.roles)."""
+        def handler(conn: Connection, page: Page) -> Response:
+            if right and not may(page.user, right):
+                return area.error(request, 403, "Your role cannot change this.", page)
+            context = build(conn, page)
+            if isinstance(context, Response):
+                return context
+            return area.render(request, template, context | {"notice": NOTICES.get(
+                request.query_params.get("notice", ""))}, session=page.session, user=page.user)
+        return area.guarded(request, handler, form=form)
+
+    def posted(request: Request, fields: dict | None, handler, right: str, **params) -> Response:
+        return view(request, "", lambda conn, page: handler(request, conn, page, fields, **params), form=fields,
+                    right=right)
+
+    # -- fleet overview --------------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def fleet(request: Request, client: str | None = None, site: str | None = None, silent: str | None = None,
+              page: str | None = None) -> Response:
+        def build(conn, _page):
+            return {"summaries": overview.site_summaries(conn), "agents": overview.agent_states_by_client(conn),
+                    "devices": overview.device_page(conn, client=client, site=site, not_reporting=bool(silent),
+                                                    page=_page_number(page)),
+                    "filters": {k: v for k, v in (("client", client), ("site", site), ("silent", silent)) if v}}
+        return view(request, "overview.html", build)
+
+    @app.get("/fleet.csv", include_in_schema=False)
+    def fleet_csv(request: Request) -> Response:
+        return view(request, "", lambda conn, _page: csv_response(
+            "fleet.csv", ("client", "site", "devices", "not_reporting"),
+            [(s.client, s.site, s.devices, s.not_reporting) for s in overview.site_summaries(conn)]))
+
+    @app.get("/devices.csv", include_in_schema=False)
+    def devices_csv(request: Request, client: str | None = None, site: str | None = None) -> Response:
+        def build(conn, _page):
+            stream = io.StringIO()
+            write_devices_csv(stream, list_devices(conn, client or None, site or None, states=("active",)))
+            return Response(stream.getvalue(), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="devices.csv"'})
+        return view(request, "", build)
+
+    # -- devices to complete ---------------------------------------------------------------------------------
+    @app.get("/devices/to-complete", include_in_schema=False)
+    def to_complete(request: Request, page: str | None = None) -> Response:
+        number = _page_number(page)
+        return view(request, "to_complete.html", lambda conn, _page: {
+            "devices": asset_registry.to_complete(conn, limit=overview.PAGE_SIZE + 1,
+                                                  offset=(number - 1) * overview.PAGE_SIZE),
+            "page": number, "size": overview.PAGE_SIZE})
+
+    @app.get("/devices/to-complete.csv", include_in_schema=False)
+    def to_complete_csv(request: Request) -> Response:
+        return view(request, "", lambda conn, _page: csv_response(
+            "devices-to-complete.csv", ("asset_id", "client", "site", "manufacturer", "model", "serial", "mac",
+                                        "address", "agent", "first_seen_at", "last_seen_at"),
+            [(d.asset_id, d.client, d.site, d.manufacturer, d.model, d.serial, d.mac, d.address, d.agent,
+              d.first_seen_at, d.last_seen_at) for d in asset_registry.to_complete(conn)]))
+
+    def complete(action):
+        def handler(request: Request, conn, page, fields, asset_id: int) -> Response:
+            try:
+                action(conn, asset_id, actor=page.user.email)
+            except asset_registry.AssetError as exc:
+                raise BadForm(str(exc)) from None
+            done = "activated" if action is asset_registry.activate else "deleted"
+            return area.redirect(request, f"/devices/to-complete?notice={done}")
+        return handler
+
+    @app.post("/devices/{asset_id}/activate", include_in_schema=False)
+    async def activate_post(request: Request, asset_id: int) -> Response:
+        return await run_in_threadpool(posted, request, await area.form(request), complete(asset_registry.activate),
+                                       "complete_devices", asset_id=asset_id)
+
+    @app.post("/devices/{asset_id}/delete", include_in_schema=False)
+    async def delete_post(request: Request, asset_id: int) -> Response:
+        return await run_in_threadpool(posted, request, await area.form(request),
+                                       complete(asset_registry.delete_asset), "complete_devices", asset_id=asset_id)
+
+    # -- one device ------------------------------------------------------------------------------------------
+    @app.get("/devices/{asset_id}", include_in_schema=False)
+    def device_page(request: Request, asset_id: int, readings: str | None = None) -> Response:
+        def build(conn, _page):
+            shown = device_view.device(conn, asset_id)
+            history = device_view.supply_history(conn, asset_id)
+            number = _page_number(readings)
+            return {"device": shown, "charts": [(s, supply_chart(s.points)) for s in history],
+                    "alarms": device_view.alarms(conn, asset_id),
+                    "readings": device_view.raw_readings(conn, asset_id, number), "readings_page": number,
+                    "readings_size": device_view.READINGS_PER_PAGE, "label": device_view.supply_label}
+        return view(request, "device.html", build)
+
+    @app.get("/devices/{asset_id}/supplies.csv", include_in_schema=False)
+    def supplies_csv(request: Request, asset_id: int) -> Response:
+        def build(conn, _page):
+            device_view.device(conn, asset_id)
+            return csv_response(f"device-{asset_id}-supplies.csv", ("supply", "device_index", "supply_index",
+                                                                    "observed_at", "percent"),
+                                [(s.label, s.device_index, s.supply_index, at, percent)
+                                 for s in device_view.supply_history(conn, asset_id) for at, percent in s.points])
+        return view(request, "", build)
+
+    @app.get("/devices/{asset_id}/alarms.csv", include_in_schema=False)
+    def alarms_csv(request: Request, asset_id: int) -> Response:
+        def build(conn, _page):
+            device_view.device(conn, asset_id)
+            return csv_response(f"device-{asset_id}-alarms.csv", ("code", "severity", "description", "opened_at",
+                                                                  "cleared_at"),
+                                [(a.code, a.severity, a.description, a.opened_at, a.cleared_at)
+                                 for a in device_view.alarms(conn, asset_id)])
+        return view(request, "", build)
+
+    # -- agents ----------------------------------------------------------------------------------------------
+    def agent_rows(conn):
+        states = agent_states(conn)
+        return [(row, states.get(row.name, ("new", []))[0]) for row in agent_registry.list_agents(conn)]
+
+    @app.get("/agents", include_in_schema=False)
+    def agents_page(request: Request) -> Response:
+        return view(request, "agents.html", lambda conn, _page: {"agents": agent_rows(conn)})
+
+    @app.get("/agents.csv", include_in_schema=False)
+    def agents_csv(request: Request) -> Response:
+        return view(request, "", lambda conn, _page: csv_response(
+            "agents.csv", ("client", "agent", "state", "connection", "last_seen_at", "version", "hostname",
+                           "address", "queue", "certificate", "certificate_not_after"),
+            [(r.client, r.name, r.state, state, r.last_seen_at, r.version, r.hostname, r.remote_ip, r.queue_depth,
+              r.fingerprint, r.cert_not_after) for r, state in agent_rows(conn)]))
+
+    @app.get("/agents/revoke", include_in_schema=False)
+    def revoke_confirm(request: Request, name: str = "") -> Response:
+        def build(conn, _page):
+            agent = next((r for r in agent_registry.list_agents(conn) if r.name == name), None)
+            if agent is None:
+                raise NotFound()
+            return {"agent": agent}
+        return view(request, "agent_revoke.html", build, right="manage_agents")
+
+    def do_revoke(request: Request, conn, page, fields) -> Response:
+        form = _parse(RevokeForm, fields)
+        try:
+            agent_registry.revoke_agent(conn, form.name)
+        except agent_registry.AgentNotFound:
+            raise NotFound() from None
+        return area.redirect(request, "/agents?notice=revoked")
+
+    @app.post("/agents/revoke", include_in_schema=False)
+    async def revoke_post(request: Request) -> Response:
+        return await run_in_threadpool(posted, request, await area.form(request), do_revoke, "manage_agents")
+
+    @app.get("/agents/new", include_in_schema=False)
+    def new_agent(request: Request) -> Response:
+        return view(request, "agent_new.html", lambda conn, _page: {"clients": list_clients(conn)},
+                    right="manage_agents")
+
+    def do_new_agent(request: Request, conn, page, fields) -> Response:
+        form = _parse(AgentForm, fields)
+        try:
+            new = agent_registry.add_agent(conn, form.name, form.client, timedelta(days=form.days))
+            link_agent(conn, form.name, form.client, form.site or None)
+        except (agent_registry.AgentOfAnotherClient, FleetError) as exc:
+            raise BadForm(str(exc)) from None
+        # the key is shown on this answer only (not stored, not in a redirect's address)
+        return area.render(request, "agent_key.html", {"new": new}, session=page.session, user=page.user)
+
+    @app.post("/agents/new", include_in_schema=False)
+    async def new_agent_post(request: Request) -> Response:
+        return await run_in_threadpool(posted, request, await area.form(request), do_new_agent, "manage_agents")
+
+    # -- domains on other branches ---------------------------------------------------------------------------
+    def domain_route(domain):
+        def domain_page(request: Request) -> Response:
+            return view(request, domain.template, lambda conn, _page: {"domain": domain} | (
+                domain.query(conn, dict(request.query_params)) if domain.query else {}))
+        return domain_page
+
+    for domain in domain_pages():
+        app.get(domain.path, include_in_schema=False)(domain_route(domain))
+
+    return area
