@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from fleetmeter_sim.models import HR_DEVICE_DESCR, load_models
 from fleetmeter_sim.usage import DeviceDay, Fleet, hash_text, part_number
 
 DEFAULT_START = date(2026, 1, 1)
@@ -46,8 +47,15 @@ def supply_doc(dev: DeviceDay, idx: int, colour: str, level: int) -> dict[str, A
         state = "empty" if level == 0 else "low" if level <= 10 else "ok"
     return {"index": idx, "description": f"{colour.title()} Toner", "type": "toner", "color": colour,
             "class": "consumed", "unit": "percent", "level": level, "max_capacity": 100, "percent": percent,
-            "state": state, "part_number": part_number(dev.profile.model, colour),
+            "state": state, "part_number": part_number(dev.profile.cartridges, colour),
             "serial": dev.cartridge_serials[idx] if dev.profile.reports_serials else None}
+
+
+def identity(serial: str, model: str) -> dict[str, Any]:
+    """What the agent reads of the live simulator's device of this model (no vendor profile matches the
+    simulator's models, so no manufacturer; the model is hrDeviceDescr), so history and live agree."""
+    description = {m.name: m for m in load_models()}[model].value(HR_DEVICE_DESCR)
+    return {"serial": serial, "manufacturer": None, "model": description.decode("latin-1")}  # type: ignore[union-attr]
 
 
 def reading_doc(dev: DeviceDay, at: datetime, levels: dict[int, int]) -> dict[str, Any]:
@@ -59,7 +67,7 @@ def reading_doc(dev: DeviceDay, at: datetime, levels: dict[int, int]) -> dict[st
         "schema": "fleetmeter.device/1", "collected_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "transport": "snmp",
         "address": f"10.{p.index // 65536 % 256}.{p.index // 256 % 256}.{p.index % 256}", "port": 161,
         "is_printer": True,
-        "identity": {"serial": p.serial, "manufacturer": p.model.split()[0], "model": p.model},
+        "identity": identity(p.serial, p.model),
         "counters": counters,
         "supplies": [supply_doc(dev, i, c, levels[i]) for i, c in enumerate(p.supply_colours(), 1)],
     }

@@ -15,6 +15,7 @@ DEVICES = HERE / "devices"
 USES = ("black", "cyan", "magenta", "yellow", "pages", "waste")
 METERS = ("total", "mono", "color", "power_on")
 SUPPLY_ROW = "1.3.6.1.2.1.43.11.1.1"
+HR_DEVICE_DESCR = "1.3.6.1.2.1.25.3.2.1.3.1"  # what readers take as the model
 TYPE_WASTE_TONER, TYPE_DRUM = 4, 9
 
 

@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
-# (model, colour?, rated yields in pages at 5 % coverage per colour)
+# (cartridge family, colour?, rated yields in pages at 5 % coverage per colour). The printer model a device
+# is (what it reports as identity, what the live simulator serves) is one of the simulator's own models
+# (models.toml), chosen by `sim_model`: the same serial is the same model in history and live.
 MODELS: tuple[tuple[str, bool, dict[str, int]], ...] = (
-    ("Ricoh IM 430", False, {"black": 17400}),
-    ("Brother HL-L5100DN", False, {"black": 8000}),
-    ("HP LaserJet M507", False, {"black": 11000}),
-    ("Kyocera TASKalfa 2553ci", True, {"black": 12000, "cyan": 6000, "magenta": 6000, "yellow": 6000}),
-    ("Ricoh IM C3000", True, {"black": 15000, "cyan": 9500, "magenta": 9500, "yellow": 9500}),
+    ("FMK-17", False, {"black": 17400}),
+    ("FMK-8", False, {"black": 8000}),
+    ("FMK-11", False, {"black": 11000}),
+    ("FMC-12", True, {"black": 12000, "cyan": 6000, "magenta": 6000, "yellow": 6000}),
+    ("FMC-15", True, {"black": 15000, "cyan": 9500, "magenta": 9500, "yellow": 9500}),
 )
 COLOURS = ("black", "cyan", "magenta", "yellow")
 PART_PREFIX = {"black": "K", "cyan": "C", "magenta": "M", "yellow": "Y"}
@@ -42,8 +44,16 @@ def holidays(year: int) -> set[date]:
     return days
 
 
-def part_number(model: str, colour: str) -> str:
-    return f"{model.split()[0][:3].upper()}-{abs(hash_text(model)) % 9000 + 1000}{PART_PREFIX[colour]}"
+def part_number(family: str, colour: str) -> str:
+    return f"{family.split('-')[0]}-{abs(hash_text(family)) % 9000 + 1000}{PART_PREFIX[colour]}"
+
+
+def sim_model(colour: bool, report_mode: str) -> str:
+    """The simulator's model (models.toml) a device of the usage model is: colour or mono, and the coarse-gauge
+    mono model for the devices whose gauge reports coarse steps."""
+    if colour:
+        return "demo-color-mfp"
+    return "demo-mono-coarse" if report_mode.startswith("coarse") else "demo-mono-laser"
 
 
 def hash_text(text: str) -> int:
@@ -58,7 +68,8 @@ def hash_text(text: str) -> int:
 class DeviceProfile:
     index: int
     serial: str
-    model: str
+    model: str  # the simulator's model name (models.toml), see sim_model
+    cartridges: str  # the cartridge family (MODELS), which part numbers name
     client: str
     site: str
     colour: bool
@@ -146,7 +157,7 @@ class Fleet:
 
     @staticmethod
     def _profile(rng: random.Random, i: int, client: str, site: str) -> DeviceProfile:
-        model, colour, yields = MODELS[rng.randrange(len(MODELS))]
+        family, colour, yields = MODELS[rng.randrange(len(MODELS))]
         level = rng.lognormvariate(math.log(120), 0.8)  # median 120 pages a working day
         if rng.random() < 0.004:
             level *= 25  # a print-room machine: two cartridges a week
@@ -160,7 +171,7 @@ class Fleet:
             first = rng.randrange(0, 355)
             offline.append((first, first + rng.randint(2, 12)))
         return DeviceProfile(
-            index=i, serial=f"SIM{i:06d}", model=model, client=client, site=site, colour=colour,
+            index=i, serial=f"SIM{i:06d}", model=sim_model(colour, mode), cartridges=family, client=client, site=site, colour=colour,
             yields=dict(yields), coverage={c: rng.lognormvariate(0, 0.25) for c in yields},
             workday_pages=level, weekend_factor=rng.choice((0.0, 0.03, 0.1, 0.3)),
             colour_share=rng.uniform(0.15, 0.5) if colour else 0.0, trend_day=trend_day, trend_factor=trend,

@@ -31,18 +31,12 @@ def available() -> bool:
     return Fleet is not None
 
 
-def model_for(colour: bool, report_mode: str) -> str:
-    if colour:
-        return "demo-color-mfp"
-    return "demo-mono-coarse" if report_mode.startswith("coarse") else "demo-mono-laser"
-
-
 def usage_fleet(count: int, seed: int, start: date, **layout) -> tuple[list[SimDevice], FleetDays]:
     """The usage model's fleet laid out on loopback (`layout`: plan_fleet's address options)."""
     if Fleet is None:
         raise RuntimeError("the usage model (fleetmeter_sim.usage) is not part of this build")
     fleet = Fleet(seed, count, start)
-    assigned = [(model_for(p.colour, p.report_mode), p.serial) for p in fleet.profiles]
+    assigned = [(p.model, p.serial) for p in fleet.profiles]
     return plan_fleet(count, seed, assigned=assigned, **layout), FleetDays(fleet)
 
 

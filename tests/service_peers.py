@@ -65,9 +65,9 @@ class AgentProcess:
         enrol(CertStore(self.home / "agent" / "data" / "certs"), site.url, site.new_key(name).key)
         return name
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         self.stderr = (self.home / "stderr.txt").open("a")
-        self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--quiet"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--quiet", *extra],
                                      env=environment(self.home), stdout=subprocess.DEVNULL, stderr=self.stderr)
 
     def cli(self, *args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

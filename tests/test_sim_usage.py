@@ -78,4 +78,7 @@ def test_live_readings_carry_on_from_the_written_history(fleet, tmp_path):
         live = poll(fleet.endpoint(i), "public")
         if device.serial in last:
             assert live.counters["total"] >= last[device.serial]["counters"]["total"]
+            # one serial, one model: what the agent reads live is what the history says it read
+            assert (live.identity.manufacturer, live.identity.model) == (
+                last[device.serial]["identity"]["manufacturer"], last[device.serial]["identity"]["model"])
     assert set(last) <= {d.serial for d in fleet.devices}

@@ -34,6 +34,7 @@ from agent.certs.files import write_atomic
 from agent.certs.store import CertStore
 from agent.certs.transport import one_line
 from agent.home import AgentPaths
+from agent.metrics import JobCounts
 from agent.network.known_devices import KnownDevices
 from agent.outbox import Outbox
 from agent.remote import send_heartbeat
@@ -100,6 +101,7 @@ class Service:
         self.state_file = paths.data / STATE_FILE
         self.last_runs: dict[str, float] = self._load_state()
         self.last_results: dict[str, dict] = {}
+        self.counts = JobCounts()  # devices read and failed per job (`run --metrics-port`)
         self._stop = asyncio.Event()
         self._wake_delivery = asyncio.Event()
         self._locks = {job: asyncio.Lock() for job in ("inspection", *JOBS)}
@@ -227,6 +229,7 @@ class Service:
                     self.last_runs["supplies"] = time.time()
                 self._save_state()
                 self.last_results[job] = asdict(result)
+                self.counts.add(job, result.read, result.failed)
                 log.info("%s", result.summary())
                 return result
         except asyncio.CancelledError:

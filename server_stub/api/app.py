@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,7 +11,8 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +27,7 @@ from server_stub.ingest.store import RateLimited, store_batch
 from server_stub.console import routes as console_routes
 from server_stub.portal import routes as portal_routes
 from server_stub.web.pages import SecurityHeaders
+from server_stub.metrics.server import DatabaseCollector, count_rejection
 from server_stub.trust import enrolment as agent_registry
 from server_stub.trust import rates
 from server_stub.trust.ca import CertificateAuthority, CsrError
@@ -113,8 +116,15 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
     async def ingest(request: Request) -> IngestResponse | JSONResponse:
         body = await request.body()  # capped and checked for duplicate keys by BodyGuard
         remote = request.client.host if request.client else None
-        return await run_in_threadpool(_ingest, request.method, str(request.url), dict(request.headers), body,
-                                       remote)
+        answer = await run_in_threadpool(_ingest, request.method, str(request.url), dict(request.headers), body,
+                                         remote)
+        if isinstance(answer, JSONResponse) and answer.status_code >= 400:
+            await run_in_threadpool(_count_rejection, json.loads(answer.body)["error"])
+        return answer
+
+    def _count_rejection(reason: str) -> None:
+        with engine.begin() as conn:
+            count_rejection(conn, reason)
 
     def _ingest(method: str, url: str, headers: dict[str, str], body: bytes,
                 remote: str | None) -> IngestResponse | JSONResponse:
@@ -143,6 +153,13 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
         return IngestResponse(received=stored.received, stored=stored.stored, duplicates=stored.duplicates)
 
     heartbeat_routes.add_routes(app, engine, verifier, box, limits.heartbeats_per_minute)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(engine))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus text format (server_stub/metrics/server.py), the same from every serve process."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     erp_routes.add_routes(app, engine)
     portal_routes.add_routes(app, engine)  # HTML pages under /portal (server_stub/portal, server_stub/web)
     console_routes.add_routes(app, engine)  # the dealer's console under / (server_stub/console)

@@ -15,6 +15,7 @@
     fleetmeter-server billing ... | invoices ...   (server_stub/cli/billing.py)
     fleetmeter-server portal users|reports|projects ...   (server_stub/cli/portal.py)
     fleetmeter-server users add|list|disable|enable ...    (server_stub/cli/users.py: console users)
+    fleetmeter-server demo [--once] [--home DIR] [--port P]   (server_stub/demo/orchestrator.py)
 
 Every command takes --db URL (or FLEETMETER_DB); default: a SQLite file under FLEETMETER_HOME/server or
 the platform's data directory. Exit codes: 0 ok, 1 failure, 2 usage error or database unreachable.
@@ -57,6 +58,7 @@ registry = lazy("server_stub.trust.enrolment")
 trust_ca = lazy("server_stub.trust.ca")
 trust_secrets = lazy("server_stub.trust.secrets")
 remote_config = lazy("server_stub.fleet.remote_config")
+demo = lazy("server_stub.demo.orchestrator")
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -130,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     supply_cli.register(sub, common)  # orders, supplies, policy
     notify_cli.register(sub, common)
     users_cli.register(sub, common)
+    demo.register(sub, common)  # fleetmeter-server demo [--once]
     return parser
 
 

@@ -150,6 +150,15 @@ worker_tasks = Table(
     Column("last_error", Text),
     Column("runs", Integer, nullable=False, server_default="0"),
     Column("failures", Integer, nullable=False, server_default="0"),
+    Column("total_duration_ms", BigInteger, nullable=False, server_default="0"),  # over all runs (0010)
+)
+
+# Ingest requests refused, by reason (the problem's error, e.g. "invalid document"): counted here so every
+# serve process's refusals add up in /metrics (migration 0010).
+ingest_rejections = Table(
+    "ingest_rejections", metadata,
+    Column("reason", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
 )
 
 # Rate-limit windows shared by every serve process (heartbeats per agent, enrolment attempts per address and

@@ -56,7 +56,8 @@ def run_task(engine: Engine, task: Task) -> Outcome:
     with engine.begin() as conn:
         conn.execute(update(worker_tasks).where(worker_tasks.c.name == task.name).values(
             last_finished_at=utcnow(), last_duration_ms=duration_ms, last_error=error,
-            runs=worker_tasks.c.runs + 1, failures=worker_tasks.c.failures + int(error is not None)))
+            runs=worker_tasks.c.runs + 1, failures=worker_tasks.c.failures + int(error is not None),
+            total_duration_ms=worker_tasks.c.total_duration_ms + duration_ms))
     return Outcome(task.name, error is None, result, duration_ms, error)
 
 

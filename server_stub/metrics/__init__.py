@@ -1,0 +1,1 @@
+"""Prometheus metrics of the server (`/metrics`), read from the database so every serve process agrees."""
