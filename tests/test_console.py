@@ -13,6 +13,8 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -24,6 +26,9 @@ from console_peers import (CUSTOMER, PASSWORD, PLANTED_FORMULA, PLANTED_LOCATION
 from server_stub.db.tables import agents, asset_audit, assets
 from server_stub.web import sessions
 from server_stub.web.tables import web_users
+from server_stub.billing import store as billing_store
+from server_stub.billing.periods import Period
+from server_stub.billing.plans import load_plan_file
 from server_stub.supply import policy_store
 from test_supply_live_cli import history as supply_history
 from trust_peers import DATABASES, environment
@@ -33,6 +38,8 @@ LOGIN_ROUTES = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 ADMIN_ONLY = {"/agents/new", "/agents/revoke", "/policy/edit"}  # what server_stub.console.roles gives admins only
 CHANGE_PAGES = ADMIN_ONLY | {"/notifications/edit"}  # forms a read-only user may not even open
 SERVER = [sys.executable, "-m", "server_stub.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+PAST = Period.containing(datetime.now(timezone.utc).replace(day=1) - timedelta(days=1))  # last month
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -66,6 +73,13 @@ def seed_domains(console, work) -> None:
     run("notify", "set", "--client", "Initech", "--recipients", "ops@initech.example", "--off", "agent")
     (work / "initech.toml").write_text("lead_days = 9\n")
     run("policy", "set", "--client", "Initech", str(work / "initech.toml"))
+    # last month's bill: a plan set back then (past periods never change, so through the domain with that clock)
+    start = datetime(PAST.year, PAST.month, 1, tzinfo=timezone.utc)
+    with console.site.engine.begin() as conn:
+        billing_store.store_plan(conn, billing_store.client_id(conn, "Initech"),
+                                 load_plan_file(ROOT / "server_stub/billing/plan.example.toml"), start)
+    run("billing", "run", "--client", "Initech", "--period", str(PAST), "--estimate")
+    console.ids["erp_csv"] = run("billing", "export", "--period", str(PAST), "--csv")
 
 
 def console_routes(console) -> list[tuple[str, str]]:
@@ -315,8 +329,12 @@ def test_billing_period_report_and_erp_export(console):
     admin = logged_in(console, "admin")
     assert "not YYYY-MM" in admin.get("/billing?period=2026-13x").text
     assert admin.get("/billing.csv?period=bad").status_code == 400
-    export = admin.get("/billing.csv?period=2026-01")
-    assert export.status_code == 200 and export.text.startswith("period,contract")
+    page = admin.get(f"/billing?period={PAST}").text
+    assert re.search(rf'<tr class="bill"><td>{PAST}</td>.*?<td>Initech</td>.*?<td>tiered</td>', page, re.S)
+    export = admin.get(f"/billing.csv?period={PAST}")
+    assert export.status_code == 200  # the same file as `billing export` writes
+    assert export.text.splitlines() == console.ids["erp_csv"].splitlines()
+    assert "No bills for" in admin.get("/billing?period=2001-01").text
 
 
 
