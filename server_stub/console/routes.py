@@ -378,8 +378,8 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
 
     def domain_route(domain):
         def domain_page(request: Request) -> Response:
-            return view(request, domain.template, lambda conn, _page: {"domain": domain} | (
-                domain.query(conn, dict(request.query_params)) if domain.query else {}))
+            return view(request, domain.template, lambda conn, _page: {"domain": domain} | domain.query(
+                conn, dict(request.query_params)))
         return domain_page
 
     for domain in domain_pages():

@@ -17,7 +17,5 @@ def query(conn: Connection, filters: dict[str, str]) -> dict[str, Any]:
 PAGE = DomainPage(
     "/policy", "Policy",
     "reorder policy at each level (global, client, site, device): lead time, safety days, consolidation",
-    "server_stub.supply policy (supply live branch)",
-    ("effective_policy(conn, *, client, site, asset_id) -> values with the level each comes from",
-     "set_policy(conn, level, target, key, value) (form post, admin)"),
+    "server_stub.supply.policy_store",
     query=query, template="policy.html")
