@@ -105,7 +105,9 @@ def main() -> int:
                      ("fleet, one client", "/?client=Client%201"), ("fleet, not reporting", "/?silent=1"),
                      ("device", f"/devices/{asset}"), ("device, older readings", f"/devices/{asset}?readings=2"),
                      ("agents", "/agents"), ("devices to complete", "/devices/to-complete"),
-                     ("supplies due (pending)", "/supplies")]
+                     ("supplies due", "/supplies"), ("supplies due, 7 days", "/supplies?days=7"),
+                     ("orders", "/orders"), ("jobs", "/jobs"), ("billing", "/billing"),
+                     ("notifications", "/notifications"), ("policy", "/policy")]
             print(f"reference: devices list --json query {reference:.0f} ms (in-process); /healthz round trip "
                   f"{floor:.1f} ms")
             print(f"{'page':28} {'ms':>7} {'x target':>9} {'x reference':>12}")

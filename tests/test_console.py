@@ -7,10 +7,14 @@ complete, the one-time agent key, and the `users` commands."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
+import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -22,18 +26,60 @@ from console_peers import (CUSTOMER, PASSWORD, PLANTED_FORMULA, PLANTED_LOCATION
 from server_stub.db.tables import agents, asset_audit, assets
 from server_stub.web import sessions
 from server_stub.web.tables import web_users
-from trust_peers import DATABASES
+from server_stub.billing import store as billing_store
+from server_stub.billing.periods import Period
+from server_stub.billing.plans import load_plan_file
+from server_stub.supply import policy_store
+from test_supply_live_cli import history as supply_history
+from trust_peers import DATABASES, environment
 
 NOT_CONSOLE = ("/portal", "/v1/", "/healthz", "/docs", "/redoc", "/openapi.json", "/static")
 LOGIN_ROUTES = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
-ADMIN_ONLY = {"/agents/new", "/agents/revoke"}  # pages and forms server_stub.console.roles gives admins only
+ADMIN_ONLY = {"/agents/new", "/agents/revoke", "/policy/edit"}  # what server_stub.console.roles gives admins only
+CHANGE_PAGES = ADMIN_ONLY | {"/notifications/edit"}  # forms a read-only user may not even open
+SERVER = [sys.executable, "-m", "server_stub.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+PAST = Period.containing(datetime.now(timezone.utc).replace(day=1) - timedelta(days=1))  # last month
 
 
 @pytest.fixture(scope="module", params=DATABASES)
 def console(request, tmp_path_factory):
-    console = start_console(request.param, tmp_path_factory.mktemp(f"console-{request.param}"))
+    work = tmp_path_factory.mktemp(f"console-{request.param}")
+    console = start_console(request.param, work)
+    seed_domains(console, work)
     yield console
     stop_console(console)
+
+
+def seed_domains(console, work) -> None:
+    """The supply, jobs, notification and policy data through the dealer's own commands on the console's
+    database: readings import, `worker --once` (forecasts and an order), a request, settings and a policy."""
+    env = environment(work / "home", FLEETMETER_DB=console.site.db.url)
+
+    def run(*args: str) -> str:
+        done = subprocess.run(SERVER + list(args), env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{args} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    run("clients", "add", "Initech")
+    run("sites", "add", "Initech", "HQ")
+    run("agents", "add", "hq-1", "--client", "Initech", "--site", "HQ")
+    supply_history(work / "history.jsonl")
+    run("readings", "import", str(work / "history.jsonl"), "--agent", "hq-1")
+    found = json.loads(run("devices", "to-complete", "--client", "Initech", "--json"))
+    run("devices", "activate", *[str(d["asset_id"]) for d in next(iter(found.values()))])
+    run("worker", "--once")
+    run("requests", "add", "--serial", "PX0000002A", "--supply", "1.1")
+    run("notify", "set", "--client", "Initech", "--recipients", "ops@initech.example", "--off", "agent")
+    (work / "initech.toml").write_text("lead_days = 9\n")
+    run("policy", "set", "--client", "Initech", str(work / "initech.toml"))
+    # last month's bill: a plan set back then (past periods never change, so through the domain with that clock)
+    start = datetime(PAST.year, PAST.month, 1, tzinfo=timezone.utc)
+    with console.site.engine.begin() as conn:
+        billing_store.store_plan(conn, billing_store.client_id(conn, "Initech"),
+                                 load_plan_file(ROOT / "server_stub/billing/plan.example.toml"), start)
+    run("billing", "run", "--client", "Initech", "--period", str(PAST), "--estimate")
+    console.ids["erp_csv"] = run("billing", "export", "--period", str(PAST), "--csv")
 
 
 def console_routes(console) -> list[tuple[str, str]]:
@@ -98,7 +144,7 @@ def test_read_only_sees_every_page_and_changes_nothing(console):
         url = concrete(console, path)
         if method == "GET":
             answer = viewer.get(url)
-            assert answer.status_code == (403 if path in ADMIN_ONLY else 200), path
+            assert answer.status_code == (403 if path in CHANGE_PAGES else 200), path
         else:
             viewer.get("/")
             assert viewer.post(url, {"name": "acme-north", "client": "Acme"}).status_code == 403, path
@@ -116,6 +162,8 @@ def test_staff_completes_devices_but_does_not_manage_agents(console):
     staff.get("/agents")
     assert staff.post("/agents/revoke", {"name": "globex-main"}).status_code == 403
     assert staff.post("/agents/new", {"name": "x", "client": "Acme"}).status_code == 403
+    assert staff.post("/policy/edit", {"level": "global", "document": "{}"}).status_code == 403
+    assert staff.get("/notifications/edit?client=Acme").status_code == 200
 
 
 def test_every_form_needs_the_sessions_csrf_token(console):
@@ -161,7 +209,8 @@ def test_what_printers_send_is_escaped_on_every_page(console):
 
 def test_csv_exports_neutralise_formulas(console):
     admin = logged_in(console, "admin")
-    for path in ("/devices.csv", "/devices/to-complete.csv", "/fleet.csv", "/agents.csv",
+    for path in ("/devices.csv", "/devices/to-complete.csv", "/fleet.csv", "/agents.csv", "/supplies.csv",
+                 "/orders.csv", "/jobs/requests.csv",
                  f"/devices/{console.ids['acme_device']}/supplies.csv", f"/devices/{console.ids['acme_device']}/alarms.csv"):
         answer = admin.get(path)
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv"), path
@@ -193,11 +242,100 @@ def test_device_page_shows_meters_chart_alarms_and_readings(console):
     assert admin.get("/devices/999999").status_code == 404
 
 
-def test_pending_domains_say_so_without_data(console):
+def test_domain_pages_are_wired(console):
     admin = logged_in(console, "admin")
     for path in ("/supplies", "/orders", "/jobs", "/billing", "/notifications", "/policy"):
-        page = admin.get(path).text
-        assert "Not available in this build" in page and "<table" not in page, path
+        page = admin.get(path)
+        assert page.status_code == 200 and "Not available in this build" not in page.text, path
+
+
+def test_supplies_due_with_the_orders_they_caused_and_filters(console):
+    admin = logged_in(console, "admin")
+    [order] = [o for o in csv.DictReader(io.StringIO(admin.get("/orders.csv?client=Initech").text))]
+    supplies = list(csv.DictReader(io.StringIO(admin.get("/supplies.csv?client=Initech").text)))
+    soon = {row["serial"]: row for row in supplies}
+    assert set(soon) == {"PX0000001A", "PX0000002A"}
+    assert float(soon["PX0000001A"]["days_left"]) < 4 < float(soon["PX0000002A"]["days_left"])
+    assert {row["orders"] for row in supplies} == {f"#{order['id']}"}  # one consolidated order for the site
+    page = admin.get("/supplies?days=4").text
+    assert "PX0000001A" in page and "PX0000002A" not in page and f'href="/orders#order-{order["id"]}"' in page
+    level = float(soon["PX0000001A"]["percent"])
+    assert "PX0000001A" not in admin.get(f"/supplies?client=Initech&level={level - 1:.1f}").text
+    assert "PX0000001A" in admin.get(f"/supplies?client=Initech&level={level + 1:.1f}").text
+    assert "needs --client" in admin.get("/supplies?site=HQ").text  # the domain's own one-line error
+
+
+def test_orders_show_lifecycle_and_the_why_escaped(console):
+    admin = logged_in(console, "admin")
+    page = admin.get("/orders?client=Initech").text
+    assert re.search(r'<tr class="order" id="order-\d+">', page) and "PX0000001A" in page
+    assert "&#34;consolidated&#34;" in page or "&quot;consolidated&quot;" in page  # the why as escaped JSON
+    [row] = list(csv.DictReader(io.StringIO(admin.get("/orders.csv?client=Initech").text)))
+    assert json.loads(row["why"])["consolidated"] and row["status"] == re.search(
+        r'class="status state-([a-z_]+)"', page).group(1)
+    assert "No orders." in admin.get("/orders?client=Initech&status=cancelled").text
+
+
+def test_device_chart_has_the_forecast_and_the_overview_days_left(console):
+    admin = logged_in(console, "admin")
+    asset = console.asset_id("PX0000001A")
+    page = admin.get(f"/devices/{asset}").text
+    forecast = re.search(r'<polyline class="forecast" points="([^"]+)"', page).group(1).split()
+    assert float(forecast[-1].split(",")[1]) > float(forecast[0].split(",")[1])  # falls to empty (y grows down)
+    assert '<polygon class="range"' in page
+    [row] = [r for r in csv.DictReader(io.StringIO(admin.get("/supplies.csv?client=Initech").text))
+             if r["serial"] == "PX0000001A"]
+    overview = admin.get("/?client=Initech").text
+    assert f"{row['supply']}: {float(row['days_left']):.1f} d" in overview
+
+
+def test_jobs_page_shows_the_request_queue(console):
+    admin = logged_in(console, "admin")
+    page = admin.get("/jobs").text
+    assert re.search(r'<tr class="request">.*?PX0000002A.*?</tr>', page, re.S)
+    requests_csv = list(csv.DictReader(io.StringIO(admin.get("/jobs/requests.csv").text)))
+    assert [(r["serial"], r["supply"]) for r in requests_csv] == [("PX0000002A", "1.1")]
+    assert admin.get("/jobs.csv").text.startswith("job,status,client")
+
+
+def test_notifications_are_shown_and_edited_with_csrf(console):
+    staff = logged_in(console, "staff")
+    assert "ops@initech.example" in staff.get("/notifications").text
+    form = staff.get("/notifications/edit?client=Initech").text
+    document = json.loads(html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", form, re.S).group(1)))
+    assert document["recipients"] == ["ops@initech.example"] and document["categories"]["agent"]["enabled"] is False
+    document["recipients"].append("<b>x</b>@initech.example")
+    bad = staff.post("/notifications/edit", {"client": "Initech", "document": json.dumps(document)})
+    assert bad.status_code == 400 and "<b>x" not in bad.text
+    document["recipients"][-1] = "stores@initech.example"
+    assert staff.post("/notifications/edit", {"client": "Initech", "document": json.dumps(document)}).status_code == 303
+    assert "stores@initech.example" in staff.get("/notifications").text
+
+
+def test_policy_levels_shown_and_set_by_an_admin(console):
+    admin = logged_in(console, "admin")
+    page = admin.get("/policy").text
+    initech = re.search(r'<tr class="level"><td>client <strong>Initech</strong>.*?</tr>', page, re.S).group(0)
+    assert "&#34;lead_days&#34;: 9" in initech or "&quot;lead_days&quot;: 9" in initech
+    assert admin.post("/policy/edit", {"level": "client", "key": "Initech",
+                                       "document": '{"lead_days": 400}'}).status_code == 400
+    assert admin.post("/policy/edit", {"level": "client", "key": "Initech",
+                                       "document": '{"lead_days": 11}'}).status_code == 303
+    with console.site.engine.connect() as conn:
+        assert policy_store.show(conn, "client", "Initech")["resolved"]["lead_days"] == 11
+
+
+def test_billing_period_report_and_erp_export(console):
+    admin = logged_in(console, "admin")
+    assert "not YYYY-MM" in admin.get("/billing?period=2026-13x").text
+    assert admin.get("/billing.csv?period=bad").status_code == 400
+    page = admin.get(f"/billing?period={PAST}").text
+    assert re.search(rf'<tr class="bill"><td>{PAST}</td>.*?<td>Initech</td>.*?<td>tiered</td>', page, re.S)
+    export = admin.get(f"/billing.csv?period={PAST}")
+    assert export.status_code == 200  # the same file as `billing export` writes
+    assert export.text.splitlines() == console.ids["erp_csv"].splitlines()
+    assert "No bills for" in admin.get("/billing?period=2001-01").text
+
 
 
 def test_devices_to_complete_are_activated_or_deleted_with_the_actor_recorded(console):

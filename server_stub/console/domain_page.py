@@ -1,4 +1,4 @@
-"""What a console page of a domain on another branch declares (see server_stub/console/domains)."""
+"""What a console page of a domain declares (see server_stub/console/domains)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,5 @@ class DomainPage:
     title: str
     shows: str
     domain: str  # the package the functions come from
-    needs: tuple[str, ...]  # the domain functions the page calls (signatures as the page will use them)
-    query: Callable[[Connection, dict[str, str]], dict[str, Any]] | None = None
-    template: str = "pending.html"
+    query: Callable[[Connection, dict[str, str]], dict[str, Any]]  # (conn, the page's filters) -> template context
+    template: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -18,11 +18,21 @@ from starlette.staticfiles import StaticFiles
 from server_stub.assets import registry as asset_registry
 from server_stub.console import device as device_view
 from server_stub.console import overview
-from server_stub.console.chart import supply_chart
+from server_stub.console.chart import ForecastPoint, supply_chart
+from server_stub.billing.export import write_erp_csv
+from server_stub.billing.store import export_entries
+from server_stub.console.domains import billing as billing_page
+from server_stub.console.domains import jobs as jobs_page
+from server_stub.console.domains import orders as orders_page
 from server_stub.console.domains import pages as domain_pages
+from server_stub.console.domains import supplies as supplies_page
 from server_stub.console.export import csv_response
 from server_stub.console.roles import may
-from server_stub.fleet.clients import FleetError, link_agent, list_clients
+from server_stub.fleet.clients import FleetError, get_client, link_agent, list_clients
+from server_stub.notify import settings as notify_settings
+from server_stub.supply import outlook as supply_outlook
+from server_stub.supply import policy_store
+from server_stub.supply.policy import PolicyError
 from server_stub.fleet.devices import list_devices, write_devices_csv
 from server_stub.fleet.state import agent_states
 from server_stub.trust import enrolment as agent_registry
@@ -31,7 +41,11 @@ from server_stub.web.pages import BadForm, NotFound, Page, WebArea
 
 TIMEOUT = timedelta(hours=8)  # a console session unused this long is over
 NOTICES = {"revoked": "Agent revoked: its next upload is refused.", "activated": "Device activated.",
-           "deleted": "Device deleted."}
+           "deleted": "Device deleted.", "policy": "Policy stored.", "notifications": "Notification settings stored."}
+REQUEST_COLUMNS = ("id", "status", "client", "asset_id", "serial", "supply", "source", "requested_by", "comment", "job",
+                   "erp_id", "created_at", "actioned_at", "completed_at")
+INVOICE_COLUMNS = ("number", "client", "period", "amount", "currency", "issued_on", "due_on", "paid", "balance",
+                   "status", "overdue")
 
 
 class _Form(BaseModel):
@@ -48,6 +62,27 @@ class AgentForm(_Form):
 
 class RevokeForm(_Form):
     name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class PolicyForm(_Form):
+    level: Literal["global", "client", "device"]
+    key: Annotated[str, Field(max_length=200)] = ""
+    document: Annotated[str, Field(max_length=60_000)]
+
+
+class NotifyForm(_Form):
+    client: Annotated[str, Field(min_length=1, max_length=200)]
+    document: Annotated[str, Field(max_length=60_000)]
+
+
+def _json_object(text: str) -> dict:
+    try:
+        document = json.loads(text or "{}")
+    except ValueError as exc:
+        raise BadForm(f"document: not JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise BadForm("document: a JSON object {...}")
+    return document
 
 
 def _parse(model: type[_Form], fields: dict[str, str]) -> _Form:
@@ -95,9 +130,11 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
     def fleet(request: Request, client: str | None = None, site: str | None = None, silent: str | None = None,
               page: str | None = None) -> Response:
         def build(conn, _page):
+            devices = overview.device_page(conn, client=client, site=site, not_reporting=bool(silent),
+                                           page=_page_number(page))
             return {"summaries": overview.site_summaries(conn), "agents": overview.agent_states_by_client(conn),
-                    "devices": overview.device_page(conn, client=client, site=site, not_reporting=bool(silent),
-                                                    page=_page_number(page)),
+                    "devices": devices,
+                    "days_left": supply_outlook.days_left(conn, [d.asset_id for d in devices.lines]),
                     "filters": {k: v for k, v in (("client", client), ("site", site), ("silent", silent)) if v}}
         return view(request, "overview.html", build)
 
@@ -160,7 +197,11 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
             shown = device_view.device(conn, asset_id)
             history = device_view.supply_history(conn, asset_id)
             number = _page_number(readings)
-            return {"device": shown, "charts": [(s, supply_chart(s.points)) for s in history],
+            forecasts = supply_outlook.forecast_lines(conn, asset_id)
+            charts = [(s, supply_chart(s.points, [ForecastPoint(*p) for p in
+                                                  forecasts.get((s.device_index, s.supply_index), [])]))
+                      for s in history]
+            return {"device": shown, "charts": charts,
                     "alarms": device_view.alarms(conn, asset_id),
                     "readings": device_view.raw_readings(conn, asset_id, number), "readings_page": number,
                     "readings_size": device_view.READINGS_PER_PAGE, "label": device_view.supply_label}
@@ -243,11 +284,102 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
     async def new_agent_post(request: Request) -> Response:
         return await run_in_threadpool(posted, request, await area.form(request), do_new_agent, "manage_agents")
 
-    # -- domains on other branches ---------------------------------------------------------------------------
+    # -- domain pages (server_stub/console/domains: each page's query calls the domain's functions) ------------
+    def table_csv(path: str, filename: str, header: tuple[str, ...], rows) -> None:
+        """A CSV of a domain page's table: `rows(conn, filters)` -> rows in `header`'s order."""
+        @app.get(path, include_in_schema=False)
+        def export(request: Request) -> Response:
+            return view(request, "", lambda conn, _page: csv_response(
+                filename, header, rows(conn, dict(request.query_params))))
+
+    table_csv("/supplies.csv", "supplies.csv",
+              ("asset_id", "client", "site", "serial", "model", "supply", "part_number", "percent", "days_left",
+               "pages_left", "empty_on", "empty_earliest", "empty_latest", "method", "orders"),
+              lambda conn, f: [(s.asset_id, s.client, s.site, s.serial, s.model, s.supply, s.part_number, s.percent,
+                                s.days_left, s.pages_left, s.empty_on, s.empty_earliest, s.empty_latest, s.method,
+                                " ".join(f"#{n}" for n in q["orders"].get((s.asset_id, s.supply), [])))
+                               for q in [supplies_page.query(conn, f)] for s in q["supplies"]])
+    table_csv("/orders.csv", "orders.csv",
+              ("id", "client", "site", "status", "kind", "rule", "placed_at", "shipped_at", "delivered_at",
+               "closed_at", "lines", "why"),
+              lambda conn, f: [(o["id"], o["client"], o["site"], o["status"], o["kind"], o["rule"], o["placed_at"],
+                                o["shipped_at"], o["delivered_at"], o["closed_at"],
+                                "; ".join(f"{ln['quantity']} x {ln['supply']} {ln['device']} ({ln['reason']})"
+                                          for ln in o["lines"]), json.dumps(o["why"], sort_keys=True))
+                               for o in orders_page.rows(conn, f)])
+    table_csv("/jobs.csv", "jobs.csv",
+              ("job", "status", "client", "contract", "asset_id", "serial", "model", "lines", "created_at",
+               "updated_at"),
+              lambda conn, f: [tuple(j[k] for k in ("job", "status", "client", "contract", "asset_id", "serial",
+                                                    "model", "lines", "created_at", "updated_at"))
+                               for j in jobs_page.query(conn, f)["jobs"]])
+    table_csv("/jobs/requests.csv", "requests.csv", REQUEST_COLUMNS,
+              lambda conn, f: [tuple(r[k] for k in REQUEST_COLUMNS) for r in jobs_page.query(conn, f)["requests"]])
+    table_csv("/billing/invoices.csv", "invoices.csv", INVOICE_COLUMNS,
+              lambda conn, f: [tuple(i[k] for k in INVOICE_COLUMNS)
+                               for i in billing_page.query(conn, f)["invoices"]])
+
+    @app.get("/billing.csv", include_in_schema=False)
+    def billing_csv(request: Request, period: str | None = None) -> Response:
+        def build(conn, _page):
+            chosen, error = billing_page.period_of(period)
+            if error:
+                raise BadForm(error)
+            stream = io.StringIO(newline="")
+            write_erp_csv(stream, export_entries(conn, chosen))
+            return Response(stream.getvalue(), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="billing-{chosen}.csv"'})
+        return view(request, "", build)
+
+    @app.get("/policy/edit", include_in_schema=False)
+    def policy_edit(request: Request, level: str = "global", key: str = "") -> Response:
+        def build(conn, _page):
+            if level not in ("global", "client", "device"):
+                raise NotFound()
+            return {"level": level, "key": key,
+                    "document": json.dumps(policy_store.show(conn, level, key or None)["stored"], indent=1),
+                    "error": None}
+        return view(request, "policy_edit.html", build, right="set_policy")
+
+    def do_policy(request: Request, conn, page, fields) -> Response:
+        form = _parse(PolicyForm, fields)
+        try:
+            policy_store.set_level(conn, form.level, form.key, _json_object(form.document))
+        except PolicyError as exc:
+            raise BadForm(str(exc)) from None
+        return area.redirect(request, "/policy?notice=policy")
+
+    @app.post("/policy/edit", include_in_schema=False)
+    async def policy_post(request: Request) -> Response:
+        return await run_in_threadpool(posted, request, await area.form(request), do_policy, "set_policy")
+
+    @app.get("/notifications/edit", include_in_schema=False)
+    def notify_edit(request: Request, client: str = "") -> Response:
+        def build(conn, _page):
+            try:
+                found = get_client(conn, client)
+            except FleetError:
+                raise NotFound() from None
+            stored = notify_settings.load(conn, found.id) or notify_settings.NotifySettings()
+            return {"client": found.name, "document": json.dumps(stored.model_dump(mode="json"), indent=1)}
+        return view(request, "notifications_edit.html", build, right="set_notifications")
+
+    def do_notify(request: Request, conn, page, fields) -> Response:
+        form = _parse(NotifyForm, fields)
+        try:
+            notify_settings.store(conn, get_client(conn, form.client).id, _json_object(form.document))
+        except (FleetError, notify_settings.NotifyError) as exc:
+            raise BadForm(str(exc)) from None
+        return area.redirect(request, "/notifications?notice=notifications")
+
+    @app.post("/notifications/edit", include_in_schema=False)
+    async def notify_post(request: Request) -> Response:
+        return await run_in_threadpool(posted, request, await area.form(request), do_notify, "set_notifications")
+
     def domain_route(domain):
         def domain_page(request: Request) -> Response:
-            return view(request, domain.template, lambda conn, _page: {"domain": domain} | (
-                domain.query(conn, dict(request.query_params)) if domain.query else {}))
+            return view(request, domain.template, lambda conn, _page: {"domain": domain} | domain.query(
+                conn, dict(request.query_params)))
         return domain_page
 
     for domain in domain_pages():

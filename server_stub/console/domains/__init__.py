@@ -1,8 +1,7 @@
-"""Console pages of domains being built on other branches. Each module holds one DomainPage: its address,
-title, what it will show and the domain functions it needs. While `query` is None the page says plainly that
-the domain is not available in this build (no sample data). Wiring a domain later: set `query` to a function
-(conn, filters) -> the template's context and add the page's template (`template`); the route, navigation,
-access control and tests already cover it."""
+"""Console pages of the supply, jobs, billing and notification domains. Each module holds one DomainPage: its
+address, title, what it shows and its `query` (conn, filters) -> the template's context, which calls the
+functions the domain's CLI commands call (no SQL of its own). The route, navigation and access control come
+from server_stub.console.routes; CSV exports and edit forms are declared there."""
 
 from __future__ import annotations
 
