@@ -18,7 +18,7 @@ from agent.certs.enroll import enrol
 from agent.certs.store import CertStore
 from agent.outbox import Outbox
 from fleetmeter_contract.reading import validate_wire
-from server_stub.ingest.identity import device_key
+from server_stub.assets.identity import asset_key
 from peers import Simulator
 from trust_peers import Site, environment
 
@@ -50,7 +50,7 @@ QUIET = {"schedules": {"alerts": {"enabled": False}, "supplies": {"enabled": Fal
 def reading_key(document: dict) -> tuple[str, datetime]:
     """A queued reading's idempotency key as the server computes it: (device_key, collected_at)."""
     reading = validate_wire(json.dumps(document))
-    return device_key(reading), reading.collected_at
+    return asset_key(reading), reading.collected_at
 
 
 class AgentProcess:
