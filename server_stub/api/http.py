@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from server_stub.api.models import Problem
@@ -21,6 +22,24 @@ ERRORS = {status: {"model": Problem} for status in (400, 401, 403, 409, 413, 429
 
 def too_large(max_body: int) -> JSONResponse:
     return problem(413, "body too large", f"at most {max_body} bytes per request")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_capped(request: Request, cap: int) -> bytes:
+    """A route's own, smaller cap on its body (the web forms), declared or streamed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise BodyTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def rate_limited(detail: str, retry_after: int) -> JSONResponse:
