@@ -126,6 +126,7 @@ class Supply(_Part):
     level: Level | None
     max_capacity: Level | None
     percent: Annotated[float, Field(ge=0, le=100)] | None
+    pages_remaining: Count | None = None  # pages the printer estimates are left (a vendor record), else null
     state: Text
     part_number: Text | None = None
     serial: Text | None = None

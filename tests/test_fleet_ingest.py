@@ -161,3 +161,19 @@ def test_listing_built_by_the_database_equals_the_rows(engine):
         assert json.loads(devices_json(conn)) == {"devices": rows}
         assert json.loads(devices_json(conn, client="Globex"))["devices"] == [r for r in rows if r["client"] == "Globex"]
     assert len(rows) == 3 and rows[0]["latest_reading_at"] == "2026-11-01T08:00:00Z"
+
+
+def test_supply_pages_remaining_is_kept_and_validated(engine):
+    """A supply's `pages_remaining` (Brother's remaining-pages records) reaches its observation; a supply
+    without it stays null (unknown); a negative count is refused at the boundary."""
+    agent = add_agent(engine, "a", "Acme")
+    doc = reading("E78999K1N654321", manufacturer="Brother")
+    doc["supplies"][0]["pages_remaining"] = 2600
+    ingest(engine, agent, [doc])
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(supply_observations.c.supply_index,
+                                          supply_observations.c.pages_remaining)).all())
+    assert stored == {1: 2600, 2: None}
+    doc["supplies"][0]["pages_remaining"] = -1
+    with pytest.raises(ValueError, match="pages_remaining"):
+        ingest(engine, agent, [doc])

@@ -18,8 +18,8 @@ IDENTITY_KEYS = {"serial", "manufacturer", "model", "sys_descr", "sys_object_id"
                  "location", "contact", "uptime_s"}
 COUNTER_KEYS = {"total", "mono", "color", "print_mono", "print_color", "copy_mono", "copy_color", "scan", "fax",
                 "duplex", "large_mono", "large_color"}
-SUPPLY_KEYS = {"index", "description", "type", "color", "class", "unit", "level", "max_capacity", "percent", "state",
-               "part_number", "serial"}
+SUPPLY_KEYS = {"index", "description", "type", "color", "class", "unit", "level", "max_capacity", "percent",
+               "pages_remaining", "state", "part_number", "serial"}
 
 
 def agent(env, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:

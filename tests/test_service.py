@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+from agent.network.devices import normalise_serial
+from agent.network.known_devices import KnownDevices
 from agent.scheduler.config import merge
 from agent.scheduler.control import request
 from server_stub.fleet import remote_config as agent_config
@@ -144,6 +146,17 @@ def test_remote_configuration_scan_now_and_states(site, sim, tmp_path):
     assert mine["state"] == "enrolled" and mine["connection"] == "connected"
     assert [p["part"] for p in mine["parts"]] == ["network"]
     assert agent.stop() == 0
+
+    # the service's discovery recorded the printers' identities in the known-devices store, as `discover` does
+    store = KnownDevices(data / "known_devices.sqlite")
+    try:
+        known = {d.serial: d for d in store.all()}
+    finally:
+        store.close()
+    for host, device in zip(HOSTS, DEVICES[:3]):
+        row = known[normalise_serial(manifest_entry(device)["expected"]["serial"])]
+        assert (row.address, row.port, row.is_printer) == (host, sim.port, True), row
+        assert row.credential is not None and device not in row.credential  # described, never the secret
 
     # secrets: not in the log, not readable in the sealed configuration cache
     sealed = (data / "remote-config.sealed").read_bytes()

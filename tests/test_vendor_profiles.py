@@ -96,6 +96,29 @@ def test_made_up_recordings(name, own_readings):
         assert not counter_warnings
 
 
+def _recorded_records(name: str, oid: str) -> dict[int, int]:
+    """{code: value} of a record string in the recording, decoded here from Brother's documented format
+    (7-byte records <code> 0x01 0x04 <4-byte big-endian value>, ended by 0xFF), not by the agent's decoder."""
+    line = next(l for l in (RECORDINGS / f"{name}.snmprec").read_text().splitlines() if l.startswith(oid + "|"))
+    data = bytes.fromhex(line.split("|")[2])
+    assert data[-1] == 0xFF and (len(data) - 1) % 7 == 0, "the recording follows the documented format"
+    return {data[i]: int.from_bytes(data[i + 3:i + 7], "big") for i in range(0, len(data) - 1, 7)
+            if data[i + 1:i + 3] == b"\x01\x04"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in OWN if "pages_remaining" in OWN[n]))
+def test_remaining_pages_records_land_on_their_supplies(name, own_readings):
+    """Brother's remaining-pages block: each record's value becomes `pages_remaining` of the supply the
+    manifest names; supplies without a record keep null (unknown), and the wire document carries it."""
+    expected = OWN[name]["pages_remaining"]
+    recorded = _recorded_records(name, expected["block"])
+    supplies = {str(s.index): s for s in own_readings[name].supplies}
+    for index, code in expected["supplies"].items():
+        want = None if code is None else recorded[int(code, 16)]
+        assert supplies[index].pages_remaining == want, (index, code)
+        assert supplies[index].to_json()["pages_remaining"] == want
+
+
 def test_pwg_probe_costs_no_request_on_devices_without_it(own_readings):
     """The PWG key column rides in the first GETBULK: a device without it answers in 2 requests."""
     assert own_readings["kyocera_taskalfa"].stats.pdus == 2
@@ -119,6 +142,7 @@ BROTHER = (PROFILE_DIR / "brother.toml").read_text()
 
 @pytest.mark.parametrize("change, message", [
     (lambda t: t.replace("[identity]", "[identiy]"), "brother.toml: identiy: unknown key"),
+    (lambda t: t.replace("pages_of = 0x6b", "pages_of = 0x6e"), "brother.toml: (top level): record 0x73: pages_of 0x6e is no supply"),
     (lambda t: t.replace("enterprises =", "enterprize ="), "brother.toml: match.enterprize: unknown key"),
     (lambda t: t.replace('manufacturer = "Brother"', 'manufacturer = "Brother"\nmodel_prefix = ["x"]'),
      "brother.toml: model_prefix: unknown key"),

@@ -16,7 +16,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.network.devices import Found, normalise_serial
+from agent.network.devices import Found, merge_findings, normalise_serial
 from agent.snmp.credentials import Credentials
 from agent.snmp.fleet import Target
 from fleetmeter_contract.reading import utc_now_iso
@@ -73,6 +73,19 @@ class KnownDevices:
 
     def close(self) -> None:
         self.db.close()
+
+    def record_findings(self, findings: list[Found]) -> tuple[list[Found], set[int], dict[str, str]]:
+        """A discovery's findings (the `discover` command's and the service's alike): merged into devices and
+        each recorded. Returns (the devices, their ids, {new address: previous address} of those that moved)."""
+        devices = merge_findings(findings)
+        found_ids: set[int] = set()
+        moved: dict[str, str] = {}
+        for device in devices:
+            device_id, moved_from = self.record(device)
+            found_ids.add(device_id)
+            if moved_from:
+                moved[device.address] = moved_from
+        return devices, found_ids, moved
 
     def record(self, found: Found, seen_at: str | None = None) -> tuple[int, str | None]:
         """Insert or update the device; returns (its id, the address it moved from or None)."""

@@ -1,5 +1,5 @@
 """A discovery run: the SNMP sweep plus the other sources, merged into devices, recorded in the
-known-devices store. Data flows one way: sources -> findings -> `merge_findings` -> store -> result.
+known-devices store. Data flows one way: sources -> findings -> `KnownDevices.record_findings` (merge, record) -> result.
 
 Addresses that mDNS or the neighbour table name are swept too, even outside the targets (that is how
 they find printers a sweep of the given ranges misses), but never when an exclusion covers them.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
-from agent.network.devices import Found, merge_findings
+from agent.network.devices import Found
 from agent.network.known_devices import KnownDevice, KnownDevices
 from agent.network.sweep import Sweep, SweepSettings, SweepStats, settings_json
 from agent.snmp.client import SnmpClient
@@ -69,14 +69,7 @@ async def discover(targets: TargetSet, settings: SweepSettings, store: KnownDevi
     findings += await _service_findings(services, {f.address for f in findings if f.is_printer}, sources)
     for finding in findings:
         finding.identity.mac = finding.identity.mac or sources.neighbours.get(finding.address)
-    devices = merge_findings(findings)
-    found_ids: set[int] = set()
-    moved: dict[str, str] = {}
-    for device in devices:
-        device_id, moved_from = store.record(device)
-        found_ids.add(device_id)
-        if moved_from:
-            moved[device.address] = moved_from
+    devices, found_ids, moved = store.record_findings(findings)
     stats = sweep.stats.to_json()
     stats.update(devices=len(devices), duplicates_merged=len(findings) - len(devices),
                  mdns_services=len(services), neighbours=len(sources.neighbours), extra_addresses=len(extra),

@@ -89,13 +89,15 @@ class KeyedRows:
 
 @dataclass(frozen=True)
 class Record:
-    """What one record code of a vendor's record string means: a supply's remaining life, or a meter."""
+    """What one record code of a vendor's record string means: a supply's remaining life, a meter, or the
+    remaining pages of the supply whose record code is `pages_of`."""
 
     code: int
     type: str | None = None  # supply type (toner, drum, transfer, fuser, maintenance_kit, ...)
     color: str | None = None
     description: str | None = None
     meter: str | None = None
+    pages_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -337,7 +339,7 @@ def load_profile(path: Path, resolve: Callable[[str], str] | None = None) -> Pro
         counters=parse_meters(data.get("counters", {}), f"{where} counters"),
         supply_quirks=quirks,
         record_blocks=tuple(RecordBlock(b.oid.lstrip("."), b.full, tuple(
-            Record(r.code, r.type, r.color, r.description, r.meter) for r in b.records)) for b in spec.record_blocks),
+            Record(r.code, r.type, r.color, r.description, r.meter, r.pages_of) for r in b.records)) for b in spec.record_blocks),
         printer_object_ids=tuple(o.lstrip(".") for o in spec.discovery.printer_object_ids),
         printer_sys_descr=tuple(re.compile(p, re.I) for p in spec.discovery.printer_sys_descr),
     )

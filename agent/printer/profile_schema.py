@@ -86,11 +86,12 @@ class RecordSpec(_Table):
     color: str | None = None
     description: str | None = None
     meter: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = None
+    pages_of: Annotated[int, Field(ge=0, le=255)] | None = None  # remaining pages of the supply record with this code
 
     @model_validator(mode="after")
     def _one_meaning(self) -> RecordSpec:
-        if (self.type is None) == (self.meter is None):
-            raise ValueError(f"record 0x{self.code:02x}: give exactly one of type (a supply) or meter")
+        if sum(x is not None for x in (self.type, self.meter, self.pages_of)) != 1:
+            raise ValueError(f"record 0x{self.code:02x}: give exactly one of type (a supply), meter or pages_of")
         return self
 
 
@@ -110,6 +111,15 @@ class ProfileFile(_Table):
     counters: dict[str, Any] = {}
     discovery: Discovery = Discovery()
     record_blocks: list[RecordBlockSpec] = []
+
+    @model_validator(mode="after")
+    def _pages_of_a_supply(self) -> ProfileFile:
+        supplies = {r.code for b in self.record_blocks for r in b.records if r.type is not None}
+        for block in self.record_blocks:
+            for record in block.records:
+                if record.pages_of is not None and record.pages_of not in supplies:
+                    raise ValueError(f"record 0x{record.code:02x}: pages_of 0x{record.pages_of:02x} is no supply record")
+        return self
 
 
 def first_error(exc: ValidationError) -> str:

@@ -4,7 +4,7 @@ its private MIB as one OctetString of records, e.g. Brother's maintenance and co
 Format: records ``<code:1 byte> <flag:1 byte> <length:1 byte> <value:length bytes, big-endian>`` one
 after another, ended by 0xFF (or by the end of the string). What each code means is data in the
 profile; this module only decodes the bytes and turns records into `RawSupply` rows and counter
-candidates. The rules for both stay where they are: `agent.printer.supplies` (a supply record's level
+candidates (a ``pages_of`` record gives the remaining pages of the supply record it names). The rules for both stay where they are: `agent.printer.supplies` (a supply record's level
 is its value, its maximum the block's ``full``) and `agent.printer.counters` (origin ``vendor:<profile>``).
 
 Supplies read from records replace the Printer-MIB rows of the same type and colour (a Printer-MIB row
@@ -61,6 +61,12 @@ def block_records(profile: Profile, cells: Mapping[str, object],
 
 
 def record_supplies(blocks: Iterable[tuple[RecordBlock, dict[int, int]]]) -> list[RawSupply]:
+    blocks = list(blocks)
+    pages: dict[int, int] = {}  # supply record code -> remaining pages (a `pages_of` record, first one wins)
+    for block, records in blocks:
+        for record in block.records:
+            if record.pages_of is not None and record.code in records:
+                pages.setdefault(record.pages_of, records[record.code])
     rows = []
     for block, records in blocks:
         for record in block.records:
@@ -69,7 +75,8 @@ def record_supplies(blocks: Iterable[tuple[RecordBlock, dict[int, int]]]) -> lis
             rows.append(RawSupply(device_index=1, index=RECORD_INDEX_BASE + record.code,
                                   description=record.description, kind=record.type, colorant=record.color,
                                   class_code=4 if record.type == "waste_toner" else 3, unit_code=PERCENT_UNIT,
-                                  max_capacity=block.full, level=records[record.code]))
+                                  max_capacity=block.full, level=records[record.code],
+                                  pages_remaining=pages.get(record.code)))
     return rows
 
 

@@ -150,6 +150,7 @@ class RawSupply:
     part_number: str | None = None  # when the profile found one in the description
     serial: str | None = None
     kind: str | None = None  # the normalised type, when the source names it (a vendor record)
+    pages_remaining: int | None = None  # the printer's own estimate of pages left (a vendor record)
 
 
 def supply_type(type_code: int | None, description: str | None) -> str:
@@ -236,6 +237,7 @@ def build_supply(raw: RawSupply, quirks: SupplyQuirks = NO_QUIRKS, low_percent: 
         level=raw.level,
         max_capacity=raw.max_capacity,
         percent=percent,
+        pages_remaining=raw.pages_remaining,
         state=state,
         part_number=raw.part_number or quirks.part_number(raw.description),
         serial=raw.serial,

@@ -104,7 +104,7 @@ class Jobs:
         options = ScanOptions(config.timeout, config.retries, config.concurrency, config.exclude)
         targets: dict[tuple[str, int], Target] = {}
         for group in config.ranges:
-            for target in await self.discover(group.entries, group.credentials, options):
+            for target in await self.discover(group.entries, group.credentials, options, self.known):
                 targets.setdefault((target.host, target.port), target)
         self.known.save(list(targets.values()), config.credentials)
         entries = sum(len(group.entries) for group in config.ranges)

@@ -1,9 +1,12 @@
 """Which devices the inspections read: the configured ranges turned into SNMP targets.
 
-The scheduler only knows the `Discover` signature: ranges and credentials in, answering targets (each with
-the credential that worked) out. `sweep_printers` implements it with the network discovery's SNMP sweep
-(agent/network/sweep.py: rate-limited, one probe per address and credential, printers only);
-`probe_configured` is the plain variant that keeps every answering address (used by bench/fleet.py). The
+The scheduler only knows the `Discover` signature: ranges, credentials and the known-devices store in,
+answering targets (each with the credential that worked) out. `sweep_printers` implements it with the network
+discovery's SNMP sweep (agent/network/sweep.py: rate-limited, one probe per address and credential, printers
+only) and records every device it found in the store as `fleetmeter-agent discover` does (one code path:
+`KnownDevices.record_findings`);
+`probe_configured` is the plain variant that keeps every answering address and reads no identity, so records
+nothing (used by bench/fleet.py). The
 last result is kept in the known-devices store (agent/network/known_devices.py) so a restart inspects at once.
 """
 
@@ -13,6 +16,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from agent.network.devices import Found
+from agent.network.known_devices import KnownDevices
 from agent.snmp.client import SnmpClient, SnmpError
 from agent.snmp.credentials import Credentials
 from agent.snmp.fleet import Target
@@ -32,11 +37,11 @@ class ScanOptions:
         return TargetSet.parse(self.exclude) if self.exclude else None
 
 
-Discover = Callable[[Sequence[str], Sequence[Credentials], ScanOptions], Awaitable[list[Target]]]
+Discover = Callable[[Sequence[str], Sequence[Credentials], ScanOptions, KnownDevices], Awaitable[list[Target]]]
 
 
 async def probe_configured(ranges: Sequence[str], credentials: Sequence[Credentials],
-                           options: ScanOptions) -> list[Target]:
+                           options: ScanOptions, store: KnownDevices | None = None) -> list[Target]:
     """Every configured address that answers SNMP, with the first credential it answers to."""
     excluded = options.excluded()
     addresses = list(dict.fromkeys(address for entry in ranges for address in expand(entry, excluded)))
@@ -62,9 +67,10 @@ async def probe_configured(ranges: Sequence[str], credentials: Sequence[Credenti
 
 
 async def sweep_printers(ranges: Sequence[str], credentials: Sequence[Credentials],
-                         options: ScanOptions) -> list[Target]:
+                         options: ScanOptions, store: KnownDevices | None = None) -> list[Target]:
     """The printers in the configured ranges, found by the discovery sweep, each with the credential
-    that answered; other devices (switches, PCs) are not inspected."""
+    that answered; other devices (switches, PCs) are not inspected. Every device found is recorded in
+    `store` (identity, address, credential), as the `discover` command records it."""
     from agent.network.sweep import Sweep, SweepSettings
 
     by_port: dict[int, list[str]] = {}
@@ -74,16 +80,20 @@ async def sweep_printers(ranges: Sequence[str], credentials: Sequence[Credential
             by_port.setdefault(port, []).append(address)
     by_description = {c.describe(): c for c in credentials}
     client = SnmpClient()
-    targets: list[Target] = []
+    findings: list[Found] = []
     try:
         for port, addresses in by_port.items():
             unique = list(dict.fromkeys(addresses))
             settings = SweepSettings(credentials=tuple(credentials), ports=(port,), timeout=options.timeout,
                                      retries=options.retries, concurrency=options.concurrency)
-            for found in await Sweep(client, settings).run(unique, len(unique)):
-                credential = by_description.get(found.credential or "")
-                if found.is_printer and credential is not None:
-                    targets.append(Target(found.address, found.port, credential))
+            findings += await Sweep(client, settings).run(unique, len(unique))
     finally:
         client.close()
+    if store is not None:
+        store.record_findings(findings)
+    targets = []
+    for found in findings:
+        credential = by_description.get(found.credential or "")
+        if found.is_printer and credential is not None:
+            targets.append(Target(found.address, found.port, credential))
     return targets

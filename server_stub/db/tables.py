@@ -304,6 +304,7 @@ supply_observations = Table(
     Column("percent", Float),
     Column("state", String(32)),
     Column("reading_id", Id),
+    Column("pages_remaining", BigInteger),  # the printer's estimate of pages left (null: it did not say)
     PrimaryKeyConstraint("asset_id", "device_index", "supply_index", "observed_at"),
 )
 

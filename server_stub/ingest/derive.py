@@ -146,7 +146,8 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                         "supply_serial": supply.serial and supply.serial[:255],
                         "supply_class": supply.class_ and supply.class_[:32], "unit": supply.unit and supply.unit[:64],
                         "level": supply.level, "max_capacity": supply.max_capacity, "percent": supply.percent,
-                        "state": supply.state[:32], "reading_id": row.reading_id})
+                        "state": supply.state[:32], "reading_id": row.reading_id,
+                        "pages_remaining": supply.pages_remaining})
                     if previous is None or at >= previous[1]:
                         supplies[key] = (values, at)
                         supplies_changed = True
@@ -202,7 +203,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
 METER_COLUMNS = ("asset_id", "meter", "read_at", "value", "source_oid", "origin", "reading_id")
 OBSERVATION_COLUMNS = ("asset_id", "device_index", "supply_index", "observed_at", "type", "color", "description",
                        "part_number", "supply_serial", "supply_class", "unit", "level", "max_capacity", "percent",
-                       "state", "reading_id")
+                       "state", "reading_id", "pages_remaining")
 OPENED_COLUMNS = ("asset_id", "code", "severity", "description", "opened_at", "opened_reading_id")
 LATEST_COLUMNS = ("asset_id", "collected_at", "reading_id", "agent_id", "address", "readings", "counters",
                   "supplies", "alerts", "status", "updated_at")
