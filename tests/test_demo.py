@@ -50,6 +50,15 @@ def test_demo_runs_until_ctrl_c_and_leaves_no_process(tmp_path, short_home):
         with requests.Session() as http:
             http.trust_env = False
             scraped = http.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+            # the console login the demo printed opens the console
+            login, password = re.search(r"users add (\S+) --role admin\n  password: (\S+)", text).groups()
+            token = re.search(r'name="csrf" value="([^"]*)"', http.get(f"http://127.0.0.1:{port}/login",
+                                                                      timeout=30).text).group(1)
+            answer = http.post(f"http://127.0.0.1:{port}/login", data={"csrf": token, "email": login,
+                                                                      "password": password},
+                               allow_redirects=False, timeout=30)
+            assert answer.status_code == 303, answer.text[-500:]
+            assert "Demo Customer Ltd" in http.get(f"http://127.0.0.1:{port}/", timeout=30).text
         samples = {(s.name, tuple(s.labels.items())): s.value
                    for family in text_string_to_metric_families(scraped) for s in family.samples}
         history = sum(1 for _ in (short_home / "history.jsonl").open())

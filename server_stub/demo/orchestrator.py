@@ -53,6 +53,7 @@ class Demo:
     once: bool
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     printers: list[dict] = field(default_factory=list)  # fleetmeter-sim's --list-json devices
+    login: str | None = None  # the console password made by the "console login" step
     history_start: date | None = None
 
     @property
@@ -239,6 +240,17 @@ def start_agents(demo: Demo) -> None:
             demo.run("fleetmeter-agent", "scan-now", job, "--wait", "--timeout", "120", home=demo.site_home(site))
 
 
+DEMO_LOGIN = "dealer@demo.example"
+
+
+def console_login(demo: Demo) -> None:
+    """dealer: a console login (an admin; its random password is printed once)"""
+    created = json.loads(demo.run("fleetmeter-server", "users", "add", DEMO_LOGIN, "--role", "admin", "--json",
+                                  show=False))
+    demo.login = created["password"]
+    print(f"$ fleetmeter-server users add {DEMO_LOGIN} --role admin\n  password: {demo.login}")
+
+
 def show_fleet(demo: Demo) -> None:
     """dealer: what the server holds"""
     demo.run("fleetmeter-server", "agents", "list")
@@ -248,9 +260,12 @@ def show_fleet(demo: Demo) -> None:
 def where_to_look(demo: Demo) -> None:
     """what to look at"""
     print(f"""
+  console:  {demo.url}/   log in as {DEMO_LOGIN} with the password above: the fleet, a device's supply
+            chart with its forecast, supplies due, orders, jobs, billing, agents (revoke, new key)
   server:   {demo.url}   (API docs {demo.url}/docs, metrics {demo.url}/metrics)
   state:    {demo.home}   (logs: server.log, printers.log, agent-north.log, agent-south.log)
-  commands: FLEETMETER_HOME={demo.home} fleetmeter-server agents list | devices list | alerts list
+  commands: FLEETMETER_HOME={demo.home} fleetmeter-server agents list | devices list | supplies list |
+            orders list | jobs list | requests list | alerts list   (the worker refreshes forecasts every minute)
   The agents keep reading the simulated printers every 5 minutes; counters rise and toner falls as they print.""")
 
 
@@ -268,6 +283,7 @@ STEPS: list[Step] = [
     Step("history", import_history),
     Step("accept", accept_printers),
     Step("agent services", start_agents),
+    Step("console login", console_login),
     Step("fleet", show_fleet),
     Step("where to look", where_to_look),
 ]
