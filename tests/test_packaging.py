@@ -41,7 +41,7 @@ def test_wheel_and_sdist_carry_the_package_data(dist):
     wheel = next(dist.glob("fleetmeter-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("server_stub/db/migrations/script.py.mako", "server_stub/db/migrations/env.py",
-                   "server_stub/db/migrations/versions/0010_metrics.py", "fleetmeter_sim/models.toml",
+                   "server_stub/db/migrations/versions/0011_metrics.py", "fleetmeter_sim/models.toml",
                    "fleetmeter_sim/devices/demo-color-mfp.snmprec", "agent/install/fleetmeter-agent.service"):
         assert needed in names, needed
     assert any(n.startswith("agent/printer/profiles/") and n.endswith(".toml") for n in names)
