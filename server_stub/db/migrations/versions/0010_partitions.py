@@ -7,7 +7,7 @@ primary key becomes (id, collected_at) (a partitioned table's keys include the p
 sequence is kept. SQLite: nothing to do (plain tables; retention deletes rows).
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from server_stub.db.engine import utcnow
 from server_stub.db.partitions import MONTHS_AHEAD, PARTITIONED, create_month, month_of, next_month
 
 revision = '0010'
-down_revision = '0009'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

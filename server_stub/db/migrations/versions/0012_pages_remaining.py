@@ -1,7 +1,7 @@
 """supply observations keep the printer's remaining-pages estimate (reading supplies[].pages_remaining)
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0009
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0011'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
