@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from server_stub.billing import invoices as inv
@@ -43,6 +43,17 @@ class BillingError(ValueError):
 
 def client_id(conn: Connection, name: str) -> int:
     found = conn.execute(select(clients.c.id).where(clients.c.name == name)).scalar()
+    if found is None:
+        raise BillingError(f"no client named {name!r}; see: fleetmeter-server clients list")
+    return found
+
+
+def locked_client_id(conn: Connection, name: str) -> int:
+    """client_id, with the client's row locked for the rest of the transaction: the first statement of a billing
+    run, so runs for one client queue (PostgreSQL row lock; on SQLite the write lock, taken before anything is
+    read, so a second run never works from a stale snapshot) and the later one finds the stored bill."""
+    found = conn.execute(update(clients).where(clients.c.name == name).values(name=clients.c.name)
+                         .returning(clients.c.id)).scalar()
     if found is None:
         raise BillingError(f"no client named {name!r}; see: fleetmeter-server clients list")
     return found

@@ -236,7 +236,7 @@ def cmd_run(args) -> int:
     try:
         with engine.begin() as conn:
             # Deliveries for per-consumable billing come from orders/jobs, not built yet: none are passed.
-            result = store.run_bill(conn, store.client_id(conn, args.client), args.period, utcnow(),
+            result = store.run_bill(conn, store.locked_client_id(conn, args.client), args.period, utcnow(),
                                     estimate=args.estimate, deliveries=[], actor=_actor())
     except REFUSED as exc:
         raise _refused("billing run", exc) from None
