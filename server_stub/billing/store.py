@@ -31,8 +31,8 @@ from server_stub.billing.reads import (DEFAULT_LOOKBACK, DEFAULT_WINDOW, METERS,
 from server_stub.billing.rules import Bill, ConsumableLine, Delivery, Device, MeterCharge, bill_for_period
 from server_stub.billing.tables import (billing_approvals, billing_plans, billing_reads, bills, invoices,
                                         manual_reads, meter_breaks, payments)
-from server_stub.db.engine import upsert_insert, utcnow
-from server_stub.db.tables import assets, clients, meter_reads, readings, sites
+from server_stub.db.engine import upsert_insert
+from server_stub.db.tables import assets, clients, meter_reads, readings
 
 
 class BillingError(ValueError):

@@ -25,7 +25,7 @@ from server_stub.billing import store
 from server_stub.billing.export import write_erp_csv
 from server_stub.billing.invoices import PaymentError
 from server_stub.billing.periods import Period
-from server_stub.billing.plans import PlanError, load_plan_file, plan_for_period
+from server_stub.billing.plans import PlanError, load_plan_file
 from server_stub.billing.reads import METERS, CounterBreak
 from server_stub.cli.common import CliError, print_table, printable, ready_engine
 from server_stub.db.engine import utcnow

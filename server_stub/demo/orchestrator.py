@@ -14,7 +14,6 @@ holds and exits 0 (for CI).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
