@@ -2,7 +2,7 @@
 production ingest path. Expected amounts are worked out here from the plans' numbers.
 
 Plans for past periods are set with `store_plan(..., now=<a date in that period>)`, as a dealer would have set
-them then (`billing plan set` itself applies from the current period, which cannot be billed yet)."""
+them then; `billing plan set --from` is tested in test_billing_deliveries.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import server_stub.billing
 from billing_peers import Home, at, reading, tiered
 from server_stub.billing import store
 from server_stub.billing.plans import load_plan, load_plan_file
-from server_stub.billing.rules import Delivery
 from server_stub.billing.tables import billing_reads, bills
 from trust_peers import DATABASES, Database
 
@@ -225,20 +224,7 @@ def test_each_billing_model_on_a_small_fleet(home):
     simple_ids = {r["asset"] for r in rows}
     assert len(simple_ids) == 2 and sorted(r["meter"] for r in rows) == ["color", "color", "mono", "mono"]
     assert sum(D(r["amount"]) for r in rows) == sum(v.quantize(D("0.01")) for v in MODELS["simple"][1](mono, color).values())
-
-    client = "model-consumable"   # deliveries come from orders/jobs; passed in directly until those exist
-    home.import_readings(client, [reading("K1", "2026-02-28T12:00", mono=1), reading("K1", "2026-03-31T12:00", mono=9)])
-    ids = home.activate_all(client)
-    plan_as_of(home, client, load_plan('type = "consumable"\ncurrency = "EUR"\n[[consumables.prices]]\npart_number = "842311"\n'
-                                       'price = "89.00"\n[[consumables.prices]]\ntype = "toner"\ncolor = "cyan"\nprice = "75"\n',
-                                       "toml"), "2026-03-02T00:00")
-    deliveries = [Delivery(ids["K1"], at("2026-03-05T10:00"), 2, part_number="842311"),
-                  Delivery(ids["K1"], at("2026-03-20T10:00"), 1, type="toner", color="cyan"),
-                  Delivery(ids["K1"], at("2026-04-02T10:00"), 1, part_number="842311")]   # April: not in March
-    with home.engine.begin() as conn:
-        result = store.run_bill(conn, store.client_id(conn, client), server_stub.billing.periods.Period(2026, 3),
-                                at("2026-04-10T00:00"), deliveries=deliveries)
-    assert result.stored and D(result.document["total"]) == 2 * D("89.00") + D(75)
+    # per consumable: tests/test_billing_deliveries.py (real orders and jobs)
 
 
 def test_outlier_is_held_until_approved_and_volumes_per_client_site_device(home):

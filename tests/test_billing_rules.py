@@ -198,7 +198,7 @@ def test_a_true_up_is_billed_with_the_period_it_is_found_in():
 
 # --- price change mid-period ------------------------------------------------------------------------
 
-def test_price_change_applies_from_the_current_period_start_and_never_to_past_periods():
+def test_price_change_applies_from_the_current_period_start_and_never_to_billed_periods():
     old = plan(SIMPLE, "simple")
     new = plan(SIMPLE.replace("0.0060", "0.0080"), "simple")
     history = set_plan((), old, datetime(2026, 1, 10, tzinfo=timezone.utc))
@@ -209,7 +209,13 @@ def test_price_change_applies_from_the_current_period_start_and_never_to_past_pe
     assert february.total == D("6.00")   # 1000 x 0.0060: February keeps its plan
     assert march.total == D("8.00")      # 1000 x 0.0080: the whole of March, from its start
     assert plan_for_period(history, Period(2025, 12)) is None
-    with pytest.raises(PlanError, match="past periods never change"):
-        set_plan(history, new, datetime(2026, 3, 15, tzinfo=timezone.utc), effective_from=Period(2026, 2))
+    now = datetime(2026, 3, 15, tzinfo=timezone.utc)
+    with pytest.raises(PlanError, match="2026-02: the 2026-02 bill is stored and billed periods never change"):
+        set_plan(history, new, now, effective_from=Period(2026, 2), last_bill=(Period(2026, 2), "the 2026-02 bill"))
+    with pytest.raises(PlanError, match="earliest: 2026-03"):   # before the billed period: refused as well
+        set_plan(history, new, now, effective_from=Period(2026, 1), last_bill=(Period(2026, 2), "the 2026-02 bill"))
+    # a past period not billed yet may still be priced: from it on, until the next version
+    redone = set_plan(history, new, now, effective_from=Period(2026, 2), last_bill=(Period(2026, 1), "the 2026-01 bill"))
+    assert [plan_for_period(redone, Period(2026, m)) for m in (1, 2, 3)] == [old, new, new]
     with pytest.raises(PlanError, match="no billing plan in effect for 2025-12"):
         bill_for_period(history, "acme", Period(2025, 12), devices, [])

@@ -3,6 +3,7 @@ what customers typed). Stored with the invoice (`invoices file N --out FILE` wri
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
@@ -22,18 +23,26 @@ td.n{text-align:right}</style></head>
 <tr><th>Meter</th><th>Pages</th><th>Amount ({{ invoice.currency }})</th></tr>
 {% for m in bill.meters %}<tr><td>{{ m.meter }}</td><td class="n">{{ m.pages }}</td><td class="n">{{ m.amount }}</td></tr>
 {% endfor %}{% if bill.plan_type == "subscription" %}<tr><td>subscription fee</td><td></td><td class="n">{{ bill.fee }}</td></tr>
-{% endif %}{% for c in bill.consumables if c.amount %}<tr><td>{{ c.part_number or c.type }} x {{ c.quantity }}</td><td></td><td class="n">{{ c.amount }}</td></tr>
-{% endfor %}<tr><th>Total</th><th></th><th class="n">{{ invoice.amount }} {{ invoice.currency }}</th></tr>
+{% endif %}{% if bill.consumables %}<tr><td>consumables</td><td></td><td class="n">{{ consumables_total }}</td></tr>
+{% endif %}<tr><th>Total</th><th></th><th class="n">{{ invoice.amount }} {{ invoice.currency }}</th></tr>
 </table>
 <h2>Devices</h2>
 <table><tr><th>Asset</th><th>Meter</th><th>Pages</th><th>Opening</th><th>Closing</th></tr>
 {% for l in bill.lines %}{% set r = l.reads[0] %}<tr><td>{{ l.asset }}</td><td>{{ l.meter }}</td><td class="n">{{ l.pages }}</td>
 <td>{{ r.opening.value }} ({{ r.opening.kind }}, {{ r.opening.at }})</td><td>{{ r.closing.value }} ({{ r.closing.kind }}, {{ r.closing.at }})</td></tr>
 {% endfor %}</table>
-</body></html>
+{% if bill.consumables %}<h2>Consumables delivered</h2>
+<table><tr><th>Delivered</th><th>Asset</th><th>Consumable</th><th>Quantity</th><th>Unit price</th><th>Amount</th><th>From</th></tr>
+{% for c in bill.consumables %}<tr><td>{{ c.delivered_at[:10] }}</td><td>{{ c.asset }}</td>
+<td>{{ [c.stock_code or c.part_number, c.color, c.type] | select | join(" ") }}</td><td class="n">{{ c.quantity }}</td>
+<td class="n">{{ c.unit_price }}</td><td class="n">{{ c.amount }}</td><td>{{ c.reference }}</td></tr>
+{% endfor %}</table>
+{% endif %}</body></html>
 """)
 
 
 def invoice_html(invoice: Invoice, client: str, address: str | None, bill: dict[str, Any]) -> str:
     """`bill`: the stored bill document (export.bill_document)."""
-    return _TEMPLATE.render(invoice=invoice, client=client, address=address, bill=bill)
+    consumables_total = sum((Decimal(c["amount"]) for c in bill["consumables"] if c["amount"] is not None), Decimal(0))
+    return _TEMPLATE.render(invoice=invoice, client=client, address=address, bill=bill,
+                            consumables_total=consumables_total)

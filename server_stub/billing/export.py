@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from server_stub.billing.reads import MeterRead, MeterVolume
-from server_stub.billing.rules import Bill
+from server_stub.billing.rules import Bill, ConsumableLine, Delivery
 from server_stub.spreadsheet import neutralise
 
 ERP_COLUMNS = ("period", "contract", "asset", "client", "client_name", "meter", "quantity", "unit", "amount", "currency",
@@ -30,8 +30,8 @@ class ExportEntry:
 
 
 def erp_rows(entries: Iterable[ExportEntry]) -> list[list[str]]:
-    """One row per contract and meter (mono, color, scan), plus the subscription fee and the consumables
-    delivered when the bill has them."""
+    """One row per contract and meter (mono, color, scan), plus the consumables delivered under the contract
+    (quantity and amount of the priced ones) and the subscription fee on the client's entry."""
     rows: list[list[str]] = []
     for entry in entries:
         bill = entry.bill
@@ -40,7 +40,7 @@ def erp_rows(entries: Iterable[ExportEntry]) -> list[list[str]]:
         tail = [bill.currency, bill.plan_type, "yes" if bill.complete else "no"]
         for charge in bill.charges:
             rows.append([*head, charge.meter, str(charge.pages), "pages", str(charge.amount), *tail])
-        if bill.plan_type == "subscription":
+        if bill.plan_type == "subscription" and not entry.asset:   # the fee is the client's, once
             rows.append([*head, "subscription_fee", "1", "period", str(bill.fee), *tail])
         priced = [c for c in bill.consumables if c.amount is not None]
         if priced:
@@ -97,9 +97,21 @@ def bill_document(bill: Bill) -> dict[str, Any]:
         "meters": [{"meter": c.meter, "pages": c.pages, "amount": str(c.amount),
                     "tiers": [{"first": t.first, "last": t.last, "pages": t.pages, "price": str(t.price),
                                "amount": str(t.amount)} for t in c.tiers]} for c in bill.charges],
-        "consumables": [{"asset": c.delivery.asset_id, "delivered_at": _iso(c.delivery.delivered_at),
-                         "quantity": c.delivery.quantity, "part_number": c.delivery.part_number,
-                         "type": c.delivery.type, "color": c.delivery.color, "reference": c.delivery.reference,
-                         "status": c.status, "unit_price": _money(c.unit_price), "amount": _money(c.amount)}
-                        for c in bill.consumables],
+        "consumables": [_consumable(c) for c in bill.consumables],
     }
+
+
+def _consumable(line: ConsumableLine) -> dict[str, Any]:
+    d = line.delivery
+    return {"asset": d.asset_id, "site": d.site_id, "delivered_at": _iso(d.delivered_at), "quantity": d.quantity,
+            "stock_code": d.stock_code, "part_number": d.part_number, "type": d.type, "color": d.color,
+            "order": d.order_id, "order_line": d.order_line, "job": d.job_id, "job_line": d.job_line,
+            "reference": d.reference, "sources": list(d.sources),
+            "status": line.status, "unit_price": _money(line.unit_price), "amount": _money(line.amount)}
+
+
+def delivery_of(doc: dict[str, Any]) -> Delivery:
+    """A bill document's consumable line back as the Delivery it priced."""
+    return Delivery(doc["asset"], datetime.fromisoformat(doc["delivered_at"].replace("Z", "+00:00")), doc["quantity"],
+                    doc["part_number"], doc["type"], doc["color"], doc["reference"], doc.get("stock_code"),
+                    doc.get("site"), doc.get("order"), doc.get("order_line"), doc.get("job"), doc.get("job_line"))

@@ -15,8 +15,8 @@ large_mono = 2 an A3 page counts as two mono pages.
 
 A section the type does not use is refused, as are unknown keys, floats given from Python, NaN and
 negative prices. In TOML write prices as numbers (read as exact decimals) or strings; see
-plan.example.toml. A price change takes effect from the start of the current billing period; past periods
-never change (`set_plan`).
+plan.example.toml. A price change takes effect from the start of the current billing period, or from a
+period given (`--from`), also a past one that is not billed yet; billed periods never change (`set_plan`).
 """
 
 from __future__ import annotations
@@ -281,15 +281,16 @@ class PlanVersion:
 
 
 def set_plan(history: Sequence[PlanVersion], plan: BillingPlan, now: datetime,
-             effective_from: Period | None = None) -> tuple[PlanVersion, ...]:
-    """The history with `plan` taking effect from the current period (or a later one); a version for a
-    past period is refused. A version already set for the same period is replaced (the period has not
-    been billed yet); later versions stay."""
-    current = Period.containing(now)
-    start = effective_from or current
-    if start < current:
-        raise PlanError(f"a plan cannot take effect from {start}: past periods never change "
-                        f"(earliest: the current period {current})")
+             effective_from: Period | None = None, last_bill: tuple[Period, str] | None = None
+             ) -> tuple[PlanVersion, ...]:
+    """The history with `plan` taking effect from `effective_from`, by default the current period. A past
+    period is allowed while it is not billed: `last_bill` is the client's latest stored bill (its period and how
+    to name it); a plan taking effect from that period or an earlier one is refused, because billed periods
+    never change. A version already set for the same period is replaced; later versions stay."""
+    start = effective_from or Period.containing(now)
+    if last_bill is not None and start <= last_bill[0]:
+        raise PlanError(f"a plan cannot take effect from {start}: {last_bill[1]} is stored and billed periods "
+                        f"never change (earliest: {last_bill[0].next()})")
     kept = [v for v in history if v.effective_from != start]
     return tuple(sorted([*kept, PlanVersion(start, plan, utc(now))], key=lambda v: v.effective_from))
 

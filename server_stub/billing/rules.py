@@ -9,8 +9,9 @@
   meter. subscription: pages beyond the device's included pages x price, plus the fee once per period.
   tiered: the client's total pages per meter through the tiers (a tier runs to its `up_to` inclusive;
   beyond it the next tier's price applies); device lines show their pages, the money is on the meter.
-  consumable: each delivery in the period x its price (part number, else type + colour, else type); a
-  delivery without a price is listed as unpriced, not billed at 0.
+  consumable: each delivery in the period (server_stub.billing.deliveries) x its price (stock code or part
+  number, else type + colour, else type); a delivery without a price is listed as unpriced, not billed at 0,
+  and the bill is incomplete until the plan prices it.
 - Money is Decimal throughout, rounded half-up to the plan's `round_to` per device line (simple, custom,
   subscription) or per meter (tiered), and the total is the sum of the rounded amounts.
 """
@@ -47,20 +48,33 @@ class Device:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A consumable delivered to a device (from the orders/jobs)."""
+    """A consumable delivered to a device: one shipment (server_stub.billing.deliveries finds them in the orders
+    and jobs; an order line and the job line of its request are one shipment)."""
 
     asset_id: AssetId
     delivered_at: datetime
     quantity: int = 1
-    part_number: str | None = None
-    type: str | None = None
+    part_number: str | None = None   # the part number the printer reports (the order line's)
+    type: str | None = None          # supply type: toner, drum, waste_toner, ...
     color: str | None = None
-    reference: str | None = None   # the order or job it came from
+    reference: str | None = None     # where it came from, for people: "order 12 line 1 + job 7 line 33"
+    stock_code: str | None = None    # the stock item the job sent
+    site_id: int | str | None = None
+    order_id: int | None = None
+    order_line: int | None = None
+    job_id: int | None = None
+    job_line: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "delivered_at", utc(self.delivered_at))
         if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity < 1:
             raise ValueError(f"delivery quantity must be a whole number >= 1, got {self.quantity!r}")
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Stable keys of the order line and job line it came from (a stored bill lists them: never billed twice)."""
+        return (*((f"order:{self.order_id}/{self.order_line}",) if self.order_id is not None else ()),
+                *((f"job-line:{self.job_line}",) if self.job_line is not None else ()))
 
 
 @dataclass(frozen=True)
@@ -193,17 +207,21 @@ def _device_line(plan: BillingPlan, asset_id: AssetId, meter: str,
     return DeviceLine(asset_id, meter, "ok", _whole(pages), tuple(used), true_up_pages=_whole(true_up))
 
 
-def _consumable_price(prices: Sequence[ConsumablePrice], delivery: Delivery) -> Decimal | None:
+def consumable_price(prices: Sequence[ConsumablePrice], delivery: Delivery) -> Decimal | None:
+    """A delivery's unit price: by part number (the job's stock code first, then the printer's part number), else
+    type + colour, else type alone (a price without colour); None: unpriced (listed, never billed at 0)."""
     def norm(text: str | None) -> str | None:
         return None if text is None else " ".join(text.casefold().split())
-    if delivery.part_number:
-        for entry in prices:
-            if entry.part_number and norm(entry.part_number) == norm(delivery.part_number):
-                return entry.price
-    for colour in (norm(delivery.color), None):
-        for entry in prices:
-            if entry.type and norm(entry.type) == norm(delivery.type) and norm(entry.color) == colour:
-                return entry.price
+    for code in (delivery.stock_code, delivery.part_number):
+        if code:
+            for entry in prices:
+                if entry.part_number and norm(entry.part_number) == norm(code):
+                    return entry.price
+    if delivery.type:
+        for colour in (norm(delivery.color), None):
+            for entry in prices:
+                if entry.type and norm(entry.type) == norm(delivery.type) and norm(entry.color) == colour:
+                    return entry.price
     return None
 
 
@@ -213,7 +231,7 @@ def compute_bill(client_id: int | str, period: Period, plan: BillingPlan, device
 
     `devices`: the client's billed assets. `volumes`: their MeterVolumes for the period (reads.period_volume;
     one per asset and meter, a missing_read one where a meter had no read). `deliveries`: consumables
-    delivered to them (only those delivered within the period count).
+    delivered to the client's assets (only those delivered within the period count).
     """
     by_asset: dict[AssetId, dict[str, MeterVolume]] = defaultdict(dict)
     known = {d.asset_id: d for d in devices}
@@ -263,9 +281,9 @@ def compute_bill(client_id: int | str, period: Period, plan: BillingPlan, device
     consumables: list[ConsumableLine] = []
     if plan.consumables is not None:
         for delivery in deliveries:
-            if delivery.asset_id not in known or not period.start <= delivery.delivered_at < period.end:
+            if not period.start <= delivery.delivered_at < period.end:
                 continue
-            price = _consumable_price(plan.consumables.prices, delivery)
+            price = consumable_price(plan.consumables.prices, delivery)
             consumables.append(ConsumableLine(delivery, "unpriced") if price is None else
                                ConsumableLine(delivery, "ok", price, money(delivery.quantity * price, q)))
 

@@ -5,8 +5,9 @@ store what it returns. Every function takes a Connection; the CLI and any route 
   manual_reads; technician breaks from meter_breaks. The opening read of a period is the closing read the
   previous bill stored (billing_reads), so a billed period never changes when reads arrive late.
 - Bills: one per client and period (unique). Only a complete bill is stored; a second run (later, or
-  concurrent in another process) returns the stored one. Deliveries for per-consumable billing come from
-  orders/jobs, which are not built yet: callers pass `deliveries` (the CLI passes none).
+  concurrent in another process) returns the stored one. Deliveries for per-consumable billing are the
+  shipped orders and completed jobs of the period (server_stub.billing.deliveries). The bill document names
+  each asset's contract (server_stub.jobs.contracts) as it was when billed: the ERP export's contract column.
 """
 
 from __future__ import annotations
@@ -18,21 +19,23 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from server_stub.billing import invoices as inv
+from server_stub.billing.deliveries import period_deliveries
 from server_stub.billing.document import invoice_html
-from server_stub.billing.export import ExportEntry, bill_document
+from server_stub.billing.export import ExportEntry, bill_document, delivery_of
 from server_stub.billing.periods import Period, utc
-from server_stub.billing.plans import BillingPlan, PlanError, PlanVersion, load_plan, set_plan
+from server_stub.billing.plans import BillingPlan, PlanVersion, load_plan, set_plan
 from server_stub.billing.reads import (DEFAULT_LOOKBACK, DEFAULT_WINDOW, METERS, CounterBreak, MeterRead,
                                        MeterVolume, Placement, VolumeSummary, period_volume, summarise_volumes)
-from server_stub.billing.rules import Bill, ConsumableLine, Delivery, Device, MeterCharge, bill_for_period
+from server_stub.billing.rules import Bill, ConsumableLine, Device, MeterCharge, bill_for_period
 from server_stub.billing.tables import (billing_approvals, billing_plans, billing_reads, bills, invoices,
                                         manual_reads, meter_breaks, payments)
 from server_stub.db.engine import upsert_insert
 from server_stub.db.tables import assets, clients, meter_reads, readings
+from server_stub.jobs.contracts import contract_settings
 
 
 class BillingError(ValueError):
@@ -67,13 +70,15 @@ def plan_history(conn: Connection, client: int) -> list[PlanVersion]:
 
 def store_plan(conn: Connection, client: int, plan: BillingPlan, now: datetime, actor: str | None = None,
                effective_from: Period | None = None) -> PlanVersion:
-    """Set the client's plan from the current period (plans.set_plan decides); a billed period is never
-    re-priced: a plan for a period that has a stored bill is refused."""
-    history = set_plan(plan_history(conn, client), plan, now, effective_from)
+    """Set the client's plan from `effective_from` (default: the current period); plans.set_plan decides, given
+    the client's latest stored bill: a period with a stored bill, or before one, is never re-priced."""
+    last = conn.execute(select(bills.c.period, bills.c.total, bills.c.currency, bills.c.created_at)
+                        .where(bills.c.client_id == client).order_by(bills.c.period.desc()).limit(1)).first()
+    last_bill = None if last is None else (
+        Period.parse(last.period), f"the {last.period} bill ({_shown(last.total)} {last.currency}, "
+                                   f"billed {utc(last.created_at):%Y-%m-%d %H:%M} UTC)")
+    history = set_plan(plan_history(conn, client), plan, now, effective_from, last_bill)
     version = next(v for v in history if v.plan is plan)
-    billed = conn.execute(select(func.max(bills.c.period)).where(bills.c.client_id == client)).scalar()
-    if billed is not None and Period.parse(billed) >= version.effective_from:
-        raise PlanError(f"period {billed} is billed already; a new plan can take effect from {Period.parse(billed).next()}")
     row = {"client_id": client, "effective_from": str(version.effective_from), "plan": plan.dump_json(),
            "set_at": version.set_at, "set_by": actor}
     stmt = upsert_insert(conn, billing_plans)
@@ -237,7 +242,9 @@ def stored_bill(conn: Connection, client: int, period: Period) -> dict[str, Any]
 def _describe(item) -> str:
     if isinstance(item, ConsumableLine):
         d = item.delivery
-        return f"asset {d.asset_id}: consumable {d.part_number or d.type} delivered {d.delivered_at:%Y-%m-%d} has no price"
+        what = " ".join(x for x in (d.stock_code or d.part_number, d.color, d.type) if x) or "consumable"
+        return (f"asset {d.asset_id}: {what} x {d.quantity} delivered {d.delivered_at:%Y-%m-%d} ({d.reference}) "
+                "needs a price in the plan")
     return f"asset {item.asset_id} {item.meter}: {item.status.replace('_', ' ')} ({item.reason})"
 
 
@@ -252,10 +259,19 @@ def _check_order(conn: Connection, client: int, period: Period) -> None:
         raise BillingError(f"bill {max(billed).next()} first: periods are billed in order (last billed: {max(billed)})")
 
 
+def asset_contract(conn: Connection, asset_id: int) -> str:
+    """The contract an asset is billed under: its active contract's number; several active contracts (a
+    conflict the dealer must resolve) give all their numbers joined by ';' so an ERP refuses rather than guesses;
+    "" without a contract."""
+    settings = contract_settings(conn, asset_id)
+    return settings.contract or ";".join(settings.conflict)
+
+
 def run_bill(conn: Connection, client: int, period: Period, now: datetime, *, estimate: bool = False,
-             deliveries: Sequence[Delivery] = (), actor: str | None = None) -> RunResult:
+             actor: str | None = None) -> RunResult:
     """The client's bill for `period`: the stored one if the period is billed, else computed and, when
-    complete, stored with the reads it used. `deliveries`: consumables delivered (from orders/jobs; none yet)."""
+    complete, stored with the reads it used. Consumables delivered are the period's shipped orders and
+    completed jobs (deliveries.period_deliveries)."""
     existing = stored_bill(conn, client, period)
     if existing is not None:
         return RunResult(existing, True, [])
@@ -266,8 +282,11 @@ def run_bill(conn: Connection, client: int, period: Period, now: datetime, *, es
     history = plan_history(conn, client)
     fleet = client_fleet(conn, client)
     volumes = period_volumes(conn, client, period, estimate=estimate)
+    deliveries = period_deliveries(conn, client, period)
     bill = bill_for_period(history, client, period, fleet.devices, volumes, deliveries)
     document = bill_document(bill)
+    billed_assets = sorted({d.asset_id for d in fleet.devices} | {c.delivery.asset_id for c in bill.consumables})
+    document["contracts"] = {str(a): asset_contract(conn, a) for a in billed_assets}
     if not bill.complete:
         return RunResult(document, False, [_describe(i) for i in bill.open_items])
     row = {"client_id": client, "period": str(period), "plan_type": bill.plan_type, "currency": bill.currency,
@@ -292,22 +311,20 @@ def run_bill(conn: Connection, client: int, period: Period, now: datetime, *, es
 
 # --- export -----------------------------------------------------------------------------------------------
 
-def _bill_of(client: int, doc: dict[str, Any], charges: list[MeterCharge], fee: Decimal) -> Bill:
-    consumables = tuple(ConsumableLine(Delivery(c["asset"], datetime.fromisoformat(c["delivered_at"].replace("Z", "+00:00")),
-                                                c["quantity"], c["part_number"], c["type"], c["color"], c["reference"]),
-                                       c["status"], None if c["unit_price"] is None else Decimal(c["unit_price"]),
-                                       None if c["amount"] is None else Decimal(c["amount"]))
-                        for c in doc["consumables"])
+def _bill_of(client: int, doc: dict[str, Any], charges: list[MeterCharge], fee: Decimal,
+             consumables: list[dict[str, Any]]) -> Bill:
+    lines = tuple(ConsumableLine(delivery_of(c), c["status"], None if c["unit_price"] is None else Decimal(c["unit_price"]),
+                                 None if c["amount"] is None else Decimal(c["amount"])) for c in consumables)
     total = sum((c.amount for c in charges), Decimal(0)) + fee
     return Bill(client, Period.parse(doc["period"]), doc["plan_type"], doc["currency"], (), tuple(charges), fee,
-                consumables, total)
+                lines, total)
 
 
 def export_entries(conn: Connection, period: Period) -> list[ExportEntry]:
-    """ERP entries of the period's stored bills. Contracts (server_stub/jobs, not in this branch) will name the
-    contract per asset; until then the contract is empty and a line is per asset and meter where the plan
-    prices devices, per client meter where it prices the client total (tiered). Fee and consumables go on the
-    client entry."""
+    """ERP entries of the period's stored bills: one per contract (an asset's contract, as stored with the bill;
+    an asset without one has an empty contract) with its meters and consumables, where the plan prices devices
+    or deliveries; one per client where it prices the client's total (tiered: the tiers cannot be split by
+    contract). The subscription fee goes on a client entry."""
     entries = []
     rows = conn.execute(select(bills.c.client_id, bills.c.document, clients.c.name)
                         .join(clients, clients.c.id == bills.c.client_id)
@@ -316,16 +333,21 @@ def export_entries(conn: Connection, period: Period) -> list[ExportEntry]:
         fee = Decimal(doc["fee"])
         if doc["plan_type"] == "tiered":
             charges = [MeterCharge(m["meter"], m["pages"], Decimal(m["amount"])) for m in doc["meters"]]
-            entries.append(ExportEntry(_bill_of(client, doc, charges, fee), "", name))
+            entries.append(ExportEntry(_bill_of(client, doc, charges, fee, doc["consumables"]), "", name))
             continue
+        contracts = doc.get("contracts")   # bills stored before contracts were recorded: today's contracts
         per_asset: dict[Any, list[MeterCharge]] = defaultdict(list)
+        delivered: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for line in doc["lines"]:
             per_asset[line["asset"]].append(MeterCharge(line["meter"], line["pages"], Decimal(line["amount"])))
-        for asset_id, charges in per_asset.items():
-            entries.append(ExportEntry(_bill_of(client, doc | {"consumables": [], "plan_type": doc["plan_type"]},
-                                                charges, Decimal(0)), "", name, asset=str(asset_id)))
-        if fee or doc["consumables"]:
-            entries.append(ExportEntry(_bill_of(client, doc, [], fee), "", name))
+        for item in doc["consumables"]:
+            delivered[item["asset"]].append(item)
+        for asset_id in sorted({*per_asset, *delivered}):
+            contract = contracts.get(str(asset_id), "") if contracts is not None else asset_contract(conn, asset_id)
+            entries.append(ExportEntry(_bill_of(client, doc, per_asset.get(asset_id, []), Decimal(0),
+                                                delivered.get(asset_id, [])), contract, name, asset=str(asset_id)))
+        if fee:
+            entries.append(ExportEntry(_bill_of(client, doc, [], fee, []), "", name))
     return entries
 
 

@@ -1,6 +1,6 @@
 """Billing and invoices on the command line (thin: parse, call server_stub.billing.store, print):
 
-    fleetmeter-server billing plan set --client C FILE.toml|FILE.json | plan show --client C [--json]
+    fleetmeter-server billing plan set --client C FILE.toml|FILE.json [--from YYYY-MM] | plan show --client C [--json]
     fleetmeter-server billing read add --asset ID --meter M --value N --at ISO [--by NAME]
     fleetmeter-server billing break add --asset ID --meter M --kind reset|swap --at ISO [--old-final N] [--new-start N]
     fleetmeter-server billing volumes --client C --period YYYY-MM [--json]
@@ -94,6 +94,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = command(plan, "set", cmd_plan_set, "set the client's plan from a TOML or JSON file (see billing/plan.example.toml)")
     p.add_argument("--client", required=True)
     p.add_argument("file", type=Path)
+    p.add_argument("--from", dest="effective_from", type=_period, metavar="YYYY-MM",
+                   help="the first period it prices (default: the current one); a past period only while no bill "
+                        "is stored for it or a later one")
     p = command(plan, "show", cmd_plan_show, "the client's plan versions", listing=True)
     p.add_argument("--client", required=True)
 
@@ -160,7 +163,8 @@ def cmd_plan_set(args) -> int:
     try:
         plan = load_plan_file(args.file)
         with engine.begin() as conn:
-            version = store.store_plan(conn, store.client_id(conn, args.client), plan, utcnow(), _actor())
+            version = store.store_plan(conn, store.client_id(conn, args.client), plan, utcnow(), _actor(),
+                                       args.effective_from)
     except REFUSED as exc:
         raise _refused("billing plan set", exc) from None
     print(f"plan {plan.type} ({plan.currency}) for {printable(args.client)} in effect from {version.effective_from}")
@@ -235,9 +239,8 @@ def cmd_run(args) -> int:
     _, engine = ready_engine(args)
     try:
         with engine.begin() as conn:
-            # Deliveries for per-consumable billing come from orders/jobs, not built yet: none are passed.
             result = store.run_bill(conn, store.locked_client_id(conn, args.client), args.period, utcnow(),
-                                    estimate=args.estimate, deliveries=[], actor=_actor())
+                                    estimate=args.estimate, actor=_actor())
     except REFUSED as exc:
         raise _refused("billing run", exc) from None
     if result.open_items:
@@ -255,10 +258,18 @@ def cmd_run(args) -> int:
                      line["unit_price"] or line["price_source"] or "-", line["amount"] or "-",
                      f"{own['opening']['value']} {own['opening']['kind']} {own['opening']['at'][:10]}",
                      f"{own['closing']['value']} {own['closing']['kind']} {own['closing']['at'][:10]}"))
-    print_table(rows)
+    if doc["lines"]:
+        print_table(rows)
     for meter in doc["meters"]:
         tiers = ", ".join(f"{t['pages']} x {t['price']}" for t in meter["tiers"])
         print(f"{meter['meter']}: {meter['pages']} pages = {meter['amount']} {doc['currency']}" + (f" ({tiers})" if tiers else ""))
+    if doc["consumables"]:
+        rows = [("DELIVERED", "ASSET", "CONSUMABLE", "QTY", "PRICE", "AMOUNT", "FROM")]
+        rows += [(c["delivered_at"][:10], str(c["asset"]),
+                  " ".join(x for x in (c["stock_code"] or c["part_number"], c["color"], c["type"]) if x) or "-",
+                  str(c["quantity"]), c["unit_price"] or "-", c["amount"] or "-", c["reference"] or "-")
+                 for c in doc["consumables"]]
+        print_table(rows)
     if doc["plan_type"] == "subscription":
         print(f"subscription fee: {doc['fee']} {doc['currency']}")
     print(f"total {doc['period']}: {doc['total']} {doc['currency']}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import false, insert, or_, select, update
+from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from server_stub.db.engine import utcnow
@@ -30,6 +30,7 @@ from server_stub.jobs.tables import (COLOURS, consumable_jobs, consumable_reques
 
 STATUSES = ("booked", "in_progress", "ready_to_invoice", "invoiced")
 OPEN_OTHER = ("in_progress", "ready_to_invoice")  # jobs still being worked on (cross-commented)
+DONE = ("ready_to_invoice", "invoiced")  # the job's consumables went out (completed_at)
 
 
 class JobConflict(Exception):
@@ -134,11 +135,15 @@ def place_request(conn: Connection, request, now: datetime | None = None) -> Pla
     return Placement(job_id, created)
 
 
-def set_status(conn: Connection, job_id: int, status: str) -> None:
+def set_status(conn: Connection, job_id: int, status: str, now: datetime | None = None) -> None:
+    """A job's status; the first time it reaches ready_to_invoice (or invoiced) is its completion, kept while it
+    stays done (billing counts its consumables as delivered then); going back to booked or in_progress clears it."""
     if status not in STATUSES:
         raise JobError(f"status: one of {', '.join(s.replace('_', '-') for s in STATUSES)}")
+    now = now or utcnow()
+    completed = (func.coalesce(consumable_jobs.c.completed_at, now) if status in DONE else None)
     done = conn.execute(update(consumable_jobs).where(consumable_jobs.c.id == job_id).values(
-        status=status, updated_at=utcnow())).rowcount
+        status=status, updated_at=now, completed_at=completed)).rowcount
     if not done:
         raise JobError(f"no job {job_id}")
 

@@ -68,6 +68,9 @@ consumable_jobs = Table(
     Column("status", String(24), nullable=False),  # booked | in_progress | ready_to_invoice | invoiced
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # when the job first reached ready_to_invoice (or invoiced): its consumables count as delivered then
+    # (server_stub.billing.deliveries); cleared if the job goes back to booked or in_progress
+    Column("completed_at", UTCDateTime),
     Index("ix_consumable_jobs_asset_status", "asset_id", "status"),
 )
 

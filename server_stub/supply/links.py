@@ -1,6 +1,8 @@
 """The supply domain's calls into the jobs domain: an order line becomes a consumable request in the dealer's
 request queue (server_stub.jobs.requests), where the sync turns it into a consumable job; a replacement the
-engine detects completes the supply's open requests (the only replacement rule: server_stub.supply.replacement)."""
+engine detects completes the supply's open requests (the only replacement rule: server_stub.supply.replacement).
+Which request each order line was queued as is recorded (supply_order_requests): billing counts an order line
+and its request's job line as one shipment (server_stub.billing.deliveries)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from server_stub.db.engine import upsert_insert
+
 from server_stub.jobs.contracts import contract_settings
 from server_stub.jobs.requests import RequestError, complete_requests_for_replacement
 from server_stub.jobs.requests import add_request as queue_request
 from server_stub.supply.policy import SUPPLY_CLASSES
+from server_stub.supply.tables import supply_order_requests
 
 
 def supply_pair(supply_key: str) -> tuple[int, int]:
@@ -44,12 +49,16 @@ def contract_levels(conn: Connection, devices: dict[str, int]) -> dict[str, dict
 def add_request(conn: Connection, asset_id: int, supply_key: str, order_id: int, quantity: int,
                 at: datetime | None = None) -> int | None:
     """Queue the order line's consumable (source `reorder`); the supply's open request when it has one. None
-    when the queue refuses it (e.g. a supply its printer no longer reports): the order itself stands."""
+    when the queue refuses it (e.g. a supply its printer no longer reports): the order itself stands. The
+    request the line was queued as is recorded for the order."""
     try:
-        return queue_request(conn, asset_id, supply_pair(supply_key), "reorder", requested_by="reorder",
-                             comment=f"supply order {order_id}: {quantity} cartridge(s)", at=at)
+        request_id = queue_request(conn, asset_id, supply_pair(supply_key), "reorder", requested_by="reorder",
+                                   comment=f"supply order {order_id}: {quantity} cartridge(s)", at=at)
     except RequestError:
         return None
+    conn.execute(upsert_insert(conn, supply_order_requests).on_conflict_do_nothing(),
+                 {"order_id": order_id, "asset_id": asset_id, "supply_key": supply_key, "request_id": request_id})
+    return request_id
 
 
 def replaced(conn: Connection, asset_id: int, supply_key: str, at: datetime) -> int:

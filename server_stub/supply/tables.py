@@ -94,6 +94,19 @@ supply_order_lines = Table(
     UniqueConstraint("order_id", "line_no", name="uq_supply_order_line"),
 )
 
+# Which consumable request (server_stub.jobs.requests) an order line was queued as (server_stub.supply.links): a
+# new request, or the supply's request that was already open. Billing counts an order line and the job line of
+# its request as one shipment (server_stub.billing.deliveries).
+supply_order_requests = Table(
+    "supply_order_requests", metadata,
+    Column("order_id", Integer, ForeignKey("supply_orders.id", ondelete="CASCADE"), nullable=False),
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
+    Column("supply_key", String(32), nullable=False),
+    Column("request_id", Integer, ForeignKey("consumable_requests.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    UniqueConstraint("order_id", "asset_id", "supply_key", name="uq_supply_order_request"),
+)
+
 # Policy levels: ("global", "") holds a whole policy file; ("client", name) and ("device", serial) hold the
 # rules of that level. Checked with the policy's strict model before storing.
 supply_policy = Table(
