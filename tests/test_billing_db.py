@@ -277,3 +277,28 @@ def test_manual_read_bills_a_device_without_a_closing_reading(home):
     bill = home.run(client, "2026-03")
     closing = bill["lines"][0]["reads"][0]["closing"]
     assert closing["kind"] == "manual" and closing["entered_by"] == "tech anna" and D(bill["total"]) == D(10)
+
+
+def test_export_has_one_line_per_contract_and_meter_as_billed(home):
+    client = "Contracts"
+    home.import_readings(client, [reading("N1", "2026-02-28T12:00", mono=0, color=0),
+                                  reading("N2", "2026-02-28T12:00", address="10.0.0.9", mono=0, color=0),
+                                  reading("N1", "2026-03-31T12:00", mono=1_000, color=100),
+                                  reading("N2", "2026-03-31T12:00", address="10.0.0.9", mono=2_000, color=0)])
+    ids = home.activate_all(client)
+    contracts = home.path / "contracts.csv"
+    contracts.write_text("number,serial,status\n@C-1,W492KB-N1,active\n")   # N2 has no contract
+    home.ok("import", "contracts", str(contracts))
+    plan_as_of(home, client, simple("0.01", "0.1", type_="subscription",
+                                    extra='[subscription]\nfee = "20"\nincluded = { mono = 500 }\n'), "2026-03-01T00:00")
+    home.run(client, "2026-03")
+    contracts.write_text("number,serial,status\n@C-1,W492KB-N1,finished\nC-2,W492KB-N2,active\n")
+    home.ok("import", "contracts", str(contracts))   # contracts changed after billing: the bill keeps its own
+    rows = list(csv.DictReader(io.StringIO(home.ok("billing", "export", "--period", "2026-03", "--csv"))))
+    got = {(r["contract"], r["asset"], r["meter"]): (int(r["quantity"]), D(r["amount"])) for r in rows}
+    assert got == {
+        ("'@C-1", str(ids["N1"]), "mono"): (1_000, (1_000 - 500) * D("0.01")),
+        ("'@C-1", str(ids["N1"]), "color"): (100, 100 * D("0.1")),
+        ("", str(ids["N2"]), "mono"): (2_000, (2_000 - 500) * D("0.01")),
+        ("", str(ids["N2"]), "color"): (0, D("0.00")),
+        ("", "", "subscription_fee"): (1, D("20.00"))}   # the fee once, on the client's line
