@@ -9,4 +9,7 @@ these functions and stores what they return; nothing here opens a connection.
 - rules.py    the one place for billing rules: bill lines, tiers, amounts, totals
 - export.py   ERP CSV rows, formula injection neutralised
 - invoices.py invoices, partial payments, balance
+
+On the database (functions taking a Connection): store.py (load, run, store, export, invoices) and
+deliveries.py (the consumables a period delivered, from the supply orders and consumable jobs).
 """
