@@ -11,12 +11,23 @@ import json
 from decimal import Decimal
 
 import pytest
+from alembic import command
+from sqlalchemy import select
 
 from billing_peers import SERIAL_PREFIX, Home, at, reading
+from fleet_peers import add_agent, ingest
 from fleetmeter_contract.reading import Supply
+from jobs_scenario import cmyk_reading
+from server_stub.billing.deliveries import period_deliveries
+from server_stub.billing.periods import Period
+from server_stub.db import migrate
+from server_stub.db.engine import make_engine
+from server_stub.db.tables import assets
 from server_stub.jobs import requests as queue
 from server_stub.jobs.rules import set_status
+from server_stub.jobs.tables import consumable_jobs
 from server_stub.supply import live, order_book
+from server_stub.supply.tables import supply_order_requests
 from trust_peers import DATABASES, Database
 
 D = Decimal
@@ -142,3 +153,49 @@ def test_orders_and_jobs_bill_each_shipment_once_in_its_period(home):
     home.ok("invoices", "file", number, "--out", str(invoice))
     html = invoice.read_text()
     assert f"order {first_id} line 1 + job {job} line" in html and STOCK_BLACK in html
+
+
+@pytest.fixture(params=DATABASES)
+def engine(request, tmp_path):
+    db = Database(request.param, tmp_path)
+    engine = make_engine(db.url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    db.drop()
+
+
+def test_upgrade_to_0015_finds_what_the_code_records(engine):
+    """Migration 0015 fills in, for data stored before it, the order -> request links and job completion times
+    that the code records from then on: recorded by the code, dropped by a downgrade, rebuilt by the upgrade."""
+    agent = add_agent(engine, "north", "Acme")
+    ingest(engine, agent, [cmyk_reading("W492KB03439", at=at("2026-03-01T08:00"), levels=(80, 80, 80, 80))])
+    with engine.begin() as conn:
+        [asset] = conn.execute(select(assets.c.id)).scalars().all()
+        live.run_pending(conn, at("2026-03-01T09:00"))
+        order = order_book.add_manual_order(conn, asset, "1.1", 2, "project", at("2026-03-02T09:00"))
+        order_book.change_order(conn, int(order.id.lstrip("#")), "ship", at("2026-03-03T09:00"))
+        # a dealer's comment that looks like a reorder's is not a link
+        queue.add_request(conn, asset, "1.2", "dealer", comment="supply order 1: 9 cartridge(s)",
+                          at=at("2026-03-02T10:00"))
+        queue.sync(conn, at("2026-03-04T09:00"))
+        [job] = conn.execute(select(consumable_jobs.c.id)).scalars().all()
+        set_status(conn, job, "ready_to_invoice", at("2026-03-05T09:00"))
+
+    def recorded():
+        with engine.connect() as conn:
+            return (sorted(tuple(r) for r in conn.execute(select(supply_order_requests))),
+                    conn.execute(select(consumable_jobs.c.completed_at)).scalars().all())
+
+    before = recorded()
+    assert len(before[0]) == 1 and before[1] == [at("2026-03-05T09:00")]
+    config = migrate._config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0011")
+    migrate.upgrade(engine)
+    assert recorded() == before
+    with engine.connect() as conn:   # the order and its job line, one shipment; the dealer's cyan line alone
+        found = period_deliveries(conn, conn.execute(select(assets.c.client_id)).scalar_one(), Period(2026, 3))
+    assert sorted((d.order_id is not None, d.job_id == job, d.quantity) for d in found) == [(False, True, 1),
+                                                                                           (True, True, 2)]

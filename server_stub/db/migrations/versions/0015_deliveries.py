@@ -71,5 +71,5 @@ def downgrade() -> None:
     with op.batch_alter_table('supply_order_requests') as batch:
         batch.drop_index('ix_supply_order_requests_request_id')
     op.drop_table('supply_order_requests')
-    with op.batch_alter_table('consumable_jobs') as batch:
-        batch.drop_column('completed_at')
+    # not a batch (table copy) on SQLite: dropping consumable_jobs there would cascade to its job lines
+    op.execute("ALTER TABLE consumable_jobs DROP COLUMN completed_at")
