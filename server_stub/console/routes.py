@@ -30,6 +30,7 @@ from server_stub.console.export import csv_response
 from server_stub.console.roles import may
 from server_stub.fleet.clients import FleetError, get_client, link_agent, list_clients
 from server_stub.notify import settings as notify_settings
+from server_stub.supply import events as supply_events
 from server_stub.supply import outlook as supply_outlook
 from server_stub.supply import policy_store
 from server_stub.supply.policy import PolicyError
@@ -203,6 +204,8 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
                       for s in history]
             return {"device": shown, "charts": charts,
                     "alarms": device_view.alarms(conn, asset_id),
+                    "replacements": supply_events.replacements(conn, asset_id),
+                    "supply_alarms": supply_events.alarms(conn, asset_id),
                     "readings": device_view.raw_readings(conn, asset_id, number), "readings_page": number,
                     "readings_size": device_view.READINGS_PER_PAGE, "label": device_view.supply_label}
         return view(request, "device.html", build)
@@ -298,7 +301,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
               lambda conn, f: [(s.asset_id, s.client, s.site, s.serial, s.model, s.supply, s.part_number, s.percent,
                                 s.days_left, s.pages_left, s.empty_on, s.empty_earliest, s.empty_latest, s.method,
                                 " ".join(f"#{n}" for n in q["orders"].get((s.asset_id, s.supply), [])))
-                               for q in [supplies_page.query(conn, f)] for s in q["supplies"]])
+                               for q in [supplies_page.query(conn, f, paged=False)] for s in q["supplies"]])
     table_csv("/orders.csv", "orders.csv",
               ("id", "client", "site", "status", "kind", "rule", "placed_at", "shipped_at", "delivered_at",
                "closed_at", "lines", "why"),
