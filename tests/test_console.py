@@ -458,6 +458,9 @@ def test_device_page_lists_the_replacements_and_supply_alarms_the_worker_detecte
         linked = re.search(r'href="/orders#order-(\d+)"', cells[7])
         assert linked is None or int(linked.group(1)) in ordered
     assert any('href="/orders#order-' in row for row in rows)  # a replacement fulfilled the order placed
+    exported = list(csv.DictReader(io.StringIO(logged_in(console, "read_only").get(
+        f"/devices/{asset}/replacements.csv").text)))
+    assert sorted(r["order_id"] for r in exported) == sorted(str(r.order_id or "") for r in stored)
     shown = re.search(r'<table class="supply-alarms">(.*?)</table>', page, re.S).group(1)
     assert shown.count("<tr>") - 1 == max(len(alarms), 1)  # each alarm (or the "none" row) under a header
     for alarm in alarms:

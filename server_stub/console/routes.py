@@ -94,6 +94,10 @@ def _parse(model: type[_Form], fields: dict[str, str]) -> _Form:
         raise BadForm(f"{'.'.join(map(str, error['loc'])) or 'form'}: {error['msg']}") from None
 
 
+REPLACEMENT_COLUMNS = ("at", "supply_key", "cause", "left_percent", "premature", "wasted_pages", "removed_pages",
+                       "new_percent", "new_serial", "order_id")
+
+
 def _page_number(text: str | None) -> int:
     return int(text) if text and text.isdigit() and len(text) < 7 else 1
 
@@ -228,6 +232,24 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
                                                                   "cleared_at"),
                                 [(a.code, a.severity, a.description, a.opened_at, a.cleared_at)
                                  for a in device_view.alarms(conn, asset_id)])
+        return view(request, "", build)
+
+    @app.get("/devices/{asset_id}/replacements.csv", include_in_schema=False)
+    def replacements_csv(request: Request, asset_id: int) -> Response:
+        def build(conn, _page):
+            device_view.device(conn, asset_id)
+            return csv_response(f"device-{asset_id}-replacements.csv", REPLACEMENT_COLUMNS,
+                                [tuple(getattr(r, c) for c in REPLACEMENT_COLUMNS)
+                                 for r in supply_events.replacements(conn, asset_id)])
+        return view(request, "", build)
+
+    @app.get("/devices/{asset_id}/supply-alarms.csv", include_in_schema=False)
+    def supply_alarms_csv(request: Request, asset_id: int) -> Response:
+        def build(conn, _page):
+            device_view.device(conn, asset_id)
+            return csv_response(f"device-{asset_id}-supply-alarms.csv", ("at", "supply_key", "kind", "detail"),
+                                [(a.at, a.supply_key, a.kind, json.dumps(a.detail, sort_keys=True))
+                                 for a in supply_events.alarms(conn, asset_id)])
         return view(request, "", build)
 
     # -- agents ----------------------------------------------------------------------------------------------
