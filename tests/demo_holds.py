@@ -7,18 +7,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from server_stub.billing.periods import Period
+
 CLIENT = "Demo Customer Ltd"
 
 
 def last_month() -> str:
-    end = datetime.now(timezone.utc).date().replace(day=1) - timedelta(days=1)
-    return f"{end.year:04d}-{end.month:02d}"
+    return str(Period.containing(datetime.now(timezone.utc)).previous())
 
 
 def assert_demo_holds(server: str, home: Path, printed: str) -> bool:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from server_stub.billing.periods import Period
 from server_stub.cli.common import CliError, bounded, printable
 
 CLIENT = "Demo Customer Ltd"
@@ -289,29 +290,24 @@ def forecasts_and_orders(demo: Demo) -> None:
         wait_for("the supply task", lambda: supply_applied(demo), demo, timeout=180)
 
 
-def last_month(today: date) -> str:
-    first = today.replace(day=1) - timedelta(days=1)
-    return f"{first.year:04d}-{first.month:02d}"
-
-
 def bill_last_month(demo: Demo) -> None:
     """dealer: a billing plan from last month (not billed yet) and last month's bill"""
     assert demo.history_start is not None
-    period = last_month(datetime.now(timezone.utc).date())
-    if demo.history_start >= date.fromisoformat(f"{period}-01"):  # the opening read is the day before
+    period = Period.containing(datetime.now(timezone.utc)).previous()
+    if demo.history_start >= period.start.date():  # the opening read is the day before it
         raise DemoError(f"no bill for {period}: the history starts on {demo.history_start}; give --days 62 or more")
     plan = demo.home / "billing-plan.toml"
     plan.write_text(BILLING_PLAN)
     try:
-        demo.run("fleetmeter-server", "billing", "plan", "set", "--client", CLIENT, str(plan), "--from", period)
+        demo.run("fleetmeter-server", "billing", "plan", "set", "--client", CLIENT, str(plan), "--from", str(period))
     except DemoError as exc:
         if "unrecognized arguments: --from" not in str(exc):
             raise
         # until `billing plan set --from` (a plan for an unbilled past period) is in this server
         print(f"  this server cannot set a plan for a past period yet (billing plan set --from): no bill for {period}")
         return
-    demo.bill = json.loads(demo.run("fleetmeter-server", "billing", "run", "--client", CLIENT, "--period", period,
-                                    "--json", show=False))
+    demo.bill = json.loads(demo.run("fleetmeter-server", "billing", "run", "--client", CLIENT, "--period",
+                                    str(period), "--json", show=False))
     print(f"$ fleetmeter-server billing run --client {shlex.quote(CLIENT)} --period {period}   (stored; see below)")
 
 
