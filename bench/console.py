@@ -1,7 +1,8 @@
 """The dealer console's pages with 10,000 devices and 90 days of history, on PostgreSQL.
 
 Builds the database with bench/devices_list.py's builder (real ingest for the assets and their latest state,
-90 days of daily meter reads and supply observations written set-based), serves the real app with uvicorn on
+90 days of daily meter reads and supply observations written set-based) plus the supply engine's state (four
+followed supplies, replacements and alarms per asset, set-based), serves the real app with uvicorn on
 127.0.0.1, logs in as a dealer and times each page over HTTP (median of 7 requests after one warm-up). The
 reference measured in the same run: the `devices list --json` query (devices_json, in-process) and a /healthz
 round trip (the HTTP floor). Target: every page under 300 ms.
@@ -51,6 +52,33 @@ def median_ms(call, runs: int = RUNS) -> float:
     return statistics.median(times)
 
 
+def populate_supply(engine) -> None:
+    """What the worker's supply task leaves (set-based): four followed supplies per asset (mono and colour toner, a
+    drum, a waste box) with forecasts spread over 100 days, and four detected replacements and alarms each."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("""
+            INSERT INTO supply_state (asset_id, supply_key, site_key, state, watermark, percent, days_left,
+                                      pages_left, empty_on, empty_earliest, empty_latest, method, supply_class,
+                                      updated_at)
+            SELECT a.id, s::text, 'asset:' || a.id, json_build_object('f', json_build_object('part_number', 'BN-' || s)),
+                   0, mod(a.id * 7 + s * 13, 100), mod(a.id * 7 + s * 13, 100), 40 * mod(a.id * 7 + s * 13, 100),
+                   now() + mod(a.id * 7 + s * 13, 100) * interval '1 day',
+                   now() + mod(a.id * 7 + s * 13, 100) * interval '20 hours',
+                   now() + mod(a.id * 7 + s * 13, 100) * interval '30 hours', 'level+cartridge',
+                   (ARRAY['mono_toner', 'colour_toner', 'mono_drum', 'waste_toner'])[s], now()
+            FROM assets a CROSS JOIN generate_series(1, 4) AS s""")
+        conn.exec_driver_sql("""
+            INSERT INTO supply_replacements (asset_id, supply_key, at, cause, left_percent, premature, wasted_pages,
+                                             removed_pages, new_percent, new_serial, order_id)
+            SELECT a.id, '1', now() - k * interval '20 days', 'level', mod(a.id + k, 30), mod(a.id + k, 30) >= 20,
+                   40 * mod(a.id + k, 30), 3000, 100, 'C-' || a.id || '-' || k, NULL
+            FROM assets a CROSS JOIN generate_series(1, 4) AS k""")
+        conn.exec_driver_sql("""
+            INSERT INTO supply_alarms (asset_id, supply_key, at, kind, detail)
+            SELECT a.id, '1', now() - k * interval '20 days', 'without_order', '{}'::json
+            FROM assets a CROSS JOIN generate_series(1, 4) AS k""")
+
+
 def serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
     import socket
 
@@ -78,6 +106,7 @@ def main() -> int:
             migrate.upgrade(engine)
             started = time.perf_counter()
             populate(engine, args.assets, args.days)
+            populate_supply(engine)
             with engine.begin() as conn:
                 add_user(conn, "dealer", "bench@dealer.example", PASSWORD, role="read_only")
                 asset = conn.exec_driver_sql("SELECT max(id) FROM assets").scalar_one()
@@ -106,6 +135,9 @@ def main() -> int:
                      ("device", f"/devices/{asset}"), ("device, older readings", f"/devices/{asset}?readings=2"),
                      ("agents", "/agents"), ("devices to complete", "/devices/to-complete"),
                      ("supplies due", "/supplies"), ("supplies due, 7 days", "/supplies?days=7"),
+                     ("supplies due, colour toner", "/supplies?class=colour_toner"),
+                     ("supplies due, drums, page 20", "/supplies?class=drum&page=20"),
+                     ("supplies due, last page", f"/supplies?page={-(-4 * args.assets // 50)}"),
                      ("orders", "/orders"), ("jobs", "/jobs"), ("billing", "/billing"),
                      ("notifications", "/notifications"), ("policy", "/policy")]
             print(f"reference: devices list --json query {reference:.0f} ms (in-process); /healthz round trip "

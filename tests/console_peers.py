@@ -21,6 +21,8 @@ from server_stub.db.engine import utcnow
 from server_stub.db.tables import assets
 from server_stub.fleet import clients as fleet
 from server_stub.portal.accounts import add_account
+from server_stub.supply.live import run_pending
+from supply_helpers import Printer, at as supply_at
 from server_stub.web.users import add_user
 from trust_peers import Site, start_site, stop_site
 
@@ -56,6 +58,26 @@ def history(serial: str, days: int = 14, location: str = "2nd floor", supply: st
         doc["supplies"][0]["description"] = supply
         documents.append(doc)
     return documents
+
+
+def replaced_history(serial: str, days: int = 30) -> list[dict]:
+    """A mono printer whose cartridge (2,000 pages, 150 pages a day) runs out about every 13 days: the worker
+    orders at the policy's level and then sees the cartridge replaced. One reading a day, the last an hour ago."""
+    printer = Printer(serial=serial, yield_pages=2000, pages=lambda day: 150)
+    shift = utcnow().replace(microsecond=0) - timedelta(hours=1) - supply_at(days - 1)
+    documents = []
+    for day in range(days):
+        doc = printer.day(day)
+        doc["collected_at"] = (supply_at(day) + shift).strftime("%Y-%m-%dT%H:%M:%SZ")
+        documents.append(doc)
+    assert printer.replaced_on, "the scenario must replace a cartridge"
+    return documents
+
+
+def run_supply_worker(engine) -> None:
+    """The worker's supply task once (forecasts, orders, replacements and alarms recorded)."""
+    with engine.begin() as conn:
+        run_pending(conn)
 
 
 def batch(documents: list[dict]) -> bytes:

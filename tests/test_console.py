@@ -22,14 +22,17 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from console_peers import (CUSTOMER, PASSWORD, PLANTED_FORMULA, PLANTED_LOCATION, PLANTED_SUPPLY, ROLES, Browser,
-                           logged_in, start_console, stop_console)
+                           logged_in, replaced_history, run_supply_worker, start_console, stop_console)
+from fleet_peers import add_agent, ingest
 from server_stub.db.tables import agents, asset_audit, assets
 from server_stub.web import sessions
 from server_stub.web.tables import web_users
 from server_stub.billing import store as billing_store
 from server_stub.billing.periods import Period
 from server_stub.billing.plans import load_plan_file
+from server_stub.console.domains import supplies as supplies_page
 from server_stub.supply import policy_store
+from server_stub.supply.tables import supply_alarms, supply_order_lines, supply_replacements
 from test_supply_live_cli import history as supply_history
 from trust_peers import DATABASES, environment
 
@@ -414,3 +417,51 @@ def test_users_commands(console, tmp_path, monkeypatch, capsys):
     assert server("disable", "new.clerk@dealer.example")[0] == 0
     assert clerk.get("/").status_code == 303  # its session ended
     assert server("list")[1].count("disabled") == 1
+
+
+def test_supplies_due_filter_by_class_and_page_by_page(console, monkeypatch):
+    admin = logged_in(console, "admin")
+    mono = admin.get("/supplies?client=Initech&class=mono_toner").text
+    assert "PX0000001A" in mono and "PX0000002A" in mono and '<option value="mono_toner" selected>' in mono
+    for other in ("colour_toner", "drum", "maintenance", "waste_toner"):
+        page = admin.get(f"/supplies?client=Initech&class={other}").text
+        assert "PX0000001A" not in page and "No followed supply matches." in page, other
+    monkeypatch.setattr(supplies_page, "PAGE_SIZE", 1)  # two followed supplies: two pages
+    first = admin.get("/supplies?client=Initech&class=mono_toner").text
+    assert "PX0000001A" in first and "PX0000002A" not in first and 'rel="prev"' not in first
+    later = html.unescape(re.search(r'<a rel="next" href="([^"]+)"', first).group(1))
+    assert "class=mono_toner" in later and "client=Initech" in later  # the filters stay with the page
+    second = admin.get(later).text
+    assert "PX0000002A" in second and "PX0000001A" not in second and 'rel="next"' not in second
+    exported = list(csv.DictReader(io.StringIO(admin.get("/supplies.csv?client=Initech&class=mono_toner").text)))
+    assert {r["serial"] for r in exported} == {"PX0000001A", "PX0000002A"}  # the export is never one page
+
+
+def test_device_page_lists_the_replacements_and_supply_alarms_the_worker_detected(console):
+    engine = console.site.engine
+    ingest(engine, add_agent(engine, "globex-annex", "Globex"), replaced_history("SWAP-1"))
+    run_supply_worker(engine)
+    asset = console.asset_id("SWAP-1")
+    with engine.connect() as conn:
+        ordered = set(conn.execute(select(supply_order_lines.c.order_id)
+                                   .where(supply_order_lines.c.asset_id == asset)).scalars())
+        stored = conn.execute(select(supply_replacements).where(supply_replacements.c.asset_id == asset)).all()
+        alarms = conn.execute(select(supply_alarms).where(supply_alarms.c.asset_id == asset)).all()
+    assert ordered and stored  # the worker ordered at the level and saw the cartridge replaced
+    page = logged_in(console, "read_only").get(f"/devices/{asset}").text
+    rows = re.findall(r'<tr class="replacement[^"]*">(.*?)</tr>', page, re.S)
+    assert len(rows) == len(stored)
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        left = float(cells[2].rstrip("%"))
+        assert 0 <= left < 20 and cells[3] == "no"  # it ran out: nothing premature, little left
+        linked = re.search(r'href="/orders#order-(\d+)"', cells[7])
+        assert linked is None or int(linked.group(1)) in ordered
+    assert any('href="/orders#order-' in row for row in rows)  # a replacement fulfilled the order placed
+    exported = list(csv.DictReader(io.StringIO(logged_in(console, "read_only").get(
+        f"/devices/{asset}/replacements.csv").text)))
+    assert sorted(r["order_id"] for r in exported) == sorted(str(r.order_id or "") for r in stored)
+    shown = re.search(r'<table class="supply-alarms">(.*?)</table>', page, re.S).group(1)
+    assert shown.count("<tr>") - 1 == max(len(alarms), 1)  # each alarm (or the "none" row) under a header
+    for alarm in alarms:
+        assert alarm.kind.replace("_", " ") in shown

@@ -3,7 +3,8 @@ the running server on 127.0.0.1: the agent's SNMP poll reads a simulated printer
 loopback) whose sysLocation and supply description carry <script> and <img onerror> payloads, and an enrolled
 agent uploads that reading and ten days of another printer's (signed HTTP); the dealer logs in, activates the
 printer under "To complete", opens the fleet and the devices (the supply chart drawn; none of the payloads run,
-their text shown), revokes the agent through the page (its next signed upload is refused with 403), makes a new agent
+their text shown), sees on another printer's page the cartridge replacements the supply engine detected (and
+follows one to the order it fulfilled), filters supplies due by class, revokes the agent through the page (its next signed upload is refused with 403), makes a new agent
 key, opens a page of a domain not in this build, checks the tablet width, logs out; a customer portal user
 cannot open a dealer page.
 
@@ -22,10 +23,12 @@ from sqlalchemy import select
 
 import sim_peer
 from console_peers import (CUSTOMER, PASSWORD, PLANTED_LOCATION, PLANTED_SUPPLY, ROLES, batch, history,
-                           start_console, stop_console)
+                           replaced_history, run_supply_worker, start_console, stop_console)
+from fleet_peers import add_agent, ingest
 from snmp_helpers import poll
 from server_stub.db.tables import assets
 from server_stub.fleet.clients import link_agent
+from server_stub.supply.tables import supply_order_lines
 from server_stub.trust.enrolment import KEY_PREFIX
 from trust_peers import send
 
@@ -73,6 +76,13 @@ def test_dealer_works_the_console_in_chromium(console, tmp_path, monkeypatch):
     uploaded = send(agent.signed(console.url, batch(history("LOBBY-1", days=10) + [polled])))
     assert uploaded.status_code == 200, uploaded.text
     lobby, hostile = console.asset_id("LOBBY-1"), console.asset_id(polled["identity"]["serial"])
+    engine = console.site.engine
+    ingest(engine, add_agent(engine, "swap-agent", "Acme"), replaced_history("SWAP-1"))
+    run_supply_worker(engine)  # the worker's supply task: orders at the level, then sees the cartridge replaced
+    swap = console.asset_id("SWAP-1")
+    with engine.connect() as conn:
+        ordered = set(conn.execute(select(supply_order_lines.c.order_id)
+                                   .where(supply_order_lines.c.asset_id == swap)).scalars())
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs: list[str] = []
     with sync_playwright() as playwright:
@@ -108,6 +118,20 @@ def test_dealer_works_the_console_in_chromium(console, tmp_path, monkeypatch):
             assert len(chart.locator("polyline.level").get_attribute("points").split()) == 10
             page.screenshot(path=str(SHOTS / "04-device.png"), full_page=True)
 
+            page.goto(f"{console.url}/devices/{swap}")  # replacements the supply engine detected
+            replaced = page.locator("table.replacements tr.replacement")
+            assert replaced.count() >= 1
+            link = page.locator("table.replacements tr.replacement a").first
+            fulfilled = link.locator("xpath=ancestor::tr").locator("td")
+            assert float(fulfilled.nth(2).inner_text().rstrip("%")) < 20 and fulfilled.nth(3).inner_text() == "no"
+            order = link.inner_text().lstrip("#")
+            assert int(order) in ordered  # the order the replacement fulfilled
+            page.locator("table.replacements").scroll_into_view_if_needed()
+            page.screenshot(path=str(SHOTS / "04c-device-replacements.png"), full_page=True)
+            link.click()
+            page.wait_for_url(f"**/orders#order-{order}")
+            assert page.locator(f"tr#order-{order}").is_visible()
+
             page.goto(f"{console.url}/devices/{hostile}")  # the simulated printer the agent polled
             assert page.evaluate("window.__pwned") is None  # neither the <script> nor the <img onerror> ran
             assert page.locator("dd.location").inner_text() == PLANTED_LOCATION  # shown as text
@@ -141,6 +165,20 @@ def test_dealer_works_the_console_in_chromium(console, tmp_path, monkeypatch):
             page.click("nav >> text=Supplies due")
             assert page.locator("h1").first.inner_text().startswith("Supplies due")
             page.screenshot(path=str(SHOTS / "09-supplies.png"), full_page=True)
+            swap_row = page.locator("table.supplies tr.supply", has_text="SWAP-1")
+            assert swap_row.count() == 1
+            page.select_option("select[name=class]", "colour_toner")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**/supplies?*class=colour_toner*")
+            assert swap_row.count() == 0 and page.get_by_text("No followed supply matches.").is_visible()
+            page.screenshot(path=str(SHOTS / "09b-supplies-colour-toner.png"), full_page=True)
+            page.select_option("select[name=class]", "mono_toner")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**/supplies?*class=mono_toner*")
+            assert swap_row.locator("td.supply-class").inner_text() == "mono toner"
+            assert page.locator("td.supply-class").all_inner_texts() == ["mono toner"] * page.locator(
+                "table.supplies tr.supply").count()
+            page.screenshot(path=str(SHOTS / "09c-supplies-mono-toner.png"), full_page=True)
 
             for path, shot in ((f"/devices/{lobby}", "10-device-tablet.png"), ("/", "11-fleet-tablet.png")):
                 page.set_viewport_size({"width": 768, "height": 1024})  # a tablet upright: nothing cut off

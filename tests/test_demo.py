@@ -1,5 +1,6 @@
 """The demo (`fleetmeter-server demo`, what ./scripts/demo.sh runs): the whole chain comes up on loopback, the
-server holds the imported history and both sites' agents, and Ctrl-C stops every process the demo started.
+server holds the imported history, both sites' agents, a forecast, an order consolidation placed, a consumable
+job and last month's bill (tests/demo_holds.py), and Ctrl-C stops every process the demo started.
 (`demo --once` runs from an installed wheel in test_packaging.py.)"""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from demo_holds import assert_demo_holds, expect_the_bill
 from peers import free_udp_port
 from test_packaging import short_home  # noqa: F401 (fixture)
 from trust_peers import free_tcp_port
@@ -36,7 +38,7 @@ def test_demo_runs_until_ctrl_c_and_leaves_no_process(tmp_path, short_home):
     env = {k: v for k, v in os.environ.items() if k not in ("FLEETMETER_DB", "FLEETMETER_HOME")}
     with open(out, "w") as sink:
         demo = subprocess.Popen([SERVER, "demo", "--home", str(short_home), "--port", str(port),
-                                 "--snmp-port", str(free_udp_port("127.0.20.1")), "--days", "20", "--devices", "4"],
+                                 "--snmp-port", str(free_udp_port("127.0.20.1")), "--days", "62", "--devices", "4"],
                                 stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 400
@@ -44,6 +46,7 @@ def test_demo_runs_until_ctrl_c_and_leaves_no_process(tmp_path, short_home):
             assert demo.poll() is None and time.monotonic() < deadline, out.read_text()[-3000:]
             time.sleep(0.5)
         text = out.read_text()
+        billed = assert_demo_holds(SERVER, short_home, text)  # a forecast, a consolidated order, a job, a bill
         # devices list: the printers as assets on the client's two sites, with the simulator's model
         assert re.search(r"North\s+active\s+Fleetmeter Demo \w+ \d+\s+SIM000000", text), text[-3000:]
         assert re.search(r"South\s+active\s+Fleetmeter Demo", text) and "demo-south" in text
@@ -75,3 +78,4 @@ def test_demo_runs_until_ctrl_c_and_leaves_no_process(tmp_path, short_home):
     finally:
         if group_alive(demo.pid):
             os.killpg(demo.pid, signal.SIGKILL)
+    expect_the_bill(billed)

@@ -30,6 +30,7 @@ from server_stub.console.export import csv_response
 from server_stub.console.roles import may
 from server_stub.fleet.clients import FleetError, get_client, link_agent, list_clients
 from server_stub.notify import settings as notify_settings
+from server_stub.supply import events as supply_events
 from server_stub.supply import outlook as supply_outlook
 from server_stub.supply import policy_store
 from server_stub.supply.policy import PolicyError
@@ -91,6 +92,10 @@ def _parse(model: type[_Form], fields: dict[str, str]) -> _Form:
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         raise BadForm(f"{'.'.join(map(str, error['loc'])) or 'form'}: {error['msg']}") from None
+
+
+REPLACEMENT_COLUMNS = ("at", "supply_key", "cause", "left_percent", "premature", "wasted_pages", "removed_pages",
+                       "new_percent", "new_serial", "order_id")
 
 
 def _page_number(text: str | None) -> int:
@@ -203,6 +208,8 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
                       for s in history]
             return {"device": shown, "charts": charts,
                     "alarms": device_view.alarms(conn, asset_id),
+                    "replacements": supply_events.replacements(conn, asset_id),
+                    "supply_alarms": supply_events.alarms(conn, asset_id),
                     "readings": device_view.raw_readings(conn, asset_id, number), "readings_page": number,
                     "readings_size": device_view.READINGS_PER_PAGE, "label": device_view.supply_label}
         return view(request, "device.html", build)
@@ -225,6 +232,24 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
                                                                   "cleared_at"),
                                 [(a.code, a.severity, a.description, a.opened_at, a.cleared_at)
                                  for a in device_view.alarms(conn, asset_id)])
+        return view(request, "", build)
+
+    @app.get("/devices/{asset_id}/replacements.csv", include_in_schema=False)
+    def replacements_csv(request: Request, asset_id: int) -> Response:
+        def build(conn, _page):
+            device_view.device(conn, asset_id)
+            return csv_response(f"device-{asset_id}-replacements.csv", REPLACEMENT_COLUMNS,
+                                [tuple(getattr(r, c) for c in REPLACEMENT_COLUMNS)
+                                 for r in supply_events.replacements(conn, asset_id)])
+        return view(request, "", build)
+
+    @app.get("/devices/{asset_id}/supply-alarms.csv", include_in_schema=False)
+    def supply_alarms_csv(request: Request, asset_id: int) -> Response:
+        def build(conn, _page):
+            device_view.device(conn, asset_id)
+            return csv_response(f"device-{asset_id}-supply-alarms.csv", ("at", "supply_key", "kind", "detail"),
+                                [(a.at, a.supply_key, a.kind, json.dumps(a.detail, sort_keys=True))
+                                 for a in supply_events.alarms(conn, asset_id)])
         return view(request, "", build)
 
     # -- agents ----------------------------------------------------------------------------------------------
@@ -298,7 +323,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
               lambda conn, f: [(s.asset_id, s.client, s.site, s.serial, s.model, s.supply, s.part_number, s.percent,
                                 s.days_left, s.pages_left, s.empty_on, s.empty_earliest, s.empty_latest, s.method,
                                 " ".join(f"#{n}" for n in q["orders"].get((s.asset_id, s.supply), [])))
-                               for q in [supplies_page.query(conn, f)] for s in q["supplies"]])
+                               for q in [supplies_page.query(conn, f, paged=False)] for s in q["supplies"]])
     table_csv("/orders.csv", "orders.csv",
               ("id", "client", "site", "status", "kind", "rule", "placed_at", "shipped_at", "delivered_at",
                "closed_at", "lines", "why"),

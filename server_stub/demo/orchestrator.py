@@ -28,11 +28,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from server_stub.cli.common import CliError, bounded
+from server_stub.billing.periods import Period
+from server_stub.cli.common import CliError, bounded, printable
 
 CLIENT = "Demo Customer Ltd"
 SITES = ("north", "south")  # one agent each; the printers are split between them
-SEED = 14
+# The simulated fleet's seed: with it two supplies of one site run out within the client's consolidation
+# window, so the worker places a parcel of more than one line (checked with `supply backtest` for every third
+# day of a year as the start, 4 and 6 devices, 62 and 90 days of history).
+SEED = 15
+# The demo client's reorder policy level: as Xerox ASR (an order no later than 21 days before empty) and one
+# parcel for what else runs out within 45 days (server_stub.supply.policy).
+CLIENT_POLICY = {"max_days_before_empty": 21, "consolidation_days": 45}
+# The billing plan for the demo client (server_stub/billing/plan.example.toml has the other types).
+BILLING_PLAN = """currency = "EUR"
+type = "simple"
+[prices]
+mono = 0.0060
+color = 0.0550
+"""
 SIM_BASE = "127.0.20.1"  # one loopback address per simulated printer
 GRACE_S = 10.0
 SOCKET_PATH_MAX = 107  # AF_UNIX sun_path on Linux, less the terminating NUL
@@ -54,6 +68,8 @@ class Demo:
     printers: list[dict] = field(default_factory=list)  # fleetmeter-sim's --list-json devices
     login: str | None = None  # the console password made by the "console login" step
     history_start: date | None = None
+    history_done: datetime | None = None  # when the last history reading was stored
+    bill: dict | None = None  # last month's bill (billing run --json)
 
     @property
     def url(self) -> str:
@@ -166,6 +182,10 @@ def create_client(demo: Demo) -> None:
     # the agents read meters and supplies every few minutes here (a dealer's default is nightly)
     for key, value in (("schedules.meters", '{"interval": "5m"}'), ("schedules.supplies", '{"interval": "5m"}')):
         demo.run("fleetmeter-server", "config", "set", "--client", CLIENT, key, value)
+    policy = demo.home / "policy.json"  # before the history: the worker decides the past with it
+    policy.write_text(json.dumps(CLIENT_POLICY))
+    print(f"  {policy.name}: {policy.read_text()}")
+    demo.run("fleetmeter-server", "policy", "set", "--client", CLIENT, str(policy))
 
 
 def start_printers(demo: Demo) -> None:
@@ -215,6 +235,7 @@ def import_history(demo: Demo) -> None:
                     reading |= {"address": printer["address"], "port": printer["port"]}
                     out.write(json.dumps(reading) + "\n")
         demo.run("fleetmeter-server", "readings", "import", str(mine), "--agent", f"demo-{site}")
+    demo.history_done = datetime.now(timezone.utc)
 
 
 def accept_printers(demo: Demo) -> None:
@@ -225,6 +246,69 @@ def accept_printers(demo: Demo) -> None:
     ids = [str(d["asset_id"]) for d in found["devices"]]
     if ids:
         demo.run("fleetmeter-server", "devices", "activate", *ids)
+
+
+def contracts_and_stock(demo: Demo) -> None:
+    """dealer: stock and a contract per printer (matched by serial), then jobs for the reorder's requests"""
+    from fleetmeter_sim.usage import MODELS, Fleet, part_number
+
+    assert demo.history_start is not None
+    profiles = Fleet(SEED, demo.devices, demo.history_start).profiles
+    yields = {family: rated for family, _, rated in MODELS}
+    stock = {part_number(p.cartridges, colour): (p.cartridges, colour) for p in profiles
+             for colour in p.supply_colours()}
+    rows = ["part_code,description,colour,class,yield_pages"]
+    rows += [f"{part},{family} {colour} toner,{colour},toner,{yields[family][colour]}"
+             for part, (family, colour) in sorted(stock.items())]
+    (demo.home / "stock.csv").write_text("\n".join(rows) + "\n")
+    rows = ["number,serial,status,default_stock_black,default_stock_cyan,default_stock_magenta,default_stock_yellow"]
+    for n, p in enumerate(profiles, 1):
+        parts = {colour: part_number(p.cartridges, colour) for colour in p.supply_colours()}
+        rows.append(",".join([f"DEMO-{n:03d}", p.serial, "active"] + [parts.get(c, "") for c in
+                                                                      ("black", "cyan", "magenta", "yellow")]))
+    (demo.home / "contracts.csv").write_text("\n".join(rows) + "\n")
+    demo.run("fleetmeter-server", "import", "stock", str(demo.home / "stock.csv"))
+    demo.run("fleetmeter-server", "import", "contracts", str(demo.home / "contracts.csv"))
+    demo.run("fleetmeter-server", "jobs", "sync")  # the reorder's requests become jobs with the contracts' stock
+
+
+def supply_applied(demo: Demo) -> bool:
+    """The supply task started (and finished) after the last history reading was stored."""
+    status = json.loads(demo.run("fleetmeter-server", "worker", "status", "--json", show=False))
+    task = next(t for t in status["tasks"] if t["task"] == "supply")
+    started, finished = task["last_started_at"], task["last_finished_at"]
+    assert demo.history_done is not None
+    return bool(started and finished and finished >= started
+                and datetime.fromisoformat(started.replace("Z", "+00:00")) >= demo.history_done)
+
+
+def forecasts_and_orders(demo: Demo) -> None:
+    """dealer: the worker once: each supply's forecast and replacements, each site's reorder decision"""
+    demo.run("fleetmeter-server", "worker", "--once")
+    if not supply_applied(demo):  # the server's own worker took the supply task first: wait for its run
+        print("  (the server's worker is running the supply task; waiting for it)")
+        wait_for("the supply task", lambda: supply_applied(demo), demo, timeout=180)
+
+
+def bill_last_month(demo: Demo) -> None:
+    """dealer: a billing plan from last month (not billed yet) and last month's bill"""
+    assert demo.history_start is not None
+    period = Period.containing(datetime.now(timezone.utc)).previous()
+    if demo.history_start >= period.start.date():  # the opening read is the day before it
+        raise DemoError(f"no bill for {period}: the history starts on {demo.history_start}; give --days 62 or more")
+    plan = demo.home / "billing-plan.toml"
+    plan.write_text(BILLING_PLAN)
+    try:
+        demo.run("fleetmeter-server", "billing", "plan", "set", "--client", CLIENT, str(plan), "--from", str(period))
+    except DemoError as exc:
+        if "unrecognized arguments: --from" not in str(exc):
+            raise
+        # until `billing plan set --from` (a plan for an unbilled past period) is in this server
+        print(f"  this server cannot set a plan for a past period yet (billing plan set --from): no bill for {period}")
+        return
+    demo.bill = json.loads(demo.run("fleetmeter-server", "billing", "run", "--client", CLIENT, "--period",
+                                    str(period), "--json", show=False))
+    print(f"$ fleetmeter-server billing run --client {shlex.quote(CLIENT)} --period {period}   (stored; see below)")
 
 
 def start_agents(demo: Demo) -> None:
@@ -256,6 +340,53 @@ def show_fleet(demo: Demo) -> None:
     demo.run("fleetmeter-server", "devices", "list")
 
 
+def excerpt(text: object) -> str:
+    """A value from the server (a printer's or a customer's string) as one safe terminal line."""
+    return printable(str(text))
+
+
+def consolidated_order(orders: list[dict]) -> dict | None:
+    """The latest order of more than one line that consolidation placed (a line joined the parcel)."""
+    found = [o for o in orders if len(o["lines"]) > 1 and any(ln["reason"] == "consolidated" for ln in o["lines"])]
+    return found[-1] if found else None
+
+
+def what_it_holds(demo: Demo) -> None:
+    """what the server holds: a forecast, an order consolidation placed, a consumable job, last month's bill"""
+    supplies = json.loads(demo.run("fleetmeter-server", "supplies", "list", "--json", show=False))["supplies"]
+    dated = [s for s in supplies if s["empty_on"] and s["empty_on_earliest"] and s["empty_on_latest"]]
+    if not dated:
+        raise DemoError("no supply has a forecast with an empty date")
+    f = dated[0]  # soonest empty first
+    print(f"  forecast  {excerpt(f['serial'])} ({excerpt(f['site'])}) supply {excerpt(f['supply'])} "
+          f"{excerpt(f['part_number'] or '')}: {f['percent']} %, {f['days_left']} days left, empty {f['empty_on']} "
+          f"({f['empty_on_earliest']} .. {f['empty_on_latest']}), method {excerpt(f['method'])}")
+    orders = json.loads(demo.run("fleetmeter-server", "orders", "list", "--json", show=False))["orders"]
+    order = consolidated_order(orders)
+    if order is None:
+        raise DemoError("the worker placed no order that consolidation joined lines to")
+    shown = json.loads(demo.run("fleetmeter-server", "orders", "show", str(order["id"]), "--json", show=False))
+    fired = ", ".join(f"{excerpt(x['device'])}/{excerpt(x['supply'])} {excerpt(x['rule'])}"
+                      for x in shown["why"]["fired"])
+    joined = ", ".join(f"{excerpt(x['device'])}/{excerpt(x['supply'])}" for x in shown["why"]["consolidated"])
+    print(f"  order     #{order['id']} placed {order['placed_at']} ({order['status']}), {len(order['lines'])} lines: "
+          f"fired by {fired}; joined by consolidation: {joined}")
+    jobs = json.loads(demo.run("fleetmeter-server", "jobs", "list", "--json", show=False))["jobs"]
+    if not jobs:
+        raise DemoError("jobs sync made no consumable job")
+    job = json.loads(demo.run("fleetmeter-server", "jobs", "show", str(jobs[-1]["job"]), "--json", show=False))
+    parts = ", ".join(f"{excerpt(ln['supply'])} {excerpt(ln['part_code'] or 'no stock')} ({excerpt(ln['stock_source'] or '-')})"
+                      for ln in job["lines"])
+    print(f"  job       {job['job']} ({job['status']}) for asset {job['asset_id']} {excerpt(job['serial'])}, contract "
+          f"{excerpt(job['contract'] or '-')} (matched by serial): {parts}")
+    if demo.bill is not None:
+        bill = demo.bill
+        print(f"  bill      {bill['period']} for {CLIENT}: total {bill['total']} "
+              f"{bill['currency']}, {len(bill['lines'])} lines")
+    print(f"  (fleetmeter-server supplies list | orders show {order['id']} | jobs show {job['job']} | "
+          "billing run --client ... --period ...)")
+
+
 def where_to_look(demo: Demo) -> None:
     """what to look at"""
     print(f"""
@@ -281,9 +412,13 @@ STEPS: list[Step] = [
     Step("agents", enrol_agents),
     Step("history", import_history),
     Step("accept", accept_printers),
+    Step("forecasts and orders", forecasts_and_orders),
+    Step("contracts and jobs", contracts_and_stock),
+    Step("bill", bill_last_month),
     Step("agent services", start_agents),
     Step("console login", console_login),
     Step("fleet", show_fleet),
+    Step("what it holds", what_it_holds),
     Step("where to look", where_to_look),
 ]
 

@@ -29,11 +29,12 @@ from server_stub.assets.identity import normalise_serial
 from server_stub.db.engine import upsert_insert, utcnow
 from server_stub.db.tables import assets, clients, readings
 from server_stub.notify.outbox import order_event
-from server_stub.supply import links, orders as lifecycle, state as codec
+from server_stub.supply import events, links, orders as lifecycle, state as codec
 from server_stub.supply.engine import SupplyEngine, asset_id as device_of
 from server_stub.supply.orders import Order, OrderLine, Status
 from server_stub.supply.policy import Policy
 from server_stub.supply.policy_store import policy_from_db
+from server_stub.supply.replacement import is_premature
 from server_stub.supply.tables import (supply_assets, supply_cartridges, supply_fleet, supply_order_lines,
                                        supply_orders, supply_sites, supply_state)
 
@@ -54,6 +55,11 @@ def engine_device(serial: str | None, asset: int) -> str:
 
 def order_ref(db_id: int) -> str:
     return f"#{db_id}"
+
+
+def order_db_id(ref: str | None) -> int | None:
+    """The database id of an order the engine loaded (None: none, or one not stored yet)."""
+    return int(ref[1:]) if ref and ref.startswith("#") else None
 
 
 # -- locking --------------------------------------------------------------------------------------------------
@@ -193,6 +199,8 @@ class SiteRun:
     placed: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
     alarms: list[Any] = field(default_factory=list)
+    replacements: list[tuple[int, Any, str | None, bool]] = field(default_factory=list)  # asset, event, order, premature
+    order_ids: dict[str, int] = field(default_factory=dict)  # the engine's order id -> database id
 
 
 def _load(conn: Connection, engine: SupplyEngine, key: str, asset_ids: set[int]) -> dict[str, int]:
@@ -230,7 +238,7 @@ def _save(conn: Connection, engine: SupplyEngine, run: SiteRun, asset_of: dict[s
         values = {"site_key": run.key, "state": codec.dump(slot),
                   "percent": f and f.percent, "days_left": f and f.days_left, "pages_left": f and f.pages_left,
                   "empty_on": f and f.empty_at, "empty_earliest": f and f.earliest, "empty_latest": f and f.latest,
-                  "method": f and f.method, "updated_at": now}
+                  "method": f and f.method, "supply_class": slot.supply_class, "updated_at": now}
         if aid in watermarks:
             values["watermark"] = watermarks[aid]
         conn.execute(upsert_insert(conn, supply_state).values(asset_id=aid, supply_key=key, **{"watermark": 0} | values)
@@ -261,6 +269,7 @@ def _save(conn: Connection, engine: SupplyEngine, run: SiteRun, asset_of: dict[s
         else:
             db_id = insert_order(conn, order, run.client_id, asset_of)
             run.placed.append(db_id)
+            run.order_ids[order.id] = db_id
             order_event(conn, run.client_id, order_json(dataclasses.replace(order, id=order_ref(db_id))),
                         "order_placed")
     conn.execute(update(supply_sites).where(supply_sites.c.site_key == run.key).values(decided_at=now))
@@ -312,8 +321,10 @@ def run_site(conn: Connection, policy: Policy, key: str, client_id: int, client:
         engine.deliver_due(row.collected_at)  # as `supply backtest` replays a reading
         observed = engine.observe(client, key, doc)
         run.alarms.extend(observed.alarms)
-        for event, _ in observed.replacements:  # the one replacement rule also completes consumable requests
+        for event, order_id in observed.replacements:  # the one replacement rule also completes consumable requests
             links.replaced(conn, row.asset_id, event.supply, event.at)
+            run.replacements.append((row.asset_id, event, order_id,
+                                     is_premature(event, engine.policy.rules(client, device).alarms)))
         _, flags = engine.decide(key, row.collected_at, {device})
         run.alarms.extend(flags)
         watermarks[row.asset_id] = row.id
@@ -322,6 +333,10 @@ def run_site(conn: Connection, policy: Policy, key: str, client_id: int, client:
     _, flags = engine.decide(key, now)
     run.alarms.extend(flags)
     _save(conn, engine, run, asset_of, watermarks, fleet_before, now)
+    for aid, event, order_id, premature in run.replacements:  # orders placed in this run have their ids now
+        events.record_replacement(conn, aid, event, run.order_ids.get(order_id or "") or order_db_id(order_id),
+                                  premature)
+    events.record_alarms(conn, run.alarms, asset_of)
     return run
 
 

@@ -4,6 +4,7 @@ server_stub.supply.orders, under the same site lock the worker decides under."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,6 +105,7 @@ class SupplyRow:
     empty_earliest: datetime | None
     empty_latest: datetime | None
     method: str | None
+    supply_class: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         day = lambda v: v.date().isoformat() if v else None  # noqa: E731
@@ -117,8 +119,11 @@ class SupplyRow:
 
 
 def list_supplies(conn: Connection, *, client: str | None = None, site: str | None = None,
-                  due_within: timedelta | None = None, now: datetime | None = None) -> list[SupplyRow]:
-    """The forecast of every followed supply, soonest empty first."""
+                  due_within: timedelta | None = None, now: datetime | None = None,
+                  classes: Collection[str] | None = None, level_at_most: float | None = None,
+                  limit: int | None = None, offset: int = 0) -> list[SupplyRow]:
+    """The forecast of every followed supply, soonest empty first; optionally of some policy classes
+    (server_stub.supply.policy.SUPPLY_CLASSES), at most a level, and one page (`limit` rows from `offset`)."""
     query = (select(supply_state, assets.c.serial, assets.c.model, clients.c.name.label("client"),
                     sites.c.name.label("site"))
              .join(assets, assets.c.id == supply_state.c.asset_id)
@@ -132,8 +137,16 @@ def list_supplies(conn: Connection, *, client: str | None = None, site: str | No
         query = query.where(assets.c.site_id == site_id(conn, client, site))
     if due_within is not None:
         query = query.where(supply_state.c.empty_on <= (now or utcnow()) + due_within)
-    rows = conn.execute(query.order_by(supply_state.c.empty_on.is_(None), supply_state.c.empty_on,
-                                       supply_state.c.asset_id, supply_state.c.supply_key)).all()
+    if classes is not None:
+        query = query.where(supply_state.c.supply_class.in_(list(classes)))
+    if level_at_most is not None:
+        query = query.where(supply_state.c.percent <= level_at_most)
+    query = query.order_by(supply_state.c.empty_on.is_(None), supply_state.c.empty_on, supply_state.c.asset_id,
+                           supply_state.c.supply_key)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    rows = conn.execute(query).all()
     return [SupplyRow(r.asset_id, r.client, r.site, r.serial, r.model, r.supply_key, r.state["f"].get("part_number"),
-                      r.percent, r.days_left, r.pages_left, r.empty_on, r.empty_earliest, r.empty_latest, r.method)
+                      r.percent, r.days_left, r.pages_left, r.empty_on, r.empty_earliest, r.empty_latest, r.method,
+                      r.supply_class)
             for r in rows]

@@ -29,8 +29,10 @@ supply_state = Table(
     Column("empty_earliest", UTCDateTime),
     Column("empty_latest", UTCDateTime),
     Column("method", String(32)),
+    Column("supply_class", String(16)),  # the policy class (mono_toner, ...): the console filters on it
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("asset_id", "supply_key", name="uq_supply_state_slot"),
+    Index("ix_supply_state_empty_on", "empty_on"),
 )
 
 # Per asset: what the engine keeps for the device (page history and the day's usage rate) and the watermark
@@ -116,4 +118,34 @@ supply_policy = Table(
     Column("document", Document, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("level", "key", name="uq_supply_policy_level"),
+)
+
+# What the engine detected, kept for people (the device page): each replacement with what the removed cartridge
+# still held, and each alarm (premature, low efficiency, without order, ...). Written by the worker's run
+# (server_stub.supply.events); the engine never reads them back.
+supply_replacements = Table(
+    "supply_replacements", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
+    Column("supply_key", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("cause", String(32), nullable=False),
+    Column("left_percent", Float),
+    Column("premature", Boolean, nullable=False),
+    Column("wasted_pages", Integer),
+    Column("removed_pages", Integer),
+    Column("new_percent", Float),
+    Column("new_serial", String(200)),
+    Column("order_id", Integer),  # the order line it fulfilled (no foreign key: an order may be purged)
+    UniqueConstraint("asset_id", "supply_key", "at", name="uq_supply_replacement"),
+)
+supply_alarms = Table(
+    "supply_alarms", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("asset_id", Integer, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
+    Column("supply_key", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Document, nullable=False),
+    UniqueConstraint("asset_id", "supply_key", "at", "kind", name="uq_supply_alarm"),
 )
