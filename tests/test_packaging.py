@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_holds import assert_demo_holds, expect_the_bill
+from demo_holds import assert_demo_holds
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ("fleetmeter-server.service", "fleetmeter-server-worker.service")
@@ -71,11 +71,10 @@ def test_installed_wheel_runs_the_demo_once(dist, tmp_path, short_home):
                 "--port", str(free_tcp_port()), "--snmp-port", str(free_udp_port("127.0.20.1")), "--days", "62"],
                timeout=600, env=env, cwd=tmp_path)
     assert re.search(r"Fleetmeter Demo \w+ \d+\s+SIM000000", done.stdout), done.stdout[-4000:]
-    billed = assert_demo_holds(str(env_dir / "bin" / "fleetmeter-server"), short_home, done.stdout)
+    assert_demo_holds(str(env_dir / "bin" / "fleetmeter-server"), short_home, done.stdout)
     imported = run([str(python), "-c", "import server_stub, sys; print(server_stub.__file__)"], timeout=60,
                    env=env, cwd=tmp_path).stdout
     assert str(env_dir) in imported
-    expect_the_bill(billed)
 
 
 @pytest.fixture()

@@ -298,14 +298,7 @@ def bill_last_month(demo: Demo) -> None:
         raise DemoError(f"no bill for {period}: the history starts on {demo.history_start}; give --days 62 or more")
     plan = demo.home / "billing-plan.toml"
     plan.write_text(BILLING_PLAN)
-    try:
-        demo.run("fleetmeter-server", "billing", "plan", "set", "--client", CLIENT, str(plan), "--from", str(period))
-    except DemoError as exc:
-        if "unrecognized arguments: --from" not in str(exc):
-            raise
-        # until `billing plan set --from` (a plan for an unbilled past period) is in this server
-        print(f"  this server cannot set a plan for a past period yet (billing plan set --from): no bill for {period}")
-        return
+    demo.run("fleetmeter-server", "billing", "plan", "set", "--client", CLIENT, str(plan), "--from", str(period))
     demo.bill = json.loads(demo.run("fleetmeter-server", "billing", "run", "--client", CLIENT, "--period",
                                     str(period), "--json", show=False))
     print(f"$ fleetmeter-server billing run --client {shlex.quote(CLIENT)} --period {period}   (stored; see below)")
