@@ -285,15 +285,16 @@ class SupplyEngine:
         return placed, alarms
 
     def deliver_due(self, now: datetime, lead_days: int | None = None) -> list[Order]:
-        """Shipped orders whose lead time (the client's, or `lead_days`) has passed are delivered."""
+        """Shipped orders whose lead time (the client's, or `lead_days`) has passed, and any back-order's date,
+        are delivered."""
         done, waiting = [], []
         for order_id in self.in_transit:
             order = self.orders[order_id]
             if order.status is not lifecycle.Status.SHIPPED or order.shipped_at is None:
                 continue
             lead = lead_days if lead_days is not None else self.policy.rules(order.client, None).lead_days
-            arrives = order.shipped_at + timedelta(days=lead)
-            if arrives <= now:
+            arrives = order.arrives_at(lead)  # a back-order's date, when later; none known: it waits
+            if arrives is not None and arrives <= now:
                 self.orders[order_id] = lifecycle.delivered(order, arrives)
                 done.append(self.orders[order_id])
             else:

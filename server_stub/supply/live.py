@@ -75,7 +75,8 @@ def _order_from_rows(row: Any, lines: list[Any], client: str) -> Order:
     return Order(order_ref(row.id), client, row.site_key, row.placed_at, row.kind, row.rule,
                  tuple(OrderLine(ln.device, ln.supply_key, ln.quantity, ln.part_number, ln.reason, ln.installed)
                        for ln in lines),
-                 row.why, Status(row.status), row.blocked, row.shipped_at, row.delivered_at, row.closed_at)
+                 row.why, Status(row.status), row.blocked, row.shipped_at, row.delivered_at, row.closed_at,
+                 row.backordered_at, row.backordered_until, row.backorder_note)
 
 
 def load_orders(conn: Connection, *where: Any) -> list[tuple[Order, dict[str, int]]]:
@@ -97,7 +98,8 @@ def insert_order(conn: Connection, order: Order, client_id: int, asset_of: dict[
     db_id = conn.execute(supply_orders.insert().values(
         client_id=client_id, site_key=order.site, status=order.status.value, blocked=order.blocked, kind=order.kind,
         rule=order.rule, placed_at=order.placed_at, shipped_at=order.shipped_at, delivered_at=order.delivered_at,
-        closed_at=order.closed_at, why=_plain(order.why)).returning(supply_orders.c.id)).scalar_one()
+        closed_at=order.closed_at, backordered_at=order.backordered_at, backordered_until=order.backordered_until,
+        backorder_note=order.backorder_note, why=_plain(order.why)).returning(supply_orders.c.id)).scalar_one()
     conn.execute(supply_order_lines.insert(), [
         {"order_id": db_id, "line_no": n, "asset_id": asset_of[ln.device], "device": ln.device,
          "supply_key": ln.supply, "quantity": ln.quantity, "installed": ln.installed, "part_number": ln.part_number,
@@ -112,7 +114,8 @@ def save_order(conn: Connection, order: Order) -> None:
     db_id = int(order.id.removeprefix("#"))
     conn.execute(update(supply_orders).where(supply_orders.c.id == db_id).values(
         status=order.status.value, blocked=order.blocked, shipped_at=order.shipped_at,
-        delivered_at=order.delivered_at, closed_at=order.closed_at))
+        delivered_at=order.delivered_at, closed_at=order.closed_at, backordered_at=order.backordered_at,
+        backordered_until=order.backordered_until, backorder_note=order.backorder_note))
     for n, ln in enumerate(order.lines, 1):
         conn.execute(update(supply_order_lines).where(supply_order_lines.c.order_id == db_id,
                                                       supply_order_lines.c.line_no == n).values(installed=ln.installed))
@@ -146,6 +149,8 @@ def order_json(order: Order, *, why: bool = False) -> dict[str, Any]:
            "kind": order.kind, "rule": order.rule, "placed_at": _iso(order.placed_at),
            "shipped_at": _iso(order.shipped_at), "delivered_at": _iso(order.delivered_at),
            "closed_at": _iso(order.closed_at),
+           "backordered": None if not order.backordered else {
+               "at": _iso(order.backordered_at), "until": _iso(order.backordered_until), "note": order.backorder_note},
            "lines": [{"device": ln.device, "supply": ln.supply, "quantity": ln.quantity, "installed": ln.installed,
                       "part_number": ln.part_number, "reason": ln.reason} for ln in order.lines]}
     if why:
