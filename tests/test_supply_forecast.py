@@ -181,3 +181,43 @@ def test_a_coarse_gauge_that_goes_up_a_step_without_a_replacement_is_not_followe
     assert found == found2 == []
     assert eng.slots[("T1", "1")].forecast.percent <= before  # the estimate kept falling with the pages
     assert eng.slots[("T1", "1")].forecast.percent == pytest.approx(truth2[41], abs=3)
+
+
+def test_binary_gauge_range_covers_a_first_cartridge_of_unknown_level_then_narrows_after_a_replacement():
+    printer = Printer(yield_pages=4000, gauge=lambda true: 100 if true > 0 else 0, level=30.0)  # 30 %, unseen
+    eng, _, truth = run(printer, range(0, 8), engine(rated_yields={"TN-1": 4000}))
+    first = eng.slots[("T1", "1")].forecast
+    # it may be nearly empty or nearly full: earliest is now, latest is when a full cartridge would run out
+    assert first.earliest <= at(7) + timedelta(days=1)
+    assert first.latest.date() >= START + timedelta(days=empty_day(printer, 7))
+    assert first.percent < 60  # the middle of what it can be, not the 100 the gauge shows
+    eng, found, truth = run(printer, range(8, 40), eng)
+    assert len(found) == 1  # a new cartridge: its level is known, and the range is days, not weeks
+    after = eng.slots[("T1", "1")].forecast
+    assert after.percent == pytest.approx(truth[39], abs=3)
+    expected = START + timedelta(days=empty_day(printer, 39))
+    assert after.earliest.date() <= expected <= after.latest.date()
+    # the level is pinned at the replacement: the range is the doubt about pages per percent (a rated yield
+    # here), not half the gauge (which would put the earliest date two days out)
+    assert after.earliest >= at(39) + timedelta(days=12)
+
+
+def test_coarse_gauge_range_stays_within_the_step_the_gauge_shows():
+    printer = Printer(yield_pages=5000, gauge=lambda true: 25 * math.ceil(true / 25), report_serial=False)
+    eng, _, truth = run(printer, range(1, 40))
+    forecast = eng.slots[("T1", "1")].forecast
+    shown = 25 * math.ceil(truth[39] / 25)
+    rate = 100 * 5 / 7  # pages a calendar day
+    assert forecast.earliest >= at(39) + timedelta(days=(shown - 25) * 50 / rate * 0.8)  # not below the step
+    expected = START + timedelta(days=empty_day(printer, 39))
+    assert forecast.earliest.date() <= expected <= forecast.latest.date()
+
+
+def test_some_remaining_gauge_keeps_the_level_above_where_it_starts_showing_one():
+    printer = Printer(yield_pages=5000, gauge=lambda true: -3 if true > 20 else round(true), level=15.0)
+    eng, found, truth = run(printer, range(0, 50))  # learns that it shows percents from 20 % down
+    assert len(found) == 1 and truth[49] > 20
+    forecast = eng.slots[("T1", "1")].forecast
+    assert forecast.method.startswith("pages+")
+    # the earliest empty date is no sooner than the pages 17 % (20 less a shaken point or three) take to print
+    assert forecast.earliest >= at(49) + timedelta(days=17 * 50 / 100)

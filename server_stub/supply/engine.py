@@ -17,7 +17,7 @@ from typing import Any
 from server_stub.supply import orders as lifecycle
 from server_stub.supply.forecast import (
     CartridgeTrack, Forecast, PageHistory, PagesPerPercent, SupplyObservation, UsageRate, forecast, gauge_step,
-    pages_per_percent, update_level, usage_rate)
+    pages_per_percent, reveals_below, update_level, usage_rate)
 from server_stub.supply.orders import Order
 from server_stub.supply.policy import Policy, Rules, SupplyClass, SupplyView, plan_site, supply_class
 from server_stub.supply.replacement import (
@@ -171,7 +171,7 @@ class SupplyEngine:
 
     def _refresh(self, slot: Slot, now: datetime) -> None:
         slot.forecast = forecast(slot.track, self._prior(slot), self._rate(slot, now.date()), now,
-                                 gauge_step(slot.seen))
+                                 gauge_step(slot.seen), reveals_below(slot.seen))
 
     def _replaced(self, slot: Slot, first: SupplyObservation, cause: str, step: int, out: Observed) -> None:
         old, rules = slot.track, self.rules(slot)

@@ -57,16 +57,20 @@ def order_ref(db_id: int) -> str:
 
 
 # -- locking --------------------------------------------------------------------------------------------------
-def lock_site(conn: Connection, key: str, client_id: int, *, wait: bool) -> bool:
-    """Serialise decisions for a site across processes; False when another process holds it (wait=False)."""
+def lock_site(conn: Connection, key: str, client_id: int, *, wait: bool, decided_at: datetime | None = None) -> bool:
+    """Serialise decisions for a site across processes; False when another process holds it (wait=False).
+    The site's row is upserted with an update, which locks it (PostgreSQL) as SELECT ... FOR UPDATE would; a
+    worker run stamps `decided_at` in the same statement (its transaction commits it with the decisions)."""
     if conn.dialect.name == "postgresql":
         lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
         got = conn.execute(select(getattr(func, lock)(zlib.crc32(f"supply:{key}".encode()) - 2**31))).scalar()
         if not wait and got is False:
             return False
-    conn.execute(upsert_insert(conn, supply_sites).values(site_key=key, client_id=client_id)
-                 .on_conflict_do_nothing(index_elements=["site_key"]))
-    conn.execute(select(supply_sites.c.site_key).where(supply_sites.c.site_key == key).with_for_update())
+    insert = upsert_insert(conn, supply_sites)
+    values = {"site_key": key, "client_id": client_id} | ({"decided_at": decided_at} if decided_at else {})
+    conn.execute(insert.values(**values).on_conflict_do_update(
+        index_elements=["site_key"], set_={"decided_at": insert.excluded.decided_at} if decided_at
+        else {"site_key": insert.excluded.site_key}))
     return True
 
 
@@ -160,11 +164,23 @@ def order_json(order: Order, *, why: bool = False) -> dict[str, Any]:
 
 # -- the engine's state ---------------------------------------------------------------------------------------
 class _Serials(dict):
-    """engine.cartridge_serials backed by the database: looked up on demand, new ones remembered to store."""
+    """engine.cartridge_serials backed by the database: the serials the run's readings name are fetched at
+    once (`prefetch`), any other looked up on demand; new ones remembered to store."""
 
     def __init__(self, conn: Connection) -> None:
         super().__init__()
         self.conn, self.new, self.missing = conn, {}, set()
+
+    def prefetch(self, serials: set[str]) -> None:
+        if not serials:
+            return
+        found = dict(self.conn.execute(select(supply_cartridges.c.serial, supply_cartridges.c.device)
+                                       .where(supply_cartridges.c.serial.in_(serials))).all())
+        for serial in serials:
+            if serial in found:
+                dict.__setitem__(self, serial, found[serial])
+            else:
+                self.missing.add(serial)
 
     def _fetch(self, serial: str) -> None:
         if serial not in self.missing and not dict.__contains__(self, serial):
@@ -194,81 +210,102 @@ class SiteRun:
     key: str
     client_id: int
     client: str
+    now: datetime
     readings: int = 0
     placed: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
     alarms: list[Any] = field(default_factory=list)
 
 
-def _load(conn: Connection, engine: SupplyEngine, key: str, asset_ids: set[int]) -> dict[str, int]:
-    """Fill `engine` with the site's state; returns device -> asset id."""
+def _load(conn: Connection, engine: SupplyEngine, key: str, asset_ids: set[int],
+          fleet: dict[str, list[float]]) -> tuple[dict[str, int], dict[int, str | None]]:
+    """Fill `engine` with the site's state (few statements: the supplies, the assets with their page history,
+    the open orders); returns device -> asset id and the assets' serials."""
     asset_of: dict[str, int] = {}
-    for row in conn.execute(select(supply_state).where(or_(supply_state.c.site_key == key,
-                                                           supply_state.c.asset_id.in_(asset_ids)))
+    for row in conn.execute(select(supply_state.c.asset_id, supply_state.c.state)
+                            .where(or_(supply_state.c.site_key == key, supply_state.c.asset_id.in_(asset_ids)))
                             .order_by(supply_state.c.id)):
         slot = codec.load(row.state)
         slot.site = key
         engine.slots[(slot.device, slot.key)] = slot
         engine.by_site.setdefault(key, []).append(slot)
         asset_of[slot.device] = row.asset_id
-    known = set(asset_of.values()) | asset_ids
-    for row in conn.execute(select(supply_assets).where(supply_assets.c.asset_id.in_(known))):
+    serials: dict[int, str | None] = {}
+    for row in conn.execute(select(assets.c.id, assets.c.serial, supply_assets.c.state)
+                            .outerjoin(supply_assets, supply_assets.c.asset_id == assets.c.id)
+                            .where(assets.c.id.in_(set(asset_of.values()) | asset_ids))):
+        serials[row.id] = row.serial
+        if row.state is None:
+            continue
         device = row.state["device"]
-        asset_of.setdefault(device, row.asset_id)
+        asset_of.setdefault(device, row.id)
         for counter, history in row.state["pages"].items():
             engine.pages[(device, counter)] = codec.load(history)
         for counter, rate in row.state["rates"].items():
             engine._rates[(device, counter)] = codec.load(rate)
-    engine.fleet_ppp = {r.fleet_key: list(r.pages_per_percent) for r in conn.execute(select(supply_fleet))}
+    engine.fleet_ppp = {k: list(v) for k, v in fleet.items()}
     engine.cartridge_serials = _Serials(conn)
     for order, lines in load_orders(conn, supply_orders.c.site_key == key, supply_orders.c.status.in_(OPEN)):
         engine.add_order(order)
         asset_of.update(lines)
-    return asset_of
+    return asset_of, serials
+
+
+def _upsert_many(conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str],
+                 rising: str | None = None) -> None:
+    """One multi-row INSERT ... ON CONFLICT DO UPDATE for `rows` (all with the same columns); the `rising`
+    column (a watermark) never goes back: the larger of the stored and the new value is kept."""
+    if not rows:
+        return
+    insert = upsert_insert(conn, table)
+    values = {c: insert.excluded[c] for c in rows[0] if c not in keys}
+    if rising is not None:
+        larger = func.greatest if conn.dialect.name == "postgresql" else func.max
+        values[rising] = larger(table.c[rising], insert.excluded[rising])
+    conn.execute(insert.values(rows).on_conflict_do_update(index_elements=keys, set_=values))
 
 
 def _save(conn: Connection, engine: SupplyEngine, run: SiteRun, asset_of: dict[str, int],
-          watermarks: dict[int, int], fleet_before: dict[str, int], now: datetime) -> None:
+          watermarks: dict[int, int], fleet: dict[str, list[float]], loaded: dict[str, Order]) -> None:
+    """Write the site's state back: one multi-row statement per table (the watermark of an asset with nothing
+    new is passed as 0 and stays as stored)."""
+    slots: dict[tuple[int, str], dict[str, Any]] = {}
     for (device, key), slot in engine.slots.items():
-        aid = asset_of[device]
-        f = slot.forecast
-        values = {"site_key": run.key, "state": codec.dump(slot),
-                  "percent": f and f.percent, "days_left": f and f.days_left, "pages_left": f and f.pages_left,
-                  "empty_on": f and f.empty_at, "empty_earliest": f and f.earliest, "empty_latest": f and f.latest,
-                  "method": f and f.method, "updated_at": now}
-        if aid in watermarks:
-            values["watermark"] = watermarks[aid]
-        conn.execute(upsert_insert(conn, supply_state).values(asset_id=aid, supply_key=key, **{"watermark": 0} | values)
-                     .on_conflict_do_update(index_elements=["asset_id", "supply_key"], set_=values))
+        aid, f = asset_of[device], slot.forecast
+        slots[(aid, key)] = {
+            "asset_id": aid, "supply_key": key, "site_key": run.key, "state": codec.dump(slot),
+            "watermark": watermarks.get(aid, 0), "percent": f and f.percent, "days_left": f and f.days_left,
+            "pages_left": f and f.pages_left, "empty_on": f and f.empty_at, "empty_earliest": f and f.earliest,
+            "empty_latest": f and f.latest, "method": f and f.method, "updated_at": run.now}
+    _upsert_many(conn, supply_state, list(slots.values()), ["asset_id", "supply_key"], rising="watermark")
     devices: dict[str, dict[str, Any]] = {}
     for (device, counter), history in engine.pages.items():
         devices.setdefault(device, {"device": device, "pages": {}, "rates": {}})["pages"][counter] = codec.dump(history)
     for (device, counter), rate in engine._rates.items():
         devices.setdefault(device, {"device": device, "pages": {}, "rates": {}})["rates"][counter] = codec.dump(rate)
     by_asset = {asset_of[device]: doc for device, doc in devices.items() if device in asset_of}
-    for aid in by_asset.keys() | watermarks.keys():  # also assets whose readings had no counters or supplies
-        values = {"state": by_asset.get(aid, {"device": "", "pages": {}, "rates": {}}), "watermark": watermarks.get(aid)}
-        if values["watermark"] is None:  # nothing new from it: keep its watermark
-            del values["watermark"]
-        conn.execute(upsert_insert(conn, supply_assets).values(asset_id=aid, **{"watermark": 0} | values)
-                     .on_conflict_do_update(index_elements=["asset_id"], set_=values))
-    for fleet_key, values in engine.fleet_ppp.items():
-        if len(values) != fleet_before.get(fleet_key, 0):
-            conn.execute(upsert_insert(conn, supply_fleet).values(fleet_key=fleet_key, pages_per_percent=values)
-                         .on_conflict_do_update(index_elements=["fleet_key"], set_={"pages_per_percent": values}))
-    for serial, device in engine.cartridge_serials.new.items():
-        conn.execute(upsert_insert(conn, supply_cartridges).values(serial=serial, device=device)
-                     .on_conflict_do_nothing(index_elements=["serial"]))
+    _upsert_many(conn, supply_assets, [  # also assets whose readings had no counters or supplies
+        {"asset_id": aid, "state": by_asset.get(aid, {"device": "", "pages": {}, "rates": {}}),
+         "watermark": watermarks.get(aid, 0)} for aid in sorted(by_asset.keys() | watermarks.keys())],
+        ["asset_id"], rising="watermark")
+    learned = [{"fleet_key": k, "pages_per_percent": v} for k, v in engine.fleet_ppp.items()
+               if len(v) != len(fleet.get(k, ()))]
+    _upsert_many(conn, supply_fleet, learned, ["fleet_key"])
+    fleet.update({row["fleet_key"]: list(row["pages_per_percent"]) for row in learned})
+    if engine.cartridge_serials.new:
+        conn.execute(upsert_insert(conn, supply_cartridges).values(
+            [{"serial": s, "device": d} for s, d in engine.cartridge_serials.new.items()])
+            .on_conflict_do_nothing(index_elements=["serial"]))
     for order in engine.orders.values():
         if order.id.startswith("#"):
-            save_order(conn, order)
-            run.changed.append(int(order.id[1:]))
+            if order != loaded.get(order.id):  # only what this run changed
+                save_order(conn, order)
+                run.changed.append(int(order.id[1:]))
         else:
             db_id = insert_order(conn, order, run.client_id, asset_of)
             run.placed.append(db_id)
             order_event(conn, run.client_id, order_json(dataclasses.replace(order, id=order_ref(db_id))),
                         "order_placed")
-    conn.execute(update(supply_sites).where(supply_sites.c.site_key == run.key).values(decided_at=now))
 
 
 def _pending(conn: Connection) -> dict[str, tuple[int, str, set[int]]]:
@@ -295,21 +332,30 @@ def _new_readings(conn: Connection, asset_ids: set[int]) -> Iterator[Any]:
         .order_by(readings.c.collected_at, readings.c.id)).all())
 
 
+def fleet_learning(conn: Connection) -> dict[str, list[float]]:
+    """The fleet's learned pages per percent (read once per worker run, kept up to date by its sites)."""
+    return {r.fleet_key: list(r.pages_per_percent) for r in conn.execute(select(supply_fleet))}
+
+
 def run_site(conn: Connection, policy: Policy, key: str, client_id: int, client: str, asset_ids: set[int],
-             now: datetime, *, wait: bool = False) -> SiteRun | None:
-    """Apply the site's new readings and decide; None when another process is deciding for it now."""
-    if not lock_site(conn, key, client_id, wait=wait):
+             now: datetime, *, wait: bool = False, fleet: dict[str, list[float]] | None = None) -> SiteRun | None:
+    """Apply the site's new readings and decide; None when another process is deciding for it now.
+    `fleet`: the fleet's learning as this run knows it (read here when not given; updated with what the site
+    learned)."""
+    if not lock_site(conn, key, client_id, wait=wait, decided_at=now):
         return None
-    run = SiteRun(key, client_id, client)
+    run = SiteRun(key, client_id, client, now)
     engine = SupplyEngine(policy)
-    asset_of = _load(conn, engine, key, asset_ids)
-    site_assets = conn.execute(select(assets.c.id, assets.c.serial)
-                               .where(assets.c.id.in_(asset_ids | set(asset_of.values())))).all()
+    fleet = fleet_learning(conn) if fleet is None else fleet
+    asset_of, serials = _load(conn, engine, key, asset_ids, fleet)
     engine.policy = policy.with_devices(links.contract_levels(  # the assets' contracts, as device levels
-        conn, {engine_device(serial, aid): aid for aid, serial in site_assets}))
-    fleet_before = {k: len(v) for k, v in engine.fleet_ppp.items()}
+        conn, {engine_device(serial, aid): aid for aid, serial in serials.items()}))
+    loaded = dict(engine.orders)
     watermarks: dict[int, int] = {}
-    for row in _new_readings(conn, asset_ids):  # read after the lock: nothing is applied twice
+    new = list(_new_readings(conn, asset_ids))  # read after the lock: nothing is applied twice
+    engine.cartridge_serials.prefetch({s["serial"] for row in new for s in row.document.get("supplies") or []
+                                       if isinstance(s, dict) and isinstance(s.get("serial"), str)})
+    for row in new:
         doc, device = row.document, engine_device(row.serial, row.asset_id)
         if device_of(doc) != device:  # no usable serial: the engine follows the asset ingest matched it to
             doc = doc | {"identity": (doc.get("identity") or {}) | {"serial": device}}
@@ -326,7 +372,7 @@ def run_site(conn: Connection, policy: Policy, key: str, client_id: int, client:
     engine.deliver_due(now)
     _, flags = engine.decide(key, now)
     run.alarms.extend(flags)
-    _save(conn, engine, run, asset_of, watermarks, fleet_before, now)
+    _save(conn, engine, run, asset_of, watermarks, fleet, loaded)
     return run
 
 
@@ -342,8 +388,9 @@ def run_pending(conn: Connection, now: datetime | None = None) -> list[SiteRun]:
     for key, client_id, client in stale:
         sites.setdefault(key, (client_id, client, set()))
     done = []
+    fleet = fleet_learning(conn) if sites else {}
     for key, (client_id, client, asset_ids) in sorted(sites.items()):
-        result = run_site(conn, policy, key, client_id, client, asset_ids, now)
+        result = run_site(conn, policy, key, client_id, client, asset_ids, now, fleet=fleet)
         if result is not None:
             done.append(result)
     return done

@@ -3,12 +3,13 @@
 Levels: a preset, then the file's `global` table, then the client's, then the device's (the most specific
 wins, key by key). Each supply class (mono/colour toner, mono/colour drum, maintenance, waste toner) has a
 method: Level (order at <= X %) or Proactive (order when the forecast says it runs out within N days; by
-default the lead time plus a safety day, counted from the forecast's *earliest* empty date so the range is
-the safety margin). Proactive needs `min_history_days` of history; Level (20 % by default) applies until then.
+default the lead time, plus the day until the next reading (the next chance to order: an order placed then
+must still arrive in time), plus a safety day, counted from the forecast's *earliest* empty date so the
+range is the safety margin). Proactive needs `min_history_days` of history; Level (20 % by default) applies until then.
 
 Presets:
-- `default`: Proactive, lead 5 days + 1.5 safety days, 30 days of use per order, site consolidation of what
-  runs out within 14 days, high-use devices (>= 2 cartridges of one colour a week) to manual handling;
+- `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, 30 days of use per order, site consolidation of what
+  runs out within 12 days, high-use devices (>= 2 cartridges of one colour a week) to manual handling;
 - `asr`: as Xerox ASR: the default and never later than 21 days before empty, consolidation 45 days;
 - `ekm`: Happen EKM's thresholds: Level at 15 % (lines at <= 5 % urgent), lead time 7 days;
 - `level10`: a plain "order one cartridge at 10 %", no consolidation.
@@ -84,10 +85,11 @@ class Rules(_Strict):
 
     monitor: bool = True  # False: no automatic order for the device (its contract's monitoring is off)
     lead_days: Annotated[int, Field(ge=0, le=90)] = 5
-    safety_days: Days = 1.5
+    safety_days: Days = 1.0  # beyond the lead time and the day to the next reading
+    reading_days: Days = 1.0  # readings come this often: the next chance to order
     max_days_before_empty: Days | None = None  # order at the latest this many days before expected empty
     cover_days: Days = 30.0  # an order carries this many days of use, in whole cartridges (at least one)
-    consolidation_days: Days = 14.0  # supplies of the site running out within this join the parcel
+    consolidation_days: Days = 12.0  # supplies of the site running out within this join the parcel
     min_history_days: Days = 30.0  # Proactive needs this much history; Level applies until then
     high_use_per_week: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = 2.0
     block_efficiency_below: Percent | None = None  # previous cartridge below this: order waits for release
@@ -268,6 +270,17 @@ def _run_out(view: SupplyView, earliest: bool) -> datetime | None:
     return at + _days(view.stock * (per or 0.0))
 
 
+def _silent_days(view: SupplyView, now: datetime) -> float:
+    """Days since the supply's last reading (0 when none is known)."""
+    if not view.readings:
+        return 0.0
+    last = view.readings[-1].get("at")
+    if not isinstance(last, str):
+        return 0.0
+    at = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    return max((now - at).total_seconds() / 86400, 0.0)
+
+
 def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | None:
     """(rule, why) when this supply needs an order now by itself, else None."""
     if view.supply_class is None or not rules.monitor:
@@ -278,11 +291,16 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
                            "stock": view.stock, "readings": list(view.readings)}
     earliest = _run_out(view, earliest=True)
     if rule.method == "proactive" and view.history_days >= rules.min_history_days and earliest is not None:
-        window = rule.days if rule.days is not None else rules.lead_days + rules.safety_days
+        window = rule.days if rule.days is not None else rules.lead_days + rules.reading_days + rules.safety_days
+        silent = _silent_days(view, now)
+        if silent > rules.reading_days:
+            window += silent  # an agent silent this long may stay silent as long again: the forecast ages
         fired = None
         if earliest <= now + _days(window):
             fired = "proactive"
             why |= {"runs_out_earliest": earliest.isoformat(), "window_days": window}
+            if silent > rules.reading_days:
+                why["silent_days"] = round(silent, 1)
         expected = _run_out(view, earliest=False)
         if fired is None and rules.max_days_before_empty is not None and expected is not None \
                 and expected <= now + _days(rules.max_days_before_empty):
