@@ -202,22 +202,35 @@ def test_binary_gauge_range_covers_a_first_cartridge_of_unknown_level_then_narro
     assert after.earliest >= at(39) + timedelta(days=12)
 
 
-def test_coarse_gauge_range_stays_within_the_step_the_gauge_shows():
+def test_coarse_gauge_range_after_a_step_change_is_the_doubt_of_the_pages_not_half_a_step():
     printer = Printer(yield_pages=5000, gauge=lambda true: 25 * math.ceil(true / 25), report_serial=False)
-    eng, _, truth = run(printer, range(1, 40))
+    eng, _, truth = run(printer, range(1, 20))
+    day = 20
+    while True:  # the day the gauge drops from 75 to 50: the level was just at 50
+        eng, _, truth = run(printer, range(day, day + 1), eng)
+        if truth[day] <= 50:
+            break
+        day += 1
     forecast = eng.slots[("T1", "1")].forecast
-    shown = 25 * math.ceil(truth[39] / 25)
-    rate = 100 * 5 / 7  # pages a calendar day
-    assert forecast.earliest >= at(39) + timedelta(days=(shown - 25) * 50 / rate * 0.8)  # not below the step
-    expected = START + timedelta(days=empty_day(printer, 39))
+    expected = START + timedelta(days=empty_day(printer, day))
+    horizon = (expected - at(day).date()).days
     assert forecast.earliest.date() <= expected <= forecast.latest.date()
+    assert (expected - forecast.earliest.date()).days <= 0.2 * horizon  # half a step would be a quarter and more
 
 
 def test_some_remaining_gauge_keeps_the_level_above_where_it_starts_showing_one():
-    printer = Printer(yield_pages=5000, gauge=lambda true: -3 if true > 20 else round(true), level=15.0)
-    eng, found, truth = run(printer, range(0, 50))  # learns that it shows percents from 20 % down
-    assert len(found) == 1 and truth[49] > 20
+    printer = Printer(yield_pages=5000, gauge=lambda true: -3 if true > 20 else round(true), level=20.4)
+    eng, found, truth = run(printer, range(0, 20), engine(rated_yields={"TN-1": 5000}))  # shows 20 % and less
+    day = 20
+    while True:  # the new cartridge, hidden behind -3, down to a few points above 20 %
+        eng, found2, truth = run(printer, range(day, day + 1), eng)
+        if truth[day] <= 24:
+            break
+        day += 1
+    assert len(found + found2) == 1 and truth[day] > 20
     forecast = eng.slots[("T1", "1")].forecast
     assert forecast.method.startswith("pages+")
-    # the earliest empty date is no sooner than the pages 17 % (20 less a shaken point or three) take to print
-    assert forecast.earliest >= at(49) + timedelta(days=17 * 50 / 100)
+    # no sooner than the pages of 17 % (20 less a few points a shaken cartridge shows) take at the fastest
+    # rate and the smallest pages per percent the forecast allows (the rated yield, less 30 %)
+    fastest = UsageRate(workday=100 * 1.3, weekend=0, low=1, high=1, days=28)
+    assert forecast.earliest >= when_printed(17 * 50 * 0.7 * 0.99, at(day), fastest)
