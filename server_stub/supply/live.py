@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
 from server_stub.assets.identity import normalise_serial
@@ -61,16 +61,19 @@ def lock_site(conn: Connection, key: str, client_id: int, *, wait: bool, decided
     """Serialise decisions for a site across processes; False when another process holds it (wait=False).
     The site's row is upserted with an update, which locks it (PostgreSQL) as SELECT ... FOR UPDATE would; a
     worker run stamps `decided_at` in the same statement (its transaction commits it with the decisions)."""
-    if conn.dialect.name == "postgresql":
-        lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-        got = conn.execute(select(getattr(func, lock)(zlib.crc32(f"supply:{key}".encode()) - 2**31))).scalar()
-        if not wait and got is False:
-            return False
     insert = upsert_insert(conn, supply_sites)
     values = {"site_key": key, "client_id": client_id} | ({"decided_at": decided_at} if decided_at else {})
-    conn.execute(insert.values(**values).on_conflict_do_update(
-        index_elements=["site_key"], set_={"decided_at": insert.excluded.decided_at} if decided_at
-        else {"site_key": insert.excluded.site_key}))
+    update_ = {"decided_at": insert.excluded.decided_at} if decided_at else {"site_key": insert.excluded.site_key}
+    if conn.dialect.name == "postgresql":
+        advisory = zlib.crc32(f"supply:{key}".encode()) - 2**31
+        if wait:
+            conn.execute(select(func.pg_advisory_xact_lock(advisory)))
+        else:  # one round trip: the row is upserted (and locked) only when the advisory lock was free
+            rows = select(*(literal(v) for v in values.values())).where(func.pg_try_advisory_xact_lock(advisory))
+            got = conn.execute(insert.from_select(list(values), rows).on_conflict_do_update(
+                index_elements=["site_key"], set_=update_).returning(supply_sites.c.site_key)).first()
+            return got is not None
+    conn.execute(insert.values(**values).on_conflict_do_update(index_elements=["site_key"], set_=update_))
     return True
 
 
@@ -262,7 +265,8 @@ def _upsert_many(conn: Connection, table: Any, rows: list[dict[str, Any]], keys:
     if rising is not None:
         larger = func.greatest if conn.dialect.name == "postgresql" else func.max
         values[rising] = larger(table.c[rising], insert.excluded[rising])
-    conn.execute(insert.values(rows).on_conflict_do_update(index_elements=keys, set_=values))
+    # executemany: SQLAlchemy sends it as multi-row VALUES (PostgreSQL) from one cached compilation
+    conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=values), rows)
 
 
 def _save(conn: Connection, engine: SupplyEngine, run: SiteRun, asset_of: dict[str, int],

@@ -9,7 +9,7 @@ range is the safety margin). Proactive needs `min_history_days` of history; Leve
 
 Presets:
 - `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, 30 days of use per order, site consolidation of what
-  runs out within 12 days, high-use devices (>= 2 cartridges of one colour a week) to manual handling;
+  runs out within 14 days, high-use devices (>= 2 cartridges of one colour a week) to manual handling;
 - `asr`: as Xerox ASR: the default and never later than 21 days before empty, consolidation 45 days;
 - `ekm`: Happen EKM's thresholds: Level at 15 % (lines at <= 5 % urgent), lead time 7 days;
 - `level10`: a plain "order one cartridge at 10 %", no consolidation.
@@ -89,7 +89,7 @@ class Rules(_Strict):
     reading_days: Days = 1.0  # readings come this often: the next chance to order
     max_days_before_empty: Days | None = None  # order at the latest this many days before expected empty
     cover_days: Days = 30.0  # an order carries this many days of use, in whole cartridges (at least one)
-    consolidation_days: Days = 12.0  # supplies of the site running out within this join the parcel
+    consolidation_days: Days = 14.0  # supplies of the site running out within this join the parcel
     min_history_days: Days = 30.0  # Proactive needs this much history; Level applies until then
     high_use_per_week: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = 2.0
     block_efficiency_below: Percent | None = None  # previous cartridge below this: order waits for release
