@@ -38,6 +38,7 @@ ROWS = [
     ("stockouts (after a month)", "stockouts"),
     ("  unavoidable (big job, no time)", "stockouts_unavoidable"), ("  avoidable", "stockouts_avoidable"),
     ("  of which after a big job", "stockouts_big_job"), ("  of which agent offline", "stockouts_offline"),
+    ("  of which first cartridge", "stockouts_first_cartridge"), ("  of which print room", "stockouts_print_room"),
     ("stockouts (all)", "stockouts_all"),
     ("stockouts, high use (manual)", "stockouts_manual_high_use"),
     ("median wait, days", "median_wait_days"), ("shipments", "shipments"), ("order lines", "order_lines"),
@@ -97,6 +98,8 @@ def main() -> int:
     print("".ljust(width) + "".join(n.rjust(10) for n in names))
     for label, key in ROWS + [("backtest seconds", "backtest_seconds")]:
         print(label.ljust(width) + "".join(str(results[n].get(key)).rjust(10) for n in names))
+    print("stockouts after a month by gauge class: " + ", ".join(
+        f"{n} {' '.join(f'{k}={v}' for k, v in results[n]['stockouts_by_gauge'].items()) or '-'}" for n in names))
     errors = results["default"]["forecast_error_days"]
     counts = results["default"]["forecast_error_n"]
     print("forecast: median |empty date error| in days (same for every policy), by gauge class:")

@@ -2,7 +2,9 @@
 
 - stockouts: a cartridge ran empty while no delivered cartridge for that supply was waiting (counted once the
   device has `settle_days` of history; `stockouts_all` counts every one); those within 10 days after a
-  one-off big job or an agent's offline gap are also counted as such; those of supplies the policy flagged
+  one-off big job or an agent's offline gap are also counted as such, as are those of the cartridge that was
+  in when monitoring started (`stockouts_first_cartridge`: its level unknown on gauges that hide it), of
+  print-room machines (`stockouts_print_room`, >= 1,000 pages a working day) and per gauge class; those of supplies the policy flagged
   as very high use (manual ordering) are counted apart, as `stockouts_manual_high_use`;
   `stockouts_unavoidable` (part of `stockouts`) are those no policy could prevent without keeping a spare,
   decided from the simulated truth alone (`unavoidable`): a one-off big job ran the cartridge empty before a
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from statistics import median
@@ -35,6 +37,7 @@ from fleetmeter_sim.usage import Fleet
 GAUGE_CLASS = {"fine": "fine", "coarse10": "coarse", "coarse20": "coarse", "coarse25": "coarse",
                "some_remaining": "hidden", "binary": "hidden", "low_only": "hidden"}
 MATCH_BEFORE, MATCH_AFTER = timedelta(days=1), timedelta(days=15)
+FAST_PAGES = 1000  # pages a working day from which a device is counted as a print-room machine
 CAUSE_DAYS = 10  # a stockout within this many days after a one-off big job or an agent gap is put down to it
 
 
@@ -95,6 +98,8 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
             placed[key].append((_at(order["placed_at"]), line["quantity"], rules.get(key, "consolidated"), ships))
 
     stockouts = stockouts_all = duplicates = usage_jumps = big_job = offline = spare = manual = forced = 0
+    first_cartridge = fast = 0
+    by_gauge: Counter[str] = Counter()
     flagged: dict[tuple[str, str], datetime] = {}  # supplies handed to a person (very high use): first flag
     for alarm in _lines(out / "alarms.jsonl"):
         if alarm["kind"] == "high_use":
@@ -125,6 +130,9 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
                     stockout_list.append((*key, event.at.isoformat(), "unavoidable" if cause else ""))
                     big_job += any(offset - CAUSE_DAYS <= day <= offset for day in profile.big_jobs)
                     offline += any(first <= offset and last >= offset - CAUSE_DAYS for first, last in profile.offline)
+                    first_cartridge += event is events[0]
+                    by_gauge[gauge[key[0]]] += 1
+                    fast += profile.workday_pages >= FAST_PAGES
                 late = next((i for i, (d, placed_at) in enumerate(stock) if not used[i] and placed_at <= event.at), None)
                 if late is not None:  # on its way when the printer ran dry: the customer waits for it
                     used[late] = True
@@ -204,7 +212,8 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
     shipments = sum(1 for o in orders if decisions.get(o["id"], {}).get("kind", "auto") == "auto")
     return {
         "stockouts": stockouts, "stockouts_unavoidable": forced, "stockouts_avoidable": stockouts - forced,
-        "stockouts_all": stockouts_all, "stockouts_big_job": big_job,
+        "stockouts_all": stockouts_all, "stockouts_big_job": big_job, "stockouts_first_cartridge": first_cartridge,
+        "stockouts_print_room": fast, "stockouts_by_gauge": dict(sorted(by_gauge.items())),
         "stockouts_offline": offline, "stockouts_manual_high_use": manual, "median_wait_days": _median(waits),
         "shipments": shipments, "order_lines": sum(len(o["lines"]) for o in orders),
         "cartridges_used": cartridges,

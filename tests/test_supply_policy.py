@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -94,15 +93,6 @@ def test_proactive_orders_when_the_earliest_empty_date_is_within_lead_next_readi
     assert need(view(forecast=fc(8.6, spread=1.0)), rules, NOW) is None  # earliest in 7.6 d
 
 
-def test_a_silent_agent_widens_the_window_by_the_days_it_has_been_silent():
-    rules = Rules(lead_days=5, reading_days=1, safety_days=1)  # 7 days while readings come daily
-    last = lambda days: ({"at": (NOW - timedelta(days=days)).isoformat().replace("+00:00", "Z")},)  # noqa: E731
-    quiet = view(forecast=fc(11, spread=1.0))  # earliest in 10 days
-    assert need(replace(quiet, readings=last(0.5)), rules, NOW) is None
-    fired = need(replace(quiet, readings=last(4)), rules, NOW)  # silent 4 days: 11 days
-    assert fired[0] == "proactive" and fired[1]["silent_days"] == 4 and fired[1]["window_days"] == 11
-
-
 def test_proactive_needs_a_month_of_history_and_uses_the_level_until_then():
     rules = Rules()
     young = view(forecast=fc(3, percent=40.0), history=20)
@@ -185,3 +175,4 @@ def test_every_decision_records_the_forecast_rule_and_readings():
     assert rule == "proactive"
     assert why["forecast"]["empty_on"] == (NOW + timedelta(days=5)).date().isoformat()
     assert why["readings"] == list(readings) and why["window_days"] == 7
+

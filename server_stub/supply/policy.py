@@ -270,17 +270,6 @@ def _run_out(view: SupplyView, earliest: bool) -> datetime | None:
     return at + _days(view.stock * (per or 0.0))
 
 
-def _silent_days(view: SupplyView, now: datetime) -> float:
-    """Days since the supply's last reading (0 when none is known)."""
-    if not view.readings:
-        return 0.0
-    last = view.readings[-1].get("at")
-    if not isinstance(last, str):
-        return 0.0
-    at = datetime.fromisoformat(last.replace("Z", "+00:00"))
-    return max((now - at).total_seconds() / 86400, 0.0)
-
-
 def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | None:
     """(rule, why) when this supply needs an order now by itself, else None."""
     if view.supply_class is None or not rules.monitor:
@@ -292,15 +281,10 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
     earliest = _run_out(view, earliest=True)
     if rule.method == "proactive" and view.history_days >= rules.min_history_days and earliest is not None:
         window = rule.days if rule.days is not None else rules.lead_days + rules.reading_days + rules.safety_days
-        silent = _silent_days(view, now)
-        if silent > rules.reading_days:
-            window += silent  # an agent silent this long may stay silent as long again: the forecast ages
         fired = None
         if earliest <= now + _days(window):
             fired = "proactive"
             why |= {"runs_out_earliest": earliest.isoformat(), "window_days": window}
-            if silent > rules.reading_days:
-                why["silent_days"] = round(silent, 1)
         expected = _run_out(view, earliest=False)
         if fired is None and rules.max_days_before_empty is not None and expected is not None \
                 and expected <= now + _days(rules.max_days_before_empty):
