@@ -13,7 +13,10 @@ import argparse
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -26,6 +29,18 @@ from server_stub.supply.engine import SupplyEngine  # noqa: E402
 from server_stub.supply.policy import load_policy  # noqa: E402
 from supply_helpers import Printer, at  # noqa: E402
 from trust_peers import Database  # noqa: E402
+
+
+@contextmanager
+def counting(engine, total: list[int]):
+    """Count the SQL statements the engine runs meanwhile into total[0]."""
+    def count(*_args) -> None:
+        total[0] += 1
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def main() -> int:
@@ -51,18 +66,19 @@ def main() -> int:
                         memory.observe("Acme", "S", doc)
                         memory.decide("S", at(d), {doc["identity"]["serial"]})
                 in_memory = time.perf_counter() - started
-                worker = 0.0
+                worker, statements, site_runs = 0.0, [0], 0
                 for d, docs in enumerate(days):
                     ingest(engine, agent, docs)
                     if d % args.per_run == args.per_run - 1:
                         started = time.perf_counter()
-                        with engine.begin() as conn:
-                            live.run_pending(conn, at(d, 19))
+                        with counting(engine, statements), engine.begin() as conn:
+                            site_runs += len(live.run_pending(conn, at(d, 19)))
                         worker += time.perf_counter() - started
                 n = args.printers * args.days
                 print(f"{kind}: {n} readings, {args.printers} printers (one site each), worker every {args.per_run} "
                       f"day(s): live worker {n / worker:,.0f} readings/s, in-memory engine {n / in_memory:,.0f} "
-                      f"readings/s, ratio {in_memory / worker:.2f}")
+                      f"readings/s, worker/in-memory {in_memory / worker:.4f} (the worker {worker / in_memory:.0f}x "
+                      f"slower), {statements[0] / max(site_runs, 1):.1f} statements per site run")
             finally:
                 engine.dispose()
                 db.drop()

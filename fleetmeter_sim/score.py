@@ -2,8 +2,15 @@
 
 - stockouts: a cartridge ran empty while no delivered cartridge for that supply was waiting (counted once the
   device has `settle_days` of history; `stockouts_all` counts every one); those within 10 days after a
-  one-off big job or an agent's offline gap are also counted as such; those of supplies the policy flagged
+  one-off big job or an agent's offline gap are also counted as such, as are those of the cartridge that was
+  in when monitoring started (`stockouts_first_cartridge`: its level unknown on gauges that hide it), of
+  print-room machines (`stockouts_print_room`, >= 1,000 pages a working day) and per gauge class; those of supplies the policy flagged
   as very high use (manual ordering) are counted apart, as `stockouts_manual_high_use`;
+  `stockouts_unavoidable` (part of `stockouts`) are those no policy could prevent without keeping a spare,
+  decided from the simulated truth alone (`unavoidable`): a one-off big job ran the cartridge empty before a
+  parcel ordered at the reading that first showed the job could arrive, and without the job the cartridge
+  would have lasted past the arrival of a parcel ordered at the reading before it, with a day to spare (so
+  there was no reason to order before the job);
 - wait: days each delivered cartridge waited before it was installed (median);
 - shipments (orders) and order lines against the cartridges the fleet really used;
 - duplicates: an order line placed while an earlier line for that supply was still open in the order book
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from statistics import median
@@ -30,6 +37,7 @@ from fleetmeter_sim.usage import Fleet
 GAUGE_CLASS = {"fine": "fine", "coarse10": "coarse", "coarse20": "coarse", "coarse25": "coarse",
                "some_remaining": "hidden", "binary": "hidden", "low_only": "hidden"}
 MATCH_BEFORE, MATCH_AFTER = timedelta(days=1), timedelta(days=15)
+FAST_PAGES = 1000  # pages a working day from which a device is counted as a print-room machine
 CAUSE_DAYS = 10  # a stockout within this many days after a one-off big job or an agent gap is put down to it
 
 
@@ -44,6 +52,29 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 def _median(values: list[float]) -> float | None:
     return round(median(values), 2) if values else None
+
+
+READING_HOUR = 17.5  # the simulated agents read at 17:30-19:00 UTC (history.py): the earliest reading of a day
+
+
+def unavoidable(profile: Any, start: date, empty_at: datetime, lead_days: int) -> bool:
+    """A big job emptied the cartridge faster than any lead time allows (see the module's note)."""
+    empty_day = (empty_at.date() - start).days
+    for job_day, extra in profile.big_jobs.items():
+        if not 0 <= empty_day - job_day <= lead_days:
+            continue
+        job_date = start + timedelta(days=job_day)
+        reading = datetime.combine(job_date, datetime.min.time(), empty_at.tzinfo) + timedelta(hours=READING_HOUR)
+        if empty_at >= reading + timedelta(days=lead_days):
+            continue  # an order at the job's own reading would have come in time
+        trend = profile.trend_factor if profile.trend_day is not None and job_day >= profile.trend_day else 1.0
+        per_day = profile.workday_pages * trend * (5 + 2 * profile.weekend_factor) / 7  # pages per calendar day
+        if per_day <= 0:
+            continue
+        without_job = empty_at + timedelta(days=extra / per_day)  # when it would have run out without the job
+        if without_job > reading - timedelta(days=1) + timedelta(days=lead_days + 2):
+            return True
+    return False
 
 
 def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> dict[str, Any]:
@@ -66,7 +97,9 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
             key = (line["device"], line["supply"])
             placed[key].append((_at(order["placed_at"]), line["quantity"], rules.get(key, "consolidated"), ships))
 
-    stockouts = stockouts_all = duplicates = usage_jumps = big_job = offline = spare = manual = 0
+    stockouts = stockouts_all = duplicates = usage_jumps = big_job = offline = spare = manual = forced = 0
+    first_cartridge = fast = 0
+    by_gauge: Counter[str] = Counter()
     flagged: dict[tuple[str, str], datetime] = {}  # supplies handed to a person (very high use): first flag
     for alarm in _lines(out / "alarms.jsonl"):
         if alarm["kind"] == "high_use":
@@ -91,10 +124,15 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
                     manual += 1  # the policy said: a person orders for this one
                 elif settle is not None and event.at >= settle:
                     stockouts += 1
-                    stockout_list.append((*key, event.at.isoformat()))
                     profile, offset = profiles[key[0]], (event.at.date() - fleet.start).days
+                    cause = unavoidable(profile, fleet.start, event.at, lead_days)
+                    forced += cause
+                    stockout_list.append((*key, event.at.isoformat(), "unavoidable" if cause else ""))
                     big_job += any(offset - CAUSE_DAYS <= day <= offset for day in profile.big_jobs)
                     offline += any(first <= offset and last >= offset - CAUSE_DAYS for first, last in profile.offline)
+                    first_cartridge += event is events[0]
+                    by_gauge[gauge[key[0]]] += 1
+                    fast += profile.workday_pages >= FAST_PAGES
                 late = next((i for i, (d, placed_at) in enumerate(stock) if not used[i] and placed_at <= event.at), None)
                 if late is not None:  # on its way when the printer ran dry: the customer waits for it
                     used[late] = True
@@ -173,7 +211,9 @@ def score(fleet: Fleet, out: Path, lead_days: int, *, settle_days: int = 30) -> 
     cartridges = len(fleet.events)
     shipments = sum(1 for o in orders if decisions.get(o["id"], {}).get("kind", "auto") == "auto")
     return {
-        "stockouts": stockouts, "stockouts_all": stockouts_all, "stockouts_big_job": big_job,
+        "stockouts": stockouts, "stockouts_unavoidable": forced, "stockouts_avoidable": stockouts - forced,
+        "stockouts_all": stockouts_all, "stockouts_big_job": big_job, "stockouts_first_cartridge": first_cartridge,
+        "stockouts_print_room": fast, "stockouts_by_gauge": dict(sorted(by_gauge.items())),
         "stockouts_offline": offline, "stockouts_manual_high_use": manual, "median_wait_days": _median(waits),
         "shipments": shipments, "order_lines": sum(len(o["lines"]) for o in orders),
         "cartridges_used": cartridges,

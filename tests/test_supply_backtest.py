@@ -126,3 +126,45 @@ def test_simulated_history_is_deterministic(tmp_path: Path):
     write_history(tmp_path / "c.jsonl", seed=6, devices=6, days=20)
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     assert (tmp_path / "a.jsonl").read_bytes() != (tmp_path / "c.jsonl").read_bytes()
+
+
+def test_the_bench_counts_a_stockout_as_unavoidable_only_when_a_big_job_left_no_time():
+    from datetime import date, datetime, timezone
+    from types import SimpleNamespace
+
+    from fleetmeter_sim.score import unavoidable
+
+    start = date(2025, 1, 6)  # a Monday
+    # 200 pages a working day, no weekend printing: 200 x 5/7 pages a calendar day; a 3,000-page job on day 10
+    profile = SimpleNamespace(workday_pages=200.0, weekend_factor=0.0, trend_day=None, trend_factor=1.0,
+                              big_jobs={10: 3000})
+    on = lambda day, hour: datetime(2025, 1, 6 + day, hour, tzinfo=timezone.utc)  # noqa: E731
+    # the job itself emptied it, and without it the cartridge had three weeks left: nothing could have come
+    assert unavoidable(profile, start, on(10, 14), lead_days=5)
+    # empty after an order placed at the job day's reading could have arrived: avoidable
+    assert not unavoidable(profile, start, on(16, 9), lead_days=5)
+    # a small job (a day's pages) that only brought a near-empty cartridge forward: the policy should have ordered
+    small = SimpleNamespace(**vars(profile) | {"big_jobs": {10: 200}})
+    assert not unavoidable(small, start, on(10, 14), lead_days=5)
+    # no big job at all
+    assert not unavoidable(SimpleNamespace(**vars(profile) | {"big_jobs": {}}), start, on(10, 14), lead_days=5)
+
+
+def test_a_device_whose_agent_goes_silent_is_still_ordered_for_while_its_site_reports(tmp_path: Path):
+    history, out = tmp_path / "history.jsonl", tmp_path / "out"
+    p1 = Printer(serial="P1", yield_pages=3000, pages=lambda day: 10)  # keeps the site reporting, orders nothing
+    p2 = Printer(serial="P2", yield_pages=3000)
+    silent = range(31, 56)  # P2's agent is offline from its second month, when its cartridge nears empty
+    docs = []
+    for day in range(70):
+        docs.append({"client": "acme", "site": "hq", "reading": p1.day(day)})
+        doc = p2.day(day)
+        if day not in silent:
+            docs.append({"client": "acme", "site": "hq", "reading": doc})
+    history.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    assert backtest(str(history), "--out", str(out)).returncode == 0
+    empty = min(day for day in p2.replaced_on if day >= 30)
+    assert empty in silent, "the scenario must run P2 out while it is silent"
+    placed = sorted((datetime.fromisoformat(o["placed_at"].replace("Z", "+00:00")).date() - START).days
+                    for o in lines(out / "orders.jsonl") for ln in o["lines"] if ln["device"] == "P2")
+    assert placed and placed[0] in silent and placed[0] + 5 <= empty  # ordered from its last forecast, in time

@@ -64,8 +64,8 @@ def test_very_high_use_is_flagged_once_per_cartridge_instead_of_ordered():
 
 def test_site_consolidation_and_delivery_through_the_engine():
     a = Printer(serial="A", yield_pages=3000)  # runs out on day ~41, after a month of history
-    b = Printer(serial="B", yield_pages=3000,  # idle for four days: runs out a few days after A
-                pages=lambda day: 100 if day >= 4 and (START + timedelta(days=day)).weekday() < 5 else 0)
+    b = Printer(serial="B", yield_pages=3000,  # idle for two days: runs out a few days after A
+                pages=lambda day: 100 if day >= 2 and (START + timedelta(days=day)).weekday() < 5 else 0)
     eng = engine()
     placed = []
     for day in range(60):

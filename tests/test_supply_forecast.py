@@ -181,3 +181,56 @@ def test_a_coarse_gauge_that_goes_up_a_step_without_a_replacement_is_not_followe
     assert found == found2 == []
     assert eng.slots[("T1", "1")].forecast.percent <= before  # the estimate kept falling with the pages
     assert eng.slots[("T1", "1")].forecast.percent == pytest.approx(truth2[41], abs=3)
+
+
+def test_binary_gauge_range_covers_a_first_cartridge_of_unknown_level_then_narrows_after_a_replacement():
+    printer = Printer(yield_pages=4000, gauge=lambda true: 100 if true > 0 else 0, level=30.0)  # 30 %, unseen
+    eng, _, truth = run(printer, range(0, 8), engine(rated_yields={"TN-1": 4000}))
+    first = eng.slots[("T1", "1")].forecast
+    # it may be nearly empty or nearly full: earliest is now, latest is when a full cartridge would run out
+    assert first.earliest <= at(7) + timedelta(days=1)
+    assert first.latest.date() >= START + timedelta(days=empty_day(printer, 7))
+    assert first.percent < 60  # the middle of what it can be, not the 100 the gauge shows
+    eng, found, truth = run(printer, range(8, 40), eng)
+    assert len(found) == 1  # a new cartridge: its level is known, and the range is days, not weeks
+    after = eng.slots[("T1", "1")].forecast
+    assert after.percent == pytest.approx(truth[39], abs=3)
+    expected = START + timedelta(days=empty_day(printer, 39))
+    assert after.earliest.date() <= expected <= after.latest.date()
+    # the level is pinned at the replacement: the range is the doubt about pages per percent (a rated yield
+    # here), not half the gauge (which would put the earliest date two days out)
+    assert after.earliest >= at(39) + timedelta(days=12)
+
+
+def test_coarse_gauge_range_after_a_step_change_is_the_doubt_of_the_pages_not_half_a_step():
+    printer = Printer(yield_pages=5000, gauge=lambda true: 25 * math.ceil(true / 25), report_serial=False)
+    eng, _, truth = run(printer, range(1, 20))
+    day = 20
+    while True:  # the day the gauge drops from 75 to 50: the level was just at 50
+        eng, _, truth = run(printer, range(day, day + 1), eng)
+        if truth[day] <= 50:
+            break
+        day += 1
+    forecast = eng.slots[("T1", "1")].forecast
+    expected = START + timedelta(days=empty_day(printer, day))
+    horizon = (expected - at(day).date()).days
+    assert forecast.earliest.date() <= expected <= forecast.latest.date()
+    assert (expected - forecast.earliest.date()).days <= 0.2 * horizon  # half a step would be a quarter and more
+
+
+def test_some_remaining_gauge_keeps_the_level_above_where_it_starts_showing_one():
+    printer = Printer(yield_pages=5000, gauge=lambda true: -3 if true > 20 else round(true), level=20.4)
+    eng, found, truth = run(printer, range(0, 20), engine(rated_yields={"TN-1": 5000}))  # shows 20 % and less
+    day = 20
+    while True:  # the new cartridge, hidden behind -3, down to a few points above 20 %
+        eng, found2, truth = run(printer, range(day, day + 1), eng)
+        if truth[day] <= 24:
+            break
+        day += 1
+    assert len(found + found2) == 1 and truth[day] > 20
+    forecast = eng.slots[("T1", "1")].forecast
+    assert forecast.method.startswith("pages+")
+    # no sooner than the pages of 17 % (20 less a few points a shaken cartridge shows) take at the fastest
+    # rate and the smallest pages per percent the forecast allows (the rated yield, less 30 %)
+    fastest = UsageRate(workday=100 * 1.3, weekend=0, low=1, high=1, days=28)
+    assert forecast.earliest >= when_printed(17 * 50 * 0.7 * 0.99, at(day), fastest)

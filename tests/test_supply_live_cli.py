@@ -73,6 +73,7 @@ def test_orders_supplies_and_policy_levels(cli, tmp_path):
     assert soon["PX0000001A"] < 4 < soon["PX0000002A"]  # 110 and 100 pages a day of 5,000-page cartridges
     assert [s["serial"] for s in listing(cli, "supplies", "list", "--due-within", "4d")["supplies"]] == ["PX0000001A"]
 
+    assert "only a new or shipped" in cli("orders", "backorder", str(order["id"]), expect=1).stderr  # it arrived
     cli("orders", "cancel", str(order["id"]))
     refused = cli("orders", "ship", str(order["id"]), expect=1)
     assert refused.stderr.count("\n") == 1 and "cancelled" in refused.stderr
@@ -82,6 +83,12 @@ def test_orders_supplies_and_policy_levels(cli, tmp_path):
     manual = listing(cli, "orders", "add", "--asset", str(asset), "--supply", "1", "--quantity", "3",
                      "--note", "print project")
     assert (manual["kind"], manual["lines"][0]["quantity"], manual["why"]["note"]) == ("manual", 3, "print project")
+    assert "back-ordered until 2099-01-04" in cli("orders", "backorder", str(manual["id"]), "--until", "2099-01-04",
+                                                  "--note", "supplier\x1b[2J out").stdout
+    shown = listing(cli, "orders", "show", str(manual["id"]))["backordered"]
+    assert (shown["until"], shown["note"]) == ("2099-01-04T00:00:00Z", "supplier\x1b[2J out")
+    assert "\x1b" not in cli("orders", "show", str(manual["id"])).stdout  # escaped on the terminal
+    assert "not a date" in cli("orders", "backorder", str(manual["id"]), "--until", "soon", expect=2).stderr
     assert "no followed supply" in cli("orders", "add", "--asset", str(asset), "--supply", "9", "--note", "x",
                                        expect=1).stderr
 

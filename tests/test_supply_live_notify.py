@@ -21,7 +21,7 @@ from server_stub.fleet.clients import get_client
 from server_stub.fleet.remote_config import set_entry
 from server_stub.fleet.state import raise_silence_alerts
 from server_stub.notify import outbox, settings as notify_settings
-from server_stub.supply import live
+from server_stub.supply import live, order_book
 from supply_helpers import Printer, at
 from test_supply_live import put_on_site, two_printers
 from trust_peers import DATABASES, Database, environment, free_tcp_port
@@ -150,3 +150,41 @@ def _cli(env, expect, *args):
     assert done.returncode == expect, f"{args} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stderr
     return done
+
+
+def test_back_ordered_and_shipped_again_mails(db, smtp):
+    _, engine = db
+    port, inbox = smtp
+    agent = add_agent(engine, "north", "Acme")
+    configure(engine, port, "Acme")
+    printers = two_printers()
+    ingest(engine, agent, [p.day(0) for p in printers])
+    put_on_site(engine, "Acme", "HQ")
+    for day in range(1, 44):
+        ingest(engine, agent, [p.day(day) for p in printers])
+        with engine.begin() as conn:
+            live.run_pending(conn, at(day, 19))
+            placed = order_book.list_orders(conn, client="Acme")
+        if placed:
+            break
+    assert send(engine) == 1  # order placed
+    [order] = placed
+    db_id, until = int(order.id[1:]), at(day + 20)
+    with engine.begin() as conn:
+        order_book.change_order(conn, db_id, "backorder", at(day + 1, 9), until=until, note="toner <out> at supplier")
+    assert send(engine) == 1 and send(engine) == 0
+    mail = inbox.mails[-1]
+    assert mail["Subject"] == f"Order {db_id} back-ordered"
+    text = body(mail)
+    assert f"expected on {until.date().isoformat()}" in text and "Note: toner <out> at supplier" in text
+    assert "PX0000001A" in text and "PX0000002A" in text
+    with engine.begin() as conn:  # the worker does not deliver it at the lead time: it waits for the date
+        live.run_pending(conn, at(day + 8, 19))  # the lead time (5 days) has passed, the date has not
+        assert order_book.get_order(conn, db_id).status.value == "installation_in_progress"
+        order_book.change_order(conn, db_id, "backorder", at(day + 9, 9), until=None, note=None)  # a new date: news
+    assert send(engine) == 1 and "no delivery date known yet" in body(inbox.mails[-1])
+    with engine.begin() as conn:
+        order_book.change_order(conn, db_id, "ship", at(day + 10, 9))
+        shown = live.order_json(order_book.get_order(conn, db_id))
+    assert shown["backordered"] is None and shown["shipped_at"].startswith(at(day + 10).date().isoformat())
+    assert send(engine) == 1 and inbox.mails[-1]["Subject"] == f"Order {db_id} shipped to Acme"

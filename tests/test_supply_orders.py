@@ -96,3 +96,39 @@ def test_order_json_has_exactly_the_backtest_keys():
     assert set(doc) == {"id", "client", "site", "placed_at", "lines", "rule", "status"}
     assert doc["placed_at"] == "2026-06-01T18:00:00Z"
     assert doc["lines"][0] == {"device": "D1", "supply": "1", "quantity": 1}
+
+
+def test_a_back_order_holds_the_delivery_until_its_date_or_until_shipped_again():
+    from server_stub.supply.engine import SupplyEngine
+    from server_stub.supply.policy import load_policy
+
+    shipped = o.notification_sent(o.place("O1", planned(), T0), T0, mark_shipped=True)
+    later = T0 + timedelta(days=12)
+    order = o.backorder(shipped, T0 + timedelta(days=1), later, "supplier out of stock")
+    assert order.status is o.Status.SHIPPED and order.backordered and order.backorder_note == "supplier out of stock"
+    engine = SupplyEngine(load_policy(None))
+    engine.add_order(order)
+    assert engine.deliver_due(T0 + timedelta(days=6), lead_days=5) == []  # the lead time alone is not enough
+    [arrived] = engine.deliver_due(later, lead_days=5)
+    assert arrived.status is o.Status.TO_REPLACE and arrived.delivered_at == later
+
+    unknown = o.backorder(shipped, T0 + timedelta(days=1), None, None)  # no date: nothing arrives by itself
+    engine = SupplyEngine(load_policy(None))
+    engine.add_order(unknown)
+    assert engine.deliver_due(T0 + timedelta(days=60), lead_days=5) == []
+    again = o.ship(unknown, T0 + timedelta(days=20))  # the goods came: shipped again, the back-order ends
+    assert not again.backordered and again.shipped_at == T0 + timedelta(days=20)
+    engine.orders[again.id] = again
+    assert engine.deliver_due(T0 + timedelta(days=24), lead_days=5) == []
+    assert engine.deliver_due(T0 + timedelta(days=25), lead_days=5)[0].delivered_at == T0 + timedelta(days=25)
+
+
+def test_only_an_order_not_yet_arrived_can_be_back_ordered():
+    new = o.place("O1", planned(), T0)
+    assert o.backorder(new, T0, None, None).status is o.Status.NEW
+    with pytest.raises(o.OrderError, match="in the past"):
+        o.backorder(new, T0, T0 - timedelta(days=1), None)
+    delivered = o.delivered(o.notification_sent(new, T0, mark_shipped=True), T0 + timedelta(days=5))
+    for done in (delivered, o.cancel(new, T0)):
+        with pytest.raises(o.OrderError, match="only a new or shipped order"):
+            o.backorder(done, T0, None, None)

@@ -86,10 +86,11 @@ def test_level_method_orders_at_or_below_the_percent():
     assert need(view(forecast=fc(3, percent=10.5)), rules, NOW) is None
 
 
-def test_proactive_orders_when_the_earliest_empty_date_is_within_lead_plus_safety():
-    rules = Rules(lead_days=5, safety_days=1.5)
-    assert need(view(forecast=fc(7.4, spread=1.0)), rules, NOW)[0] == "proactive"  # earliest in 6.4 d
-    assert need(view(forecast=fc(7.6, spread=1.0)), rules, NOW) is None  # earliest in 6.6 d
+def test_proactive_orders_when_the_earliest_empty_date_is_within_lead_next_reading_and_safety():
+    # an order placed at the next reading (a day later) must still come before the earliest empty date
+    rules = Rules(lead_days=5, reading_days=1, safety_days=1.5)
+    assert need(view(forecast=fc(8.4, spread=1.0)), rules, NOW)[0] == "proactive"  # earliest in 7.4 d
+    assert need(view(forecast=fc(8.6, spread=1.0)), rules, NOW) is None  # earliest in 7.6 d
 
 
 def test_proactive_needs_a_month_of_history_and_uses_the_level_until_then():
@@ -173,4 +174,5 @@ def test_every_decision_records_the_forecast_rule_and_readings():
     rule, why = need(v, Rules(), NOW)
     assert rule == "proactive"
     assert why["forecast"]["empty_on"] == (NOW + timedelta(days=5)).date().isoformat()
-    assert why["readings"] == list(readings) and why["window_days"] == 6.5
+    assert why["readings"] == list(readings) and why["window_days"] == 7
+

@@ -3,6 +3,7 @@
     fleetmeter-server orders list [--client C] [--site S] [--status STATUS] [--json]
     fleetmeter-server orders show ID [--json]                 (with why it was placed)
     fleetmeter-server orders ship|cancel|release ID
+    fleetmeter-server orders backorder ID [--until YYYY-MM-DD] [--note TEXT]   (the supplier cannot deliver yet)
     fleetmeter-server orders add --asset ID --supply KEY [--quantity N] --note TEXT   (exceptional order)
     fleetmeter-server supplies list [--client C] [--site S] [--due-within 21d] [--json]
     fleetmeter-server policy show [--client C | --asset ID] [--json]
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import tomllib
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 from sqlalchemy import select
@@ -30,6 +32,14 @@ def _note(value: str) -> str:
     if not value.strip() or len(value) > 2000 or "\x00" in value:
         raise argparse.ArgumentTypeError("a note is 1-2000 characters")
     return value.strip()
+
+
+def _day(value: str) -> datetime:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    return datetime.combine(day, time(), tzinfo=timezone.utc)
 
 
 def _supply_key(value: str) -> str:
@@ -57,6 +67,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     for action, text in (("ship", "mark shipped"), ("cancel", "cancel"), ("release", "release a blocked order")):
         change = command(orders, action, cmd_orders_change, text)
         change.add_argument("id", type=bounded(1, 2**31 - 1))
+    back = command(orders, "backorder", cmd_orders_backorder,
+                   "the supplier cannot deliver yet (mails the client; delivery waits for --until)")
+    back.add_argument("id", type=bounded(1, 2**31 - 1))
+    back.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="when the goods are expected (UTC)")
+    back.add_argument("--note", type=_note)
     add = command(orders, "add", cmd_orders_add, "an exceptional manual order (a big print project)", listing=True)
     add.add_argument("--asset", type=bounded(1, 2**31 - 1), required=True)
     add.add_argument("--supply", type=_supply_key, required=True)
@@ -120,6 +135,10 @@ def cmd_orders_show(args) -> int:
     for key in ("id", "client", "site", "status", "kind", "rule", "placed_at", "shipped_at", "delivered_at",
                 "closed_at"):
         print(f"{key}: {printable(str(doc[key]) if doc[key] is not None else '-')}")
+    if doc["backordered"]:
+        back = doc["backordered"]
+        print(f"backordered: {back['at']} until {back['until'] or 'no date known'}"
+              f"{' (' + printable(back['note']) + ')' if back['note'] else ''}")
     for ln in doc["lines"]:
         print(f"line: {printable(ln['device'])}/{ln['supply']} x{ln['quantity']} ({ln['reason']}, "
               f"installed {ln['installed']}, part {printable(ln['part_number'] or '-')})")
@@ -130,6 +149,13 @@ def cmd_orders_show(args) -> int:
 def cmd_orders_change(args) -> int:
     order = _run(args, order_book.change_order, args.id, args.action)
     print(f"order {args.id}: {live.display_status(order)}")
+    return 0
+
+
+def cmd_orders_backorder(args) -> int:
+    order = _run(args, lambda c: order_book.change_order(c, args.id, "backorder", until=args.until, note=args.note))
+    until = order.backordered_until.date().isoformat() if order.backordered_until else "no date known"
+    print(f"order {args.id}: {live.display_status(order)}, back-ordered until {until}")
     return 0
 
 

@@ -37,7 +37,13 @@ DEFAULTS: dict[str, tuple[str, str]] = {
                       "{% for line in order.lines %}- {{ line.device }}: {{ line.quantity }} x "
                       "{{ line.part_number or 'cartridge' }}\n{% endfor %}"),
     "order_backordered": ("Order {{ order.id }} back-ordered",
-                          "Order {{ order.id }} for {{ client }} is back-ordered.\n"),
+                          "Order {{ order.id }} for {{ client }} is back-ordered: "
+                          "{% if order.backordered and order.backordered.until %}expected on "
+                          "{{ order.backordered.until[:10] }}{% else %}no delivery date known yet{% endif %}.\n"
+                          "{% for line in order.lines %}- {{ line.device }}: {{ line.quantity }} x "
+                          "{{ line.part_number or 'cartridge' }}\n{% endfor %}"
+                          "{% if order.backordered and order.backordered.note %}Note: {{ order.backordered.note }}\n"
+                          "{% endif %}"),
     "agent_stopped": ("Agent {{ agent }} of {{ client }} stopped reporting",
                       "{{ message }}\nPrinters behind it: {{ serials | join(', ') or 'none known' }}\n"),
     "agent_final": ("Final notice: agent {{ agent }} of {{ client }} is silent",
@@ -67,9 +73,17 @@ def queue(conn: Connection, client_id: int, category: Category, kind: Kind, dedu
     return inserted is not None
 
 
-def order_event(conn: Connection, client_id: int, order: dict[str, Any], kind: Kind) -> bool:
+def order_event(conn: Connection, client_id: int, order: dict[str, Any], kind: Kind,
+                now: datetime | None = None) -> bool:
+    """Queue an order's mail once per event: placed once, shipped once per shipping, back-ordered once per
+    back-order (a later one with a new date is news again)."""
     client = conn.execute(select(clients.c.name).where(clients.c.id == client_id)).scalar_one()
-    return queue(conn, client_id, "consumable", kind, f"{kind}:{order['id']}", {"client": client, "order": order})
+    key = f"{kind}:{order['id']}"
+    if kind == "order_shipped" and order.get("shipped_at"):
+        key += f":{order['shipped_at']}"
+    elif kind == "order_backordered" and order.get("backordered"):
+        key += f":{order['backordered']['at']}"
+    return queue(conn, client_id, "consumable", kind, key, {"client": client, "order": order}, now)
 
 
 def agent_events(conn: Connection, now: datetime | None = None) -> int:

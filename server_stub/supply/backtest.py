@@ -5,7 +5,7 @@ Replays a recorded history through exactly the forecast, replacement and reorder
 
 HISTORY.jsonl: one line per reading, `{"client": ..., "site": ..., "reading": <fleetmeter.device/1>}`, in any
 order. Readings are replayed in time order; after each reading its site is decided on, and at the end of
-each calendar day the sites that sent nothing that day are decided on too (as the live worker does). An
+each calendar day the devices that sent nothing that day are decided on too (as the live worker does). An
 order placed at t is delivered at t + lead days (default: the policy's, 5). DIR receives forecasts.jsonl,
 orders.jsonl, replacements.jsonl and alarms.jsonl with the keys the issue specifies, and decisions.jsonl: why
 each order was placed (the forecast, the rule, the readings that fired it, the consolidated lines, blocking);
@@ -129,9 +129,13 @@ class Replay:
         self.counts["forecasts"] += len(self.touched)
         close = datetime.combine(day, dtime(23, 59, 59), tzinfo=timezone.utc)
         self.engine.deliver_due(close, self.lead_days)
-        for site in self.engine.by_site:
-            if site not in self.sites_today:
-                _, flags = self.engine.decide(site, close)
+        reported = {device for device, _ in self.touched}
+        for site, slots in self.engine.by_site.items():
+            # devices whose agent sent nothing today are decided on from their last forecast, as the live
+            # worker decides a whole site after each run
+            silent = {slot.device for slot in slots if slot.device not in reported}
+            if silent:
+                _, flags = self.engine.decide(site, close, None if site not in self.sites_today else silent)
                 self.alarms(flags)
         self.touched, self.sites_today = {}, set()
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from server_stub.supply import orders as lifecycle
 from server_stub.supply.forecast import (
     CartridgeTrack, Forecast, PageHistory, PagesPerPercent, SupplyObservation, UsageRate, forecast, gauge_step,
-    pages_per_percent, update_level, usage_rate)
+    pages_per_percent, reveals_below, update_level, usage_rate)
 from server_stub.supply.orders import Order
 from server_stub.supply.policy import Policy, Rules, SupplyClass, SupplyView, plan_site, supply_class
 from server_stub.supply.replacement import (
@@ -171,7 +171,7 @@ class SupplyEngine:
 
     def _refresh(self, slot: Slot, now: datetime) -> None:
         slot.forecast = forecast(slot.track, self._prior(slot), self._rate(slot, now.date()), now,
-                                 gauge_step(slot.seen))
+                                 gauge_step(slot.seen), reveals_below(slot.seen))
 
     def _replaced(self, slot: Slot, first: SupplyObservation, cause: str, step: int, out: Observed) -> None:
         old, rules = slot.track, self.rules(slot)
@@ -285,15 +285,16 @@ class SupplyEngine:
         return placed, alarms
 
     def deliver_due(self, now: datetime, lead_days: int | None = None) -> list[Order]:
-        """Shipped orders whose lead time (the client's, or `lead_days`) has passed are delivered."""
+        """Shipped orders whose lead time (the client's, or `lead_days`) has passed, and any back-order's date,
+        are delivered."""
         done, waiting = [], []
         for order_id in self.in_transit:
             order = self.orders[order_id]
             if order.status is not lifecycle.Status.SHIPPED or order.shipped_at is None:
                 continue
             lead = lead_days if lead_days is not None else self.policy.rules(order.client, None).lead_days
-            arrives = order.shipped_at + timedelta(days=lead)
-            if arrives <= now:
+            arrives = order.arrives_at(lead)  # a back-order's date, when later; none known: it waits
+            if arrives is not None and arrives <= now:
                 self.orders[order_id] = lifecycle.delivered(order, arrives)
                 done.append(self.orders[order_id])
             else:

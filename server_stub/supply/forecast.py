@@ -32,6 +32,7 @@ RECENT_DAYS = 14
 SHAKE_RISE = 3.0  # a rise of at least this many points on a 1 % gauge is a shake, not a reading to follow
 SMOOTHING = 0.4
 CLASS_DEFAULT_YIELD = 10_000  # pages per cartridge when nothing else is known
+UNMOVED_POINTS = 3.0  # pages worth this many points printed and the gauge still shows its first value
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,10 @@ class CartridgeTrack:
     n: int = 0
     top: float = -1.0
     bottom: float = 101.0
+    # coarse gauges and gauges that hide the level: the level was pinned (a step change seen, or a new
+    # cartridge) at `pin_percent`, known to within `pin_u` points; since then it follows the pages printed
+    pin_percent: float | None = None
+    pin_u: float | None = None
 
     def fit(self) -> tuple[float, float] | None:
         """(pages per percent, weight 0..1) from this cartridge's own points."""
@@ -279,6 +284,7 @@ def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step
             if changed and obs.pages is not None and track.estimate_pages is not None:
                 since = max(obs.pages - track.estimate_pages, 0) / ppp
             track.estimate = max(obs.percent - since / 2, obs.percent - step, 0.0)
+            track.pin_percent, track.pin_u = track.estimate, 0.5 + min(since, step) / 2
             if obs.pages is not None:
                 track.add_point(obs.pages, obs.percent)
         elif predicted is None:
@@ -305,27 +311,53 @@ def pages_per_percent(track: CartridgeTrack, ppp_source: tuple[float, float, str
             "cartridge" if weight >= 0.5 else source)
 
 
+def reveals_below(seen: set[int]) -> float:
+    """For a gauge that hides the level ("some remaining") until it is low: the level it shows from (0: it
+    is not such a gauge, or not known), from the percents it has shown (none above half)."""
+    top = max(seen, default=100)
+    return max(top - SHAKE_RISE, 0.0) if top <= 50 else 0.0
+
+
 def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: UsageRate | None, now: datetime,
-             step: int) -> Forecast | None:
-    """The forecast for this cartridge at `now` (None while the level is not known at all)."""
+             step: int, hidden_above: float = 0.0) -> Forecast | None:
+    """The forecast for this cartridge at `now` (None while the level is not known at all). `hidden_above`:
+    the gauge hides the level while it is above this (`reveals_below`)."""
     if track.estimate is None:
         return None
     ppp, u_ppp, source = pages_per_percent(track, ppp_source)
     percent = track.estimate
+    floor, ceiling = 0.0, 100.0  # what the gauge itself still guarantees of the level
     if track.hidden:
         shown = track.last_percent if track.last_percent is not None else track.install_percent or 100.0
+        if track.first_percent is None and hidden_above > 0:
+            # this cartridge has not shown a percent yet, and the gauge shows one from `hidden_above` down
+            floor = hidden_above
+            percent = max(percent, floor)
         gauge, u_pct = "pages", 2 + 0.15 * max(shown - percent, 0)
     elif step == 1:
         gauge, u_pct = "level", 1.5
     else:
-        gauge, u_pct = f"steps{step}", step / 2
+        gauge = f"steps{step}"
+        shown = track.change_percent if track.change_percent is not None else track.last_percent
+        if shown is not None:
+            floor, ceiling = max(shown - step, 0.0), shown
+        if track.pin_percent is not None and track.pin_u is not None:
+            # a step change (or a new cartridge) seen: the level is known there and follows the pages since
+            u_pct = track.pin_u + u_ppp * max(track.pin_percent - percent, 0.0)
+        elif step >= 100 and track.installed_at is None and track.first_percent is not None \
+                and track.first_percent - percent >= UNMOVED_POINTS:
+            # a cartridge that was in before monitoring, behind a gauge that has not moved although the
+            # pages printed would have moved a 1 % gauge: its level is anywhere below what it shows
+            percent = u_pct = percent / 2
+        else:
+            u_pct = step / 2
     method = f"{gauge}+{source}"
     pages_left = max(percent, 0.0) * ppp
     if rate is None or rate.per_day() <= 0:
         return Forecast(percent, round(pages_left), None, None, None, None, method, ppp, None, None)
     base = track.estimate_at or now
-    low_pages = max(percent - u_pct, 0.0) * ppp * (1 - u_ppp)
-    high_pages = (percent + u_pct) * ppp * (1 + u_ppp)
+    low_pages = max(percent - u_pct, floor, 0.0) * ppp * (1 - u_ppp)
+    high_pages = max(min(percent + u_pct, ceiling), percent) * ppp * (1 + u_ppp)
     empty = when_printed(pages_left, base, rate)
     earliest = when_printed(low_pages, base, rate, rate.high)
     latest = when_printed(high_pages, base, rate, rate.low)

@@ -56,17 +56,27 @@ def get_order(conn: Connection, order_id: int) -> Order:
     return found[0][0]
 
 
-def change_order(conn: Connection, order_id: int, action: str, now: datetime | None = None) -> Order:
-    """ship | cancel | release, under the site's lock (the worker cannot decide on a stale copy meanwhile)."""
+def change_order(conn: Connection, order_id: int, action: str, now: datetime | None = None, *,
+                 until: datetime | None = None, note: str | None = None) -> Order:
+    """ship | cancel | release | backorder (with the date the goods are expected and a note), under the
+    site's lock (the worker cannot decide on a stale copy meanwhile); shipping and back-ordering queue the
+    client's mail."""
     row = conn.execute(select(supply_orders.c.site_key, supply_orders.c.client_id)
                        .where(supply_orders.c.id == order_id)).first()
     if row is None:
         raise OrderError(f"no order {order_id}; see: fleetmeter-server orders list")
     lock_site(conn, row.site_key, row.client_id, wait=True)
-    order = ACTIONS[action](get_order(conn, order_id), now or utcnow())
+    now = now or utcnow()
+    order = get_order(conn, order_id)
+    if action == "backorder":
+        order = lifecycle.backorder(order, now, until, note)
+    else:
+        order = ACTIONS[action](order, now)
     save_order(conn, order)
     if action == "ship":
-        order_event(conn, row.client_id, order_json(order), "order_shipped")
+        order_event(conn, row.client_id, order_json(order), "order_shipped", now)
+    elif action == "backorder":  # each back-order of the order is news (a new date): one mail each
+        order_event(conn, row.client_id, order_json(order), "order_backordered", now)
     return order
 
 

@@ -6,6 +6,9 @@
 - "mark shipped after notification": placing the order and sending its notification ships it at once.
 - Blocked orders (low efficiency of the previous cartridge) wait for a manual release and are never marked
   shipped automatically.
+- Back-ordered (the supplier cannot ship yet): an event on a new or shipped order that has not arrived, with
+  the date the goods are expected (or none: unknown) and a note. The order keeps its status; its parcel is
+  not delivered before that date (without a date: not until someone ships it again once the goods came).
 - A detected replacement of an ordered supply installs one cartridge of its line; when every line is
   installed the order is replaced (closed). With "verify installation" only a replacement with the ordered
   part (when both are known) counts; without it any replacement of the supply does.
@@ -17,7 +20,7 @@ not allowed raises `OrderError` with a one-line reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from server_stub.supply.policy import PlannedOrder
@@ -67,6 +70,23 @@ class Order:
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
     closed_at: datetime | None = None
+    backordered_at: datetime | None = None
+    backordered_until: datetime | None = None  # when the goods are expected (None: not known)
+    backorder_note: str | None = None
+
+    @property
+    def backordered(self) -> bool:
+        return self.backordered_at is not None
+
+    def arrives_at(self, lead_days: float) -> datetime | None:
+        """When the parcel of this shipped order arrives: lead time after shipping, not before a back-order's
+        date (None: not shipped, or back-ordered with no date known)."""
+        if self.shipped_at is None:
+            return None
+        arrives = self.shipped_at + timedelta(days=lead_days)
+        if self.backordered:
+            return None if self.backordered_until is None else max(arrives, self.backordered_until)
+        return arrives
 
     @property
     def is_open(self) -> bool:
@@ -106,11 +126,25 @@ def notification_sent(order: Order, at: datetime, *, mark_shipped: bool) -> Orde
 
 
 def ship(order: Order, at: datetime) -> Order:
+    """Ship a new order, or ship again a back-ordered one once the goods came (the back-order ends)."""
+    if order.backordered and order.status is Status.SHIPPED:
+        return replace(order, shipped_at=at, backordered_at=None, backordered_until=None, backorder_note=None)
     if order.status is not Status.NEW:
         raise OrderError(f"order {order.id} is {order.status.value}; only a new order can be shipped")
     if order.blocked:
         raise OrderError(f"order {order.id} is blocked; release it first")
-    return replace(order, status=Status.SHIPPED, shipped_at=at)
+    return replace(order, status=Status.SHIPPED, shipped_at=at, backordered_at=None, backordered_until=None,
+                   backorder_note=None)
+
+
+def backorder(order: Order, at: datetime, until: datetime | None, note: str | None) -> Order:
+    """The supplier cannot deliver yet: the goods are expected `until` (None: not known)."""
+    if order.status not in (Status.NEW, Status.SHIPPED):
+        raise OrderError(f"order {order.id} is {order.status.value}; only a new or shipped order that has not "
+                         "arrived can be back-ordered")
+    if until is not None and until < at:
+        raise OrderError(f"the back-order date {until.date().isoformat()} is in the past")
+    return replace(order, backordered_at=at, backordered_until=until, backorder_note=note)
 
 
 def release(order: Order) -> Order:

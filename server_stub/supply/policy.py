@@ -3,11 +3,12 @@
 Levels: a preset, then the file's `global` table, then the client's, then the device's (the most specific
 wins, key by key). Each supply class (mono/colour toner, mono/colour drum, maintenance, waste toner) has a
 method: Level (order at <= X %) or Proactive (order when the forecast says it runs out within N days; by
-default the lead time plus a safety day, counted from the forecast's *earliest* empty date so the range is
-the safety margin). Proactive needs `min_history_days` of history; Level (20 % by default) applies until then.
+default the lead time, plus the day until the next reading (the next chance to order: an order placed then
+must still arrive in time), plus a safety day, counted from the forecast's *earliest* empty date so the
+range is the safety margin). Proactive needs `min_history_days` of history; Level (20 % by default) applies until then.
 
 Presets:
-- `default`: Proactive, lead 5 days + 1.5 safety days, 30 days of use per order, site consolidation of what
+- `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, 30 days of use per order, site consolidation of what
   runs out within 14 days, high-use devices (>= 2 cartridges of one colour a week) to manual handling;
 - `asr`: as Xerox ASR: the default and never later than 21 days before empty, consolidation 45 days;
 - `ekm`: Happen EKM's thresholds: Level at 15 % (lines at <= 5 % urgent), lead time 7 days;
@@ -84,7 +85,8 @@ class Rules(_Strict):
 
     monitor: bool = True  # False: no automatic order for the device (its contract's monitoring is off)
     lead_days: Annotated[int, Field(ge=0, le=90)] = 5
-    safety_days: Days = 1.5
+    safety_days: Days = 1.0  # beyond the lead time and the day to the next reading
+    reading_days: Days = 1.0  # readings come this often: the next chance to order
     max_days_before_empty: Days | None = None  # order at the latest this many days before expected empty
     cover_days: Days = 30.0  # an order carries this many days of use, in whole cartridges (at least one)
     consolidation_days: Days = 14.0  # supplies of the site running out within this join the parcel
@@ -278,7 +280,7 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
                            "stock": view.stock, "readings": list(view.readings)}
     earliest = _run_out(view, earliest=True)
     if rule.method == "proactive" and view.history_days >= rules.min_history_days and earliest is not None:
-        window = rule.days if rule.days is not None else rules.lead_days + rules.safety_days
+        window = rule.days if rule.days is not None else rules.lead_days + rules.reading_days + rules.safety_days
         fired = None
         if earliest <= now + _days(window):
             fired = "proactive"

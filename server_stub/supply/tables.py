@@ -80,6 +80,9 @@ supply_orders = Table(
     Column("closed_at", UTCDateTime),
     Column("why", Document, nullable=False),  # forecast, rule, readings that fired it, consolidated lines
     Column("notified_at", UTCDateTime),
+    Column("backordered_at", UTCDateTime),  # the supplier cannot deliver yet (server_stub.supply.orders)
+    Column("backordered_until", UTCDateTime),  # when the goods are expected (NULL: not known)
+    Column("backorder_note", String(2000)),
     Index("ix_supply_orders_site_status", "site_key", "status"),
 )
 supply_order_lines = Table(
