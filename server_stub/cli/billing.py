@@ -27,7 +27,7 @@ from server_stub.billing.invoices import PaymentError
 from server_stub.billing.periods import Period
 from server_stub.billing.plans import PlanError, load_plan_file
 from server_stub.billing.reads import METERS, CounterBreak
-from server_stub.cli.common import CliError, print_table, printable, ready_engine
+from server_stub.cli.common import CliError, Commands, print_table, printable, ready_engine
 from server_stub.db.engine import utcnow
 
 REFUSED = (store.BillingError, PlanError, PaymentError, ValueError)
@@ -81,12 +81,7 @@ def _actor() -> str:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    def command(parent, name: str, handler, help: str, listing: bool = False) -> argparse.ArgumentParser:
-        parser = parent.add_parser(name, parents=[common], help=help)
-        if listing:
-            parser.add_argument("--json", action="store_true")
-        parser.set_defaults(handler=handler)
-        return parser
+    command = Commands(sub, common).command
 
     billing = sub.add_parser("billing", help="billing plans, reads, bills, ERP export").add_subparsers(
         dest="action", metavar="ACTION", required=True)

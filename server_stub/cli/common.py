@@ -23,6 +23,25 @@ class CliError(Exception):
         self.code = code
 
 
+class Commands:
+    """Builds a domain's subcommands: every command takes the shared options (`common`: --home, --db) and a
+    listing command also --json."""
+
+    def __init__(self, sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+        self.sub, self.common = sub, common
+
+    def group(self, name: str, help: str) -> argparse._SubParsersAction:
+        return self.sub.add_parser(name, help=help).add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def command(self, parent: argparse._SubParsersAction, name: str, handler, help: str,
+                listing: bool = False) -> argparse.ArgumentParser:
+        parser = parent.add_parser(name, parents=[self.common], help=help)
+        if listing:
+            parser.add_argument("--json", action="store_true")
+        parser.set_defaults(handler=handler)
+        return parser
+
+
 def bounded(low: int, high: int):
     """argparse type: an integer from low to high."""
     def parse(text: str) -> int:

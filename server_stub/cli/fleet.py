@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from server_stub.cli.common import CliError, age, print_table, printable, ready_engine
+from server_stub.cli.common import CliError, Commands, age, print_table, printable, ready_engine
 from server_stub.cli.lazy import lazy
 
 asset_registry = lazy("server_stub.assets.registry")
@@ -39,15 +39,8 @@ def _text(limit: int):
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    def group(name: str, help: str) -> argparse._SubParsersAction:
-        return sub.add_parser(name, help=help).add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    def command(parent, name: str, handler, help: str, listing: bool = False) -> argparse.ArgumentParser:
-        parser = parent.add_parser(name, parents=[common], help=help)
-        if listing:
-            parser.add_argument("--json", action="store_true")
-        parser.set_defaults(handler=handler)
-        return parser
+    commands = Commands(sub, common)
+    group, command = commands.group, commands.command
 
     name, short, address = _text(200), _text(64), _text(2000)
     clients = group("clients", "the dealer's customers")

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from server_stub.cli.common import CliError, print_table, printable, ready_engine
+from server_stub.cli.common import CliError, Commands, print_table, printable, ready_engine
 from server_stub.jobs import contracts as contract_domain
 from server_stub.jobs import erp, matching, rules
 from server_stub.jobs import stock as stock_domain
@@ -38,15 +38,8 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    def group(name: str, help: str) -> argparse._SubParsersAction:
-        return sub.add_parser(name, help=help).add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    def command(parent, name: str, handler, help: str, listing: bool = False) -> argparse.ArgumentParser:
-        parser = parent.add_parser(name, parents=[common], help=help)
-        if listing:
-            parser.add_argument("--json", action="store_true")
-        parser.set_defaults(handler=handler)
-        return parser
+    commands = Commands(sub, common)
+    group, command = commands.group, commands.command
 
     imp = sub.add_parser("import", parents=[common], help="import a CSV file from another system")
     imp.add_argument("kind", choices=list(KINDS))

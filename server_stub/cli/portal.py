@@ -18,7 +18,7 @@ import json
 import secrets
 import sys
 
-from server_stub.cli.common import CliError, print_table, ready_engine
+from server_stub.cli.common import CliError, Commands, print_table, ready_engine
 from server_stub.portal import accounts, reports
 from server_stub.web.users import UserError, set_disabled
 
@@ -27,12 +27,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     portal = sub.add_parser("portal", help="customer portal: user accounts, the fault report queue")
     groups = portal.add_subparsers(dest="group", metavar="GROUP", required=True)
 
-    def command(group, name: str, handler, help: str, listing: bool = False) -> argparse.ArgumentParser:
-        parser = group.add_parser(name, parents=[common], help=help)
-        if listing:
-            parser.add_argument("--json", action="store_true")
-        parser.set_defaults(handler=handler)
-        return parser
+    command = Commands(sub, common).command
 
     users = groups.add_parser("users", help="customer accounts").add_subparsers(dest="action", metavar="ACTION",
                                                                                required=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from server_stub.cli.common import CliError, age, bounded, duration, print_table, printable, ready_engine
+from server_stub.cli.common import CliError, Commands, age, bounded, duration, print_table, printable, ready_engine
 from server_stub.db.tables import assets
 from server_stub.fleet.clients import FleetError, get_client
 from server_stub.supply import live, order_book, policy_store
@@ -49,12 +49,7 @@ def _supply_key(value: str) -> str:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    def command(parent, name: str, handler, help: str, listing: bool = False) -> argparse.ArgumentParser:
-        parser = parent.add_parser(name, parents=[common], help=help)
-        if listing:
-            parser.add_argument("--json", action="store_true")
-        parser.set_defaults(handler=handler)
-        return parser
+    command = Commands(sub, common).command
 
     orders = sub.add_parser("orders", help="supply orders").add_subparsers(dest="action", metavar="ACTION",
                                                                           required=True)

@@ -22,7 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('supply_orders') as batch_op:
-        batch_op.drop_column('backorder_note')
-        batch_op.drop_column('backordered_until')
-        batch_op.drop_column('backordered_at')
+    # not a batch (table copy) on SQLite: dropping supply_orders there would cascade to its lines and links
+    for column in ('backorder_note', 'backordered_until', 'backordered_at'):
+        op.execute(f"ALTER TABLE supply_orders DROP COLUMN {column}")
