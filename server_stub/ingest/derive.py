@@ -19,7 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import insert, select
+from pydantic_core import from_json
+from sqlalchemy import Text, cast, insert, select
 from sqlalchemy.engine import Connection
 
 from fleetmeter_contract.reading import DeviceReading
@@ -104,9 +105,10 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     by_asset: dict[int, list[StoredReading]] = defaultdict(list)
     for row in sorted(stored, key=lambda r: r.asset_id):  # rows locked in asset order: no deadlock between uploads
         by_asset[row.asset_id].append(row)
-    latest = {row.asset_id: row for row in conn.execute(
-        select(asset_latest.c.asset_id, asset_latest.c.collected_at, asset_latest.c.supplies, asset_latest.c.alerts,
-               assets.c.last_seen_at, assets.c.last_agent_id, assets.c.last_address, assets.c.model)
+    latest = {row.asset_id: row for row in conn.execute(  # the JSON as text, decoded by from_json: 2x json.loads
+        select(asset_latest.c.asset_id, asset_latest.c.collected_at, cast(asset_latest.c.supplies, Text).label("supplies"),
+               cast(asset_latest.c.alerts, Text).label("alerts"), assets.c.last_seen_at, assets.c.last_agent_id,
+               assets.c.last_address, assets.c.model)
         .join(assets, assets.c.id == asset_latest.c.asset_id).where(asset_latest.c.asset_id.in_(list(by_asset))))}
     meters: list[dict] = []
     observations: list[dict] = []
@@ -120,10 +122,11 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
         before = latest.get(asset_id)
         newest_at = before.collected_at if before else None
         # (device_index, index) -> (recorded values, observed_at) of the supply's last observation
+        before_supplies = from_json(before.supplies) if before else []
         supplies = {(s["device_index"], s["index"]): (tuple(map(s.get, SUPPLY_FIELDS)), _time(s["observed_at"]))
-                    for s in (before.supplies if before else [])}
-        supplies_changed = False  # unchanged: the latest state keeps the list it has (no re-serialising)
-        open_alerts = {a["code"]: a for a in (before.alerts if before else [])}
+                    for s in before_supplies}
+        supplies_changed = False  # unchanged: the latest state keeps the list it has
+        open_alerts = {a["code"]: a for a in (from_json(before.alerts) if before else [])}
         newest = None
         for row in rows:
             reading, at = row.reading, row.reading.collected_at
@@ -172,7 +175,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                            {"device_index": device_index, "index": index, **dict(zip(SUPPLY_FIELDS, values)),
                             "observed_at": _iso(observed_at)}
                            for (device_index, index), (values, observed_at) in supplies.items()]
-                       if supplies_changed or before is None else before.supplies,
+                       if supplies_changed or before is None else before_supplies,
                        "alerts": list(open_alerts.values()), "updated_at": now,
                        "collected_at": reading.collected_at, "reading_id": shown.reading_id, "agent_id": agent_id,
                        "address": reading.address,
