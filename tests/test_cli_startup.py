@@ -47,6 +47,7 @@ def test_a_command_line_gets_the_whole_command(full, command):
 def test_help_and_unknown_commands_build_everything():
     assert cli_modules([]) == cli_modules(["--help"]) == cli_modules(["nonsense"]) == CLI_MODULES
     assert cli_modules(["devices", "list"]) == ("fleet",)
+    assert cli_modules(["--version"]) == ()
     assert cli_modules(["assets", "link", "S", "1"]) == ("fleet", "jobs")  # jobs adds to fleet's `assets`
 
 

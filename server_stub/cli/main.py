@@ -52,8 +52,8 @@ remote_config = lazy("server_stub.fleet.remote_config")
 
 # The modules that register each top-level command besides init, serve, agents and db, in registration order
 # (jobs after fleet: it adds `assets link|unlink`). A command line naming one of these commands builds only
-# its modules' parsers, so `devices list` never imports the billing, jobs, portal or supply domains; --help,
-# --version and unknown commands build them all. tests/test_cli_startup.py checks this table against the
+# its modules' parsers, so `devices list` never imports the billing, jobs, portal or supply domains; --help
+# and unknown commands build them all. tests/test_cli_startup.py checks this table against the
 # parser built from every module, so a command added to a module and not listed here only costs start-up.
 CLI_MODULES = ("service", "worker", "backtest", "fleet", "jobs", "billing", "portal", "supply", "notify", "users",
                "demo")
@@ -74,7 +74,7 @@ def cli_modules(argv: list[str] | None) -> tuple[str, ...]:
     """The command-line modules whose parsers `argv` needs (server_stub.cli.NAME; demo: server_stub.demo)."""
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else None
-    if command in BUILT_IN:
+    if command in BUILT_IN or command == "--version":
         return ()
     if command in COMMAND_MODULES:
         return tuple(name for name in CLI_MODULES if name in COMMAND_MODULES[command])
