@@ -132,6 +132,23 @@ def test_duplicate_readings_derive_nothing_twice(engine):
         assert conn.execute(select(asset_latest.c.readings)).scalar_one() == 3
 
 
+def test_an_older_reading_arriving_later_counts_but_keeps_the_newer_state(engine):
+    """A late delivery (or an import) of an older reading: the latest state stays the newer reading's."""
+    first, second = add_agent(engine, "north", "Acme"), add_agent(engine, "south", "Acme")
+    assert ingest(engine, first, [reading("W492KB03439", at=T0 + timedelta(hours=2), total=1200,
+                                          address="10.0.0.40")]) == 1
+    assert ingest(engine, second, [reading("W492KB03439", at=T0, total=1000)]) == 1
+    with engine.connect() as conn:
+        latest = conn.execute(select(asset_latest)).one()
+    assert (latest.readings, latest.counters["total"], latest.collected_at, latest.agent_id, latest.address) == \
+        (2, 1200, T0 + timedelta(hours=2), first, "10.0.0.40")
+    assert ingest(engine, second, [reading("W492KB03439", at=T0 + timedelta(hours=3), total=1300)]) == 1
+    with engine.connect() as conn:
+        latest = conn.execute(select(asset_latest)).one()
+    assert (latest.readings, latest.counters["total"], latest.collected_at, latest.agent_id, latest.address) == \
+        (3, 1300, T0 + timedelta(hours=3), second, "10.0.0.36")
+
+
 def test_retention_removes_old_raw_readings_and_keeps_history(engine):
     from server_stub.db.engine import utcnow
     from server_stub.fleet.remote_config import set_entry

@@ -192,12 +192,17 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     update_rows(conn, alert_events, cleared, {"asset_id": "asset_id", "code": "code"},
                 {"cleared_at": "{cleared_at}", "cleared_reading_id": "{cleared_reading_id}"},
                 where="alert_events.cleared_at IS NULL")
+    # New latest-state rows are inserted (ON CONFLICT: another upload made the row meanwhile); rows read above
+    # are updated in place, a plain UPDATE costing PostgreSQL a third of the same rows through ON CONFLICT.
     newer = "excluded.collected_at >= asset_latest.collected_at"
-    insert_rows(conn, asset_latest, states, LATEST_COLUMNS, "ON CONFLICT (asset_id) DO UPDATE SET "
-                "readings = asset_latest.readings + excluded.readings, supplies = excluded.supplies, "
-                "alerts = excluded.alerts, updated_at = excluded.updated_at, " + ", ".join(
-                    f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE asset_latest.{c} END"
-                    for c in ("reading_id", "agent_id", "address", "counters", "status", "collected_at")))
+    insert_rows(conn, asset_latest, [s for s in states if s["asset_id"] not in latest], LATEST_COLUMNS,
+                "ON CONFLICT (asset_id) DO UPDATE SET readings = asset_latest.readings + excluded.readings, "
+                "supplies = excluded.supplies, alerts = excluded.alerts, updated_at = excluded.updated_at, " + ", ".join(
+                    f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE asset_latest.{c} END" for c in NEWEST_COLUMNS))
+    update_rows(conn, asset_latest, [s for s in states if s["asset_id"] in latest], {"asset_id": "asset_id"}, {
+        "readings": "asset_latest.readings + {readings}", "supplies": "{supplies}", "alerts": "{alerts}",
+        "updated_at": "{updated_at}", **{c: f"CASE WHEN {{collected_at}} >= asset_latest.collected_at THEN {{{c}}} "
+                                            f"ELSE asset_latest.{c} END" for c in NEWEST_COLUMNS}})
     update_rows(conn, assets, touched, {"id": "id"}, {
         "last_seen_at": "{last_seen_at}", "last_agent_id": "{last_agent_id}", "last_address": "{last_address}",
         "model": "COALESCE({model}, assets.model)"})
@@ -208,5 +213,6 @@ OBSERVATION_COLUMNS = ("asset_id", "device_index", "supply_index", "observed_at"
                        "part_number", "supply_serial", "supply_class", "unit", "level", "max_capacity", "percent",
                        "state", "reading_id", "pages_remaining")
 OPENED_COLUMNS = ("asset_id", "code", "severity", "description", "opened_at", "opened_reading_id")
+NEWEST_COLUMNS = ("reading_id", "agent_id", "address", "counters", "status", "collected_at")  # from the newest reading
 LATEST_COLUMNS = ("asset_id", "collected_at", "reading_id", "agent_id", "address", "readings", "counters",
                   "supplies", "alerts", "status", "updated_at")
