@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from pydantic_core import to_json
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTCDateTime: naive UTC)
@@ -69,3 +70,11 @@ def update_rows(conn: Connection, table: Table, rows: list[dict], match: dict[st
 
 def _is_json(table: Table, column: str) -> bool:
     return isinstance(table.c[column].type, JSON)
+
+
+def among(conn: Connection, column, values: list) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `column = ANY(:array)`, one parameter: the statement's text stays the same
+    whatever the number of values, so it is compiled and prepared once (an IN list is rendered per execution)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)

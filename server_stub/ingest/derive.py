@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from fleetmeter_contract.reading import DeviceReading
 from server_stub.assets.identity import normalise_mac, normalise_manufacturer, normalise_serial
-from server_stub.db.bulk import insert_rows, update_rows
+from server_stub.db.bulk import among, insert_rows, update_rows
 from server_stub.db.engine import upsert_insert
 from server_stub.db.tables import (alert_events, asset_identities, asset_latest, assets, meter_reads,
                                    supply_observations)
@@ -49,7 +49,7 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
     time (`found` holds one reading per key, for the asset's manufacturer, model, serial and MAC)."""
     keys = sorted(found)  # new identities claimed in one order: concurrent uploads do not deadlock
     known = dict(conn.execute(select(asset_identities.c.identity_key, asset_identities.c.asset_id).where(
-        asset_identities.c.client_id == client_id, asset_identities.c.identity_key.in_(keys))).all())
+        asset_identities.c.client_id == client_id, among(conn, asset_identities.c.identity_key, keys))).all())
     missing = [key for key in keys if key not in known]
     if not missing:
         return known
@@ -109,7 +109,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
         select(asset_latest.c.asset_id, asset_latest.c.collected_at, cast(asset_latest.c.supplies, Text).label("supplies"),
                cast(asset_latest.c.alerts, Text).label("alerts"), assets.c.last_seen_at, assets.c.last_agent_id,
                assets.c.last_address, assets.c.model)
-        .join(assets, assets.c.id == asset_latest.c.asset_id).where(asset_latest.c.asset_id.in_(list(by_asset))))}
+        .join(assets, assets.c.id == asset_latest.c.asset_id).where(among(conn, asset_latest.c.asset_id, list(by_asset))))}
     meters: list[dict] = []
     observations: list[dict] = []
     opened: list[dict] = []
