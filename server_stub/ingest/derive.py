@@ -2,8 +2,8 @@
 alert events and the latest state per asset.
 
 Set-based: per batch one look-up of the assets' identities (within the agent's client), one insert of new
-assets, one read of the assets' latest state, then one bulk insert per history table and one bulk upsert of
-the latest state. No statement per reading.
+assets, one read (locked) of the assets' latest state, then one bulk insert per history table, one bulk update
+of the latest states read and one bulk insert of new ones. No statement per reading.
 
 Rules decided here (one place):
 - meter reads: every non-null counter of a reading, with the source (OID, origin) the reading gives for it;
@@ -105,11 +105,15 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     by_asset: dict[int, list[StoredReading]] = defaultdict(list)
     for row in sorted(stored, key=lambda r: r.asset_id):  # rows locked in asset order: no deadlock between uploads
         by_asset[row.asset_id].append(row)
-    latest = {row.asset_id: row for row in conn.execute(  # the JSON as text, decoded by from_json: 2x json.loads
+    # The latest states, locked in asset order (PostgreSQL; SQLite has one writer): uploads about the same printers
+    # (two agents of a client reaching one printer) queue here in one order instead of deadlocking in the UPDATE
+    # below, and each derives from the state the other committed. The JSON as text, decoded by from_json (2x json).
+    latest = {row.asset_id: row for row in conn.execute(
         select(asset_latest.c.asset_id, asset_latest.c.collected_at, cast(asset_latest.c.supplies, Text).label("supplies"),
                cast(asset_latest.c.alerts, Text).label("alerts"), assets.c.last_seen_at, assets.c.last_agent_id,
                assets.c.last_address, assets.c.model)
-        .join(assets, assets.c.id == asset_latest.c.asset_id).where(among(conn, asset_latest.c.asset_id, list(by_asset))))}
+        .join(assets, assets.c.id == asset_latest.c.asset_id).where(among(conn, asset_latest.c.asset_id, list(by_asset)))
+        .order_by(asset_latest.c.asset_id).with_for_update(of=asset_latest))}
     meters: list[dict] = []
     observations: list[dict] = []
     opened: list[dict] = []
@@ -192,7 +196,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     update_rows(conn, alert_events, cleared, {"asset_id": "asset_id", "code": "code"},
                 {"cleared_at": "{cleared_at}", "cleared_reading_id": "{cleared_reading_id}"},
                 where="alert_events.cleared_at IS NULL")
-    # New latest-state rows are inserted (ON CONFLICT: another upload made the row meanwhile); rows read above
+    # New latest-state rows are inserted (ON CONFLICT: another upload made the row meanwhile); the rows locked above
     # are updated in place, a plain UPDATE costing PostgreSQL a third of the same rows through ON CONFLICT.
     newer = "excluded.collected_at >= asset_latest.collected_at"
     insert_rows(conn, asset_latest, [s for s in states if s["asset_id"] not in latest], LATEST_COLUMNS,
