@@ -132,6 +132,53 @@ def test_duplicate_readings_derive_nothing_twice(engine):
         assert conn.execute(select(asset_latest.c.readings)).scalar_one() == 3
 
 
+def test_an_older_reading_arriving_later_counts_but_keeps_the_newer_state(engine):
+    """A late delivery (or an import) of an older reading: the latest state stays the newer reading's."""
+    first, second = add_agent(engine, "north", "Acme"), add_agent(engine, "south", "Acme")
+    assert ingest(engine, first, [reading("W492KB03439", at=T0 + timedelta(hours=2), total=1200,
+                                          address="10.0.0.40")]) == 1
+    assert ingest(engine, second, [reading("W492KB03439", at=T0, total=1000)]) == 1
+    with engine.connect() as conn:
+        latest = conn.execute(select(asset_latest)).one()
+    assert (latest.readings, latest.counters["total"], latest.collected_at, latest.agent_id, latest.address) == \
+        (2, 1200, T0 + timedelta(hours=2), first, "10.0.0.40")
+    assert ingest(engine, second, [reading("W492KB03439", at=T0 + timedelta(hours=3), total=1300)]) == 1
+    with engine.connect() as conn:
+        latest = conn.execute(select(asset_latest)).one()
+    assert (latest.readings, latest.counters["total"], latest.collected_at, latest.agent_id, latest.address) == \
+        (3, 1300, T0 + timedelta(hours=3), second, "10.0.0.36")
+
+
+def test_concurrent_uploads_about_the_same_printers_neither_deadlock_nor_lose_counts(engine):
+    """Two agents of one client reach the same printers and upload at once, in opposite orders: every upload is
+    stored (no deadlock between their latest-state updates) and each asset counts every reading."""
+    import threading
+
+    serials = [f"CONC{n:04d}" for n in range(40)]
+    first, second = add_agent(engine, "north", "Acme"), add_agent(engine, "south", "Acme")
+    ingest(engine, first, [reading(serial) for serial in serials])  # the assets and their latest state exist
+    errors: list[BaseException] = []
+
+    def upload(agent: int, order: list[str], minute: int) -> None:
+        try:
+            for batch in range(6):
+                at = T0 + timedelta(minutes=minute + 2 * batch)
+                ingest(engine, agent, [reading(serial, at=at) for serial in order])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(first, serials, 1)),
+               threading.Thread(target=upload, args=(second, serials[::-1], 2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[0]
+    with engine.connect() as conn:
+        counts = set(conn.execute(select(asset_latest.c.readings)).scalars())
+    assert counts == {13}  # the first upload and 6 from each agent
+
+
 def test_retention_removes_old_raw_readings_and_keeps_history(engine):
     from server_stub.db.engine import utcnow
     from server_stub.fleet.remote_config import set_entry

@@ -128,28 +128,30 @@ def create_app(engine: Engine, ca: CertificateAuthority, limits: Limits = Limits
 
     def _ingest(method: str, url: str, headers: dict[str, str], body: bytes,
                 remote: str | None) -> IngestResponse | JSONResponse:
-        try:
-            signer = verifier.verify(method, url, headers, body)
-        except Rejected as exc:
-            return problem(exc.status, exc.error, exc.detail)
-        except Replayed:
-            return replayed()
-        try:
-            batch = Batch.parse(body)
-        except ValidationError as exc:
-            found = first_problem(exc)
-            return problem(400, found.error, found.detail, found.field)
-        if len(batch.readings) > limits.max_readings:
-            return problem(400, "invalid document", f"readings: at most {limits.max_readings} per batch",
-                           "readings")
-        found = unstorable(body)
-        if found:
-            return problem(400, found.error, found.detail, found.field)
-        try:
-            with engine.begin() as conn:
-                stored = store_batch(conn, signer.agent_id, batch, body, remote, limits.rate_per_minute)
-        except RateLimited as exc:
-            return rate_limited(f"at most {limits.rate_per_minute} uploads per minute per agent", exc.retry_after)
+        with engine.connect() as conn:  # one checkout for the signature's look-ups and the store
+            try:
+                signer = verifier.verify(method, url, headers, body, conn)
+            except Rejected as exc:
+                return problem(exc.status, exc.error, exc.detail)
+            except Replayed:
+                return replayed()
+            try:
+                batch = Batch.parse(body)
+            except ValidationError as exc:
+                found = first_problem(exc)
+                return problem(400, found.error, found.detail, found.field)
+            if len(batch.readings) > limits.max_readings:
+                return problem(400, "invalid document", f"readings: at most {limits.max_readings} per batch",
+                               "readings")
+            found = unstorable(body)
+            if found:
+                return problem(400, found.error, found.detail, found.field)
+            try:
+                with conn.begin():
+                    stored = store_batch(conn, signer.agent_id, batch, body, remote, limits.rate_per_minute)
+            except RateLimited as exc:
+                return rate_limited(f"at most {limits.rate_per_minute} uploads per minute per agent",
+                                    exc.retry_after)
         return IngestResponse(received=stored.received, stored=stored.stored, duplicates=stored.duplicates)
 
     heartbeat_routes.add_routes(app, engine, verifier, box, limits.heartbeats_per_minute)

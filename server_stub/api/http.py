@@ -33,13 +33,15 @@ class DuplicateKey(ValueError):
         self.key = key
 
 
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    seen: dict = {}
-    for key, value in pairs:
-        if key in seen:
-            raise DuplicateKey(key)
-        seen[key] = value
-    return seen
+def _no_duplicates(pairs: list[tuple[str, object]]) -> None:
+    """object_pairs_hook: the objects are not kept (only their keys are checked), and the common case is one
+    count in C."""
+    if len(dict(pairs)) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
 
 
 def duplicate_key(body: bytes) -> str | None:

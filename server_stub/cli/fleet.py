@@ -266,8 +266,10 @@ def _supplies(supplies: list[dict]) -> str:
 
 
 def cmd_devices_list(args) -> int:
-    if args.json:
-        print(_run(args, lambda c: devices.devices_json(c, client=args.client, site=args.site), write=False))
+    if args.json:  # streamed: written as the database sends it
+        _run(args, lambda c: sys.stdout.writelines(devices.devices_json_chunks(c, client=args.client, site=args.site)),
+             write=False)
+        print()
         return 0
     rows = _run(args, lambda c: devices.list_devices(c, client=args.client, site=args.site), write=False)
     print_table([("ASSET", "CLIENT", "SITE", "STATE", "MODEL", "SERIAL", "ADDRESS", "LATEST (UTC)", "TOTAL",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import socket
 import sys
@@ -33,16 +34,6 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError
 
 from fleetmeter_contract.version import __version__
-from server_stub.cli import fleet as fleet_cli
-from server_stub.cli import backtest as backtest_cli
-from server_stub.cli import billing as billing_cli
-from server_stub.cli import jobs as jobs_cli
-from server_stub.cli import notify as notify_cli
-from server_stub.cli import portal as portal_cli
-from server_stub.cli import service as service_cli
-from server_stub.cli import supply as supply_cli
-from server_stub.cli import users as users_cli
-from server_stub.cli import worker as worker_cli
 from server_stub.cli.common import (CliError, age, agent_name, bounded, duration, duration_between, engine_for, printable,
                                     print_table, ready_engine, safe_url)
 from server_stub.cli.lazy import lazy
@@ -58,9 +49,41 @@ registry = lazy("server_stub.trust.enrolment")
 trust_ca = lazy("server_stub.trust.ca")
 trust_secrets = lazy("server_stub.trust.secrets")
 remote_config = lazy("server_stub.fleet.remote_config")
-demo = lazy("server_stub.demo.orchestrator")
 
-def build_parser() -> argparse.ArgumentParser:
+# The modules that register each top-level command besides init, serve, agents and db, in registration order
+# (jobs after fleet: it adds `assets link|unlink`). A command line naming one of these commands builds only
+# its modules' parsers, so `devices list` never imports the billing, jobs, portal or supply domains; --help
+# and unknown commands build them all. tests/test_cli_startup.py checks this table against the
+# parser built from every module, so a command added to a module and not listed here only costs start-up.
+CLI_MODULES = ("service", "worker", "backtest", "fleet", "jobs", "billing", "portal", "supply", "notify", "users",
+               "demo")
+COMMAND_MODULES = {
+    "config": ("service",), "alerts": ("service",), "worker": ("worker",), "supply": ("backtest",),
+    "clients": ("fleet",), "sites": ("fleet",), "coordinators": ("fleet",), "assets": ("fleet", "jobs"),
+    "devices": ("fleet",), "readings": ("fleet",),
+    **dict.fromkeys(("import", "export", "jobs", "requests", "contracts", "stock", "matching", "erp"),
+                    ("fleet", "jobs")),  # the jobs module registers onto fleet's `assets`
+    "billing": ("billing",), "invoices": ("billing",), "portal": ("portal",),
+    "orders": ("supply",), "supplies": ("supply",), "policy": ("supply",),
+    "notify": ("notify",), "users": ("users",), "demo": ("demo",),
+}
+BUILT_IN = ("init", "serve", "agents", "db")
+
+
+def cli_modules(argv: list[str] | None) -> tuple[str, ...]:
+    """The command-line modules whose parsers `argv` needs (server_stub.cli.NAME; demo: server_stub.demo)."""
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else None
+    if command in BUILT_IN or command == "--version":
+        return ()
+    if command in COMMAND_MODULES:
+        return tuple(name for name in CLI_MODULES if name in COMMAND_MODULES[command])
+    return CLI_MODULES
+
+
+def build_parser(argv: list[str] | None = None, modules: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv` (default sys.argv[1:]): the built-in commands and those of `modules` (default:
+    cli_modules(argv))."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="URL", help="database URL (postgresql://... or sqlite:///file); "
                                                      "default FLEETMETER_DB, else SQLite in the data directory")
@@ -122,17 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                                     "the tables the code declares (developers)")
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(handler=cmd_db_revision)
-    service_cli.register(sub, common)
-    worker_cli.register(sub, common)
-    backtest_cli.register(sub)  # fleetmeter-server supply backtest ...
-    fleet_cli.register(sub, common)
-    jobs_cli.register(sub, common)  # after fleet: adds `assets link|unlink`
-    billing_cli.register(sub, common)
-    portal_cli.register(sub, common)
-    supply_cli.register(sub, common)  # orders, supplies, policy
-    notify_cli.register(sub, common)
-    users_cli.register(sub, common)
-    demo.register(sub, common)  # fleetmeter-server demo [--once]
+    for name in cli_modules(argv) if modules is None else modules:
+        module = importlib.import_module("server_stub.demo.orchestrator" if name == "demo" else f"server_stub.cli.{name}")
+        if name == "backtest":
+            module.register(sub)  # fleetmeter-server supply backtest ...
+        else:
+            module.register(sub, common)
     return parser
 
 
@@ -258,7 +276,7 @@ def cmd_agents_revoke(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)

@@ -13,7 +13,9 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Table, text
+from pydantic_core import to_json
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTCDateTime: naive UTC)
@@ -27,13 +29,15 @@ def rows_source(conn: Connection, table: Table) -> tuple[str, Callable[[str], st
 
 
 def rows_json(conn: Connection, rows: Iterable[dict]) -> str:
-    """Rows as the JSON parameter: UTC times in the form each database stores."""
-    sqlite = conn.dialect.name != "postgresql"
+    """Rows as the JSON parameter: UTC times in the form each database stores. PostgreSQL reads ISO 8601 with its
+    offset (pydantic_core's encoder, in Rust: several times json.dumps with a Python hook for each time; NaN stays
+    NaN, which no database takes as JSON)."""
+    if conn.dialect.name == "postgresql":
+        return to_json(list(rows), inf_nan_mode="constants").decode()
 
     def encode(value):
         if isinstance(value, datetime):
-            value = value.astimezone(timezone.utc)
-            return value.strftime(SQLITE_TIME) if sqlite else value.isoformat()
+            return value.astimezone(timezone.utc).strftime(SQLITE_TIME)
         raise TypeError(f"{type(value).__name__} is not JSON")
 
     return json.dumps(list(rows), default=encode, separators=(",", ":"), ensure_ascii=False)
@@ -66,3 +70,11 @@ def update_rows(conn: Connection, table: Table, rows: list[dict], match: dict[st
 
 def _is_json(table: Table, column: str) -> bool:
     return isinstance(table.c[column].type, JSON)
+
+
+def among(conn: Connection, column, values: list) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `column = ANY(:array)`, one parameter: the statement's text stays the same
+    whatever the number of values, so it is compiled and prepared once (an IN list is rendered per execution)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)

@@ -22,7 +22,7 @@ from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolve
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from requests_http_signature import HTTPSignatureAuth
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from server_stub.trust.ca import CertificateAuthority
 from server_stub.trust.nonces import claim_nonce
@@ -65,41 +65,46 @@ class RequestVerifier:
         self._auth = type("WindowAuth", (HTTPSignatureAuth,), {"verifier_class": verifier})
         self._chain_ok: dict[str, x509.Certificate] = {}  # fingerprint -> parsed cert that chains to our CA
 
-    def verify(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Signer:
+    def verify(self, method: str, url: str, headers: dict[str, str], body: bytes,
+               conn: Connection | None = None) -> Signer:
+        """The request's signer, its nonce claimed and committed. `conn`: a connection with no transaction open
+        (the route's, which then stores in the same checkout); default: one of the engine's."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.verify(method, url, headers, body, own)
         key_id, created = _signature_params(headers)
         if abs(time.time() - created) > self.window.total_seconds():
             raise Rejected(401, "signature outside time window",
                            f"signature created {int(time.time() - created)} s from server time; allowed "
                            f"±{int(self.window.total_seconds())} s: check the agent machine's clock (NTP)")
-        with self.engine.connect() as conn:
+        with conn.begin():  # committed at the end: a nonce once seen stays seen, whatever the answer
             row = conn.execute(select(certificates.c.pem, certificates.c.revoked_at, certificates.c.agent_id,
                                       agents.c.name).join(agents, agents.c.id == certificates.c.agent_id)
                                .where(certificates.c.fingerprint == key_id)).first()
-        if row is None:
-            raise Rejected(401, "unknown certificate", "no certificate issued by this server has that key id; "
-                                                       "enrol the agent (fleetmeter-agent enroll)")
-        cert = self._certificate(key_id, row.pem)
-        now = datetime.now(timezone.utc)
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            raise Rejected(401, "certificate expired", f"the agent certificate expired at {cert.not_valid_after_utc}"
-                                                       "; enrol again with a new key")
-        public_key = cert.public_key()
-        algorithm = algorithms.ED25519 if isinstance(public_key, ed25519.Ed25519PublicKey) \
-            else algorithms.ECDSA_P256_SHA256
-        message = requests.Request(method, url, headers=headers, data=body).prepare()
-        try:
-            result = self._auth.verify(message, require_components=REQUIRED_COMPONENTS,
-                                       signature_algorithm=algorithm,
-                                       key_resolver=_KeyResolver(key_id, public_key), max_age=self.window)
-        except HTTPMessageSignaturesException as exc:
-            raise Rejected(401, "invalid signature", str(exc)) from None
-        if not result.nonce:
-            raise Rejected(401, "invalid signature", "the signature has no nonce parameter")
-        if row.revoked_at is not None:
-            raise Rejected(403, "certificate revoked",
-                           f"certificate of agent {row.name!r} was revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC; "
-                           "enrol again with a new agent key")
-        with self.engine.begin() as conn:  # committed now: a nonce once seen stays seen, whatever the answer
+            if row is None:
+                raise Rejected(401, "unknown certificate", "no certificate issued by this server has that key id; "
+                                                           "enrol the agent (fleetmeter-agent enroll)")
+            cert = self._certificate(key_id, row.pem)
+            now = datetime.now(timezone.utc)
+            if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+                raise Rejected(401, "certificate expired", f"the agent certificate expired at "
+                                                           f"{cert.not_valid_after_utc}; enrol again with a new key")
+            public_key = cert.public_key()
+            algorithm = algorithms.ED25519 if isinstance(public_key, ed25519.Ed25519PublicKey) \
+                else algorithms.ECDSA_P256_SHA256
+            message = requests.Request(method, url, headers=headers, data=body).prepare()
+            try:
+                result = self._auth.verify(message, require_components=REQUIRED_COMPONENTS,
+                                           signature_algorithm=algorithm,
+                                           key_resolver=_KeyResolver(key_id, public_key), max_age=self.window)
+            except HTTPMessageSignaturesException as exc:
+                raise Rejected(401, "invalid signature", str(exc)) from None
+            if not result.nonce:
+                raise Rejected(401, "invalid signature", "the signature has no nonce parameter")
+            if row.revoked_at is not None:
+                raise Rejected(403, "certificate revoked",
+                               f"certificate of agent {row.name!r} was revoked at {row.revoked_at:%Y-%m-%d %H:%M} "
+                               "UTC; enrol again with a new agent key")
             claim_nonce(conn, result.nonce)
         return Signer(row.agent_id, row.name, key_id, result.nonce)
 
