@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from peers import Simulator
+from peers import DATABASES, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLEETMETER_SHARED", ROOT.parent / "shared"))
@@ -29,6 +29,21 @@ def load_manifest() -> list[dict]:
     if SHARED_MISSING:
         return []
     return json.loads((FIXTURES / "manifest.json").read_text())["entries"]
+
+
+@pytest.fixture(params=DATABASES)
+def engine(request, tmp_path):
+    """A server database at the migrations' head, on SQLite and on PostgreSQL (dropped afterwards)."""
+    from server_stub.db import migrate
+    from server_stub.db.engine import make_engine
+    from trust_peers import Database
+
+    db = Database(request.param, tmp_path)
+    engine = make_engine(db.url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    db.drop()
 
 
 def pytest_sessionstart(session) -> None:

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+DATABASES = ("sqlite", "postgresql")  # every server test runs on both
+
 
 class PeerError(RuntimeError):
     """A test peer could not be started."""

@@ -21,7 +21,6 @@ from jobs_scenario import cmyk_reading
 from server_stub.billing.deliveries import period_deliveries
 from server_stub.billing.periods import Period
 from server_stub.db import migrate
-from server_stub.db.engine import make_engine
 from server_stub.db.tables import assets
 from server_stub.jobs import requests as queue
 from server_stub.jobs.rules import set_status
@@ -153,16 +152,6 @@ def test_orders_and_jobs_bill_each_shipment_once_in_its_period(home):
     home.ok("invoices", "file", number, "--out", str(invoice))
     html = invoice.read_text()
     assert f"order {first_id} line 1 + job {job} line" in html and STOCK_BLACK in html
-
-
-@pytest.fixture(params=DATABASES)
-def engine(request, tmp_path):
-    db = Database(request.param, tmp_path)
-    engine = make_engine(db.url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    db.drop()
 
 
 def test_upgrade_to_0015_finds_what_the_code_records(engine):

@@ -9,22 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from fleet_peers import T0, add_agent, count, ingest, reading
-from server_stub.db import migrate
-from server_stub.db.engine import make_engine
 from server_stub.db.tables import (alert_events, asset_latest, assets, meter_reads, readings,
                                    supply_observations)
 from server_stub.fleet.devices import list_devices
-from trust_peers import DATABASES, Database
-
-
-@pytest.fixture(params=DATABASES)
-def engine(request, tmp_path):
-    db = Database(request.param, tmp_path)
-    engine = make_engine(db.url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    db.drop()
 
 
 def asset_ids(engine) -> list[int]:

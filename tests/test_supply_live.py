@@ -22,17 +22,7 @@ from server_stub.supply import backtest, live, order_book, policy_store
 from server_stub.supply.orders import OrderError
 from server_stub.supply.tables import supply_order_lines, supply_orders, supply_state
 from supply_helpers import Printer, at
-from trust_peers import DATABASES, Database
-
-
-@pytest.fixture(params=DATABASES)
-def engine(request, tmp_path):
-    db = Database(request.param, tmp_path)
-    engine = make_engine(db.url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    db.drop()
+from trust_peers import Database
 
 
 def put_on_site(engine, client: str, site: str) -> None:

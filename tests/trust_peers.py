@@ -21,6 +21,7 @@ from agent.certs.enroll import enrol
 from agent.certs.signing import request_signer
 from agent.certs.store import CertStore
 from agent.outbox import Outbox
+from peers import DATABASES  # noqa: F401  (re-exported: tests take it from here too)
 from server_stub.trust import enrolment as registry
 from server_stub.db import migrate
 from server_stub.api.app import Limits, create_app
@@ -31,7 +32,6 @@ from server_stub.paths import ServerPaths
 from server_stub.trust.secrets import KEY_FILE, ENV as SECRET_ENV, SecretBox
 
 PG_ADMIN = "postgresql+psycopg:///postgres"
-DATABASES = ("sqlite", "postgresql")
 
 
 def free_tcp_port() -> int:
