@@ -17,7 +17,7 @@ import argparse
 import getpass
 import json
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from server_stub.billing.invoices import PaymentError
 from server_stub.billing.periods import Period
 from server_stub.billing.plans import PlanError, load_plan_file
 from server_stub.billing.reads import METERS, CounterBreak
-from server_stub.cli.common import CliError, Commands, print_table, printable, ready_engine
+from server_stub.cli.common import CliError, Commands, day, print_table, printable, ready_engine
 from server_stub.db.engine import utcnow
 
 REFUSED = (store.BillingError, PlanError, PaymentError, ValueError)
@@ -48,13 +48,6 @@ def _moment(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone; write e.g. 2026-03-31T18:00Z")
     return value
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _money(text: str) -> Decimal:
@@ -142,7 +135,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = command(invoices, "pay", cmd_invoice_pay, "record a (partial) payment")
     p.add_argument("number")
     p.add_argument("--amount", type=_money, required=True)
-    p.add_argument("--at", type=_day, help="payment date (default today, UTC)")
+    p.add_argument("--at", type=day, help="payment date (default today, UTC)")
     p.add_argument("--reference")
     p = command(invoices, "file", cmd_invoice_file, "write the invoice's document to a file")
     p.add_argument("number")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import unicodedata
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
@@ -53,6 +53,14 @@ def bounded(low: int, high: int):
             raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
         return value
     return parse
+
+
+def day(text: str) -> date:
+    """argparse type: a calendar date, YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def agent_name(text: str) -> str:

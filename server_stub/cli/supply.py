@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import tomllib
-from datetime import date, datetime, time, timezone
+from datetime import datetime, time, timezone
 from pathlib import Path
 
 from sqlalchemy import select
 
-from server_stub.cli.common import CliError, Commands, age, bounded, duration, print_table, printable, ready_engine
+from server_stub.cli.common import CliError, Commands, age, bounded, day, duration, print_table, printable, ready_engine
 from server_stub.db.tables import assets
 from server_stub.fleet.clients import FleetError, get_client
 from server_stub.supply import live, order_book, policy_store
@@ -34,12 +34,9 @@ def _note(value: str) -> str:
     return value.strip()
 
 
-def _day(value: str) -> datetime:
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return datetime.combine(day, time(), tzinfo=timezone.utc)
+def _day_start(value: str) -> datetime:
+    """argparse type: a date, as its first instant in UTC."""
+    return datetime.combine(day(value), time(), tzinfo=timezone.utc)
 
 
 def _supply_key(value: str) -> str:
@@ -65,7 +62,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     back = command(orders, "backorder", cmd_orders_backorder,
                    "the supplier cannot deliver yet (mails the client; delivery waits for --until)")
     back.add_argument("id", type=bounded(1, 2**31 - 1))
-    back.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="when the goods are expected (UTC)")
+    back.add_argument("--until", type=_day_start, metavar="YYYY-MM-DD", help="when the goods are expected (UTC)")
     back.add_argument("--note", type=_note)
     add = command(orders, "add", cmd_orders_add, "an exceptional manual order (a big print project)", listing=True)
     add.add_argument("--asset", type=bounded(1, 2**31 - 1), required=True)

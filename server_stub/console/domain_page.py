@@ -17,3 +17,8 @@ class DomainPage:
     domain: str  # the package the functions come from
     query: Callable[[Connection, dict[str, str]], dict[str, Any]]  # (conn, the page's filters) -> template context
     template: str
+
+
+def page_number(text: str | None) -> int:
+    """A page's number from the query string: 1 unless it is a whole number from 1 to 999,999."""
+    return int(text) if text and text.isdigit() and len(text) < 7 and int(text) > 0 else 1

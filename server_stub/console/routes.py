@@ -19,6 +19,7 @@ from server_stub.assets import registry as asset_registry
 from server_stub.console import device as device_view
 from server_stub.console import overview
 from server_stub.console.chart import ForecastPoint, supply_chart
+from server_stub.console.domain_page import page_number
 from server_stub.billing.export import write_erp_csv
 from server_stub.billing.store import export_entries
 from server_stub.console.domains import billing as billing_page
@@ -98,10 +99,6 @@ REPLACEMENT_COLUMNS = ("at", "supply_key", "cause", "left_percent", "premature",
                        "new_percent", "new_serial", "order_id")
 
 
-def _page_number(text: str | None) -> int:
-    return int(text) if text and text.isdigit() and len(text) < 7 else 1
-
-
 def add_routes(app: FastAPI, engine: Engine) -> WebArea:
     area = WebArea(engine, area="console", kind="dealer", prefix="", title="Dealer console",
                    timeout=lambda conn: TIMEOUT, template_packages=("server_stub.console",))
@@ -136,7 +133,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
               page: str | None = None) -> Response:
         def build(conn, _page):
             devices = overview.device_page(conn, client=client, site=site, not_reporting=bool(silent),
-                                           page=_page_number(page))
+                                           page=page_number(page))
             return {"summaries": overview.site_summaries(conn), "agents": overview.agent_states_by_client(conn),
                     "devices": devices,
                     "days_left": supply_outlook.days_left(conn, [d.asset_id for d in devices.lines]),
@@ -161,7 +158,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
     # -- devices to complete ---------------------------------------------------------------------------------
     @app.get("/devices/to-complete", include_in_schema=False)
     def to_complete(request: Request, page: str | None = None) -> Response:
-        number = _page_number(page)
+        number = page_number(page)
         return view(request, "to_complete.html", lambda conn, _page: {
             "devices": asset_registry.to_complete(conn, limit=overview.PAGE_SIZE + 1,
                                                   offset=(number - 1) * overview.PAGE_SIZE),
@@ -201,7 +198,7 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
         def build(conn, _page):
             shown = device_view.device(conn, asset_id)
             history = device_view.supply_history(conn, asset_id)
-            number = _page_number(readings)
+            number = page_number(readings)
             forecasts = supply_outlook.forecast_lines(conn, asset_id)
             charts = [(s, supply_chart(s.points, [ForecastPoint(*p) for p in
                                                   forecasts.get((s.device_index, s.supply_index), [])]))

@@ -126,7 +126,7 @@ def insert_order(conn: Connection, order: Order, client_id: int, asset_of: dict[
 
 
 def save_order(conn: Connection, order: Order) -> None:
-    db_id = int(order.id.removeprefix("#"))
+    db_id = order_db_id(order.id)
     conn.execute(update(supply_orders).where(supply_orders.c.id == db_id).values(
         status=order.status.value, blocked=order.blocked, shipped_at=order.shipped_at,
         delivered_at=order.delivered_at, closed_at=order.closed_at, backordered_at=order.backordered_at,
@@ -160,7 +160,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def order_json(order: Order, *, why: bool = False) -> dict[str, Any]:
-    doc = {"id": int(order.id[1:]), "client": order.client, "site": order.site, "status": display_status(order),
+    doc = {"id": order_db_id(order.id), "client": order.client, "site": order.site, "status": display_status(order),
            "kind": order.kind, "rule": order.rule, "placed_at": _iso(order.placed_at),
            "shipped_at": _iso(order.shipped_at), "delivered_at": _iso(order.delivered_at),
            "closed_at": _iso(order.closed_at),
@@ -315,7 +315,7 @@ def _save(conn: Connection, engine: SupplyEngine, run: SiteRun, asset_of: dict[s
         if order.id.startswith("#"):
             if order != loaded.get(order.id):  # only what this run changed
                 save_order(conn, order)
-                run.changed.append(int(order.id[1:]))
+                run.changed.append(order_db_id(order.id))
         else:
             db_id = insert_order(conn, order, run.client_id, asset_of)
             run.placed.append(db_id)
@@ -391,9 +391,9 @@ def run_site(conn: Connection, policy: Policy, key: str, client_id: int, client:
     _, flags = engine.decide(key, now)
     run.alarms.extend(flags)
     _save(conn, engine, run, asset_of, watermarks, fleet, loaded)
-    for aid, event, order_id, premature in run.replacements:  # orders placed in this run have their ids now
-        events.record_replacement(conn, aid, event, run.order_ids.get(order_id or "") or order_db_id(order_id),
-                                  premature)
+    events.record_replacements(conn, [  # orders placed in this run have their ids now
+        (aid, event, run.order_ids.get(order_id or "") or order_db_id(order_id), premature)
+        for aid, event, order_id, premature in run.replacements])
     events.record_alarms(conn, run.alarms, asset_of)
     return run
 

@@ -4,9 +4,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from server_stub.console.domain_page import DomainPage
+from server_stub.console.domain_page import DomainPage, page_number
 from server_stub.fleet.clients import FleetError
-from server_stub.supply.live import load_orders
+from server_stub.supply.live import load_orders, order_db_id
 from server_stub.supply.order_book import list_supplies
 from server_stub.supply.tables import supply_order_lines, supply_orders
 
@@ -29,10 +29,6 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def _page(text: str | None) -> int:
-    return int(text) if text and text.isdigit() and 0 < len(text) < 7 and int(text) > 0 else 1
-
-
 def orders_by_supply(conn: Connection, asset_ids: set[int]) -> dict[tuple[int, str], list[int]]:
     """(asset id, supply key) -> ids of the open orders with a line for it, for these assets."""
     if not asset_ids:
@@ -41,7 +37,7 @@ def orders_by_supply(conn: Connection, asset_ids: set[int]) -> dict[tuple[int, s
     found: dict[tuple[int, str], list[int]] = {}
     for order, asset_of in load_orders(conn, supply_orders.c.closed_at.is_(None), supply_orders.c.id.in_(theirs)):
         for line in order.lines:
-            found.setdefault((asset_of[line.device], line.supply), []).append(int(order.id[1:]))
+            found.setdefault((asset_of[line.device], line.supply), []).append(order_db_id(order.id))
     return found
 
 
@@ -51,7 +47,7 @@ def query(conn: Connection, filters: dict[str, str], *, paged: bool = True) -> d
     days, level = _number(filters.get("days")), _number(filters.get("level"))
     client, site = filters.get("client") or None, filters.get("site") or None
     chosen = CLASSES.get(filters.get("class") or "")
-    page = _page(filters.get("page")) if paged else 1
+    page = page_number(filters.get("page")) if paged else 1
     error = None
     try:
         rows = list_supplies(conn, client=client, site=site,
