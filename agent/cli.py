@@ -17,6 +17,7 @@ from agent.errors import UserConfigError
 from agent.snmp.client import SnmpError
 from agent.snmp.credentials import CredentialError
 from fleetmeter_contract.config import ConfigError
+from fleetmeter_contract.files import reader_may_leave
 
 COMMANDS = (poll, discover, walk, record, usb, enroll, status, run, scan_now, service)
 
@@ -32,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with reader_may_leave():  # `... | head` ends the command quietly
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     os.umask(0o077)  # every file the agent writes (outbox, logs, keys, caches, sockets) is its user's alone
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,8 +1,12 @@
-"""Writing files atomically, 0600 from their first byte unless a caller says otherwise."""
+"""Writing files atomically, 0600 from their first byte unless a caller says otherwise; standard output whose
+reader went away."""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -19,3 +23,20 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 def write_private(path: Path, data: bytes) -> None:
     write_atomic(path, data, 0o600)
+
+
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """For a command's whole run: when standard output's reader goes away (`... | head`), what is still written
+    goes nowhere and the command ends with status 1, with no traceback from the command or from the
+    interpreter's last flush (the Python documentation's recipe)."""
+    try:
+        try:
+            yield
+        finally:
+            sys.stdout.flush()  # also after --help or an error exit: the write happens here, not at shutdown
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise SystemExit(1) from None

@@ -33,6 +33,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 
+from fleetmeter_contract.files import reader_may_leave
 from fleetmeter_contract.version import __version__
 from server_stub.cli.common import (CliError, age, agent_name, bounded, duration, duration_between, engine_for, printable,
                                     print_table, ready_engine, safe_url)
@@ -276,6 +277,11 @@ def cmd_agents_revoke(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with reader_may_leave():  # `... | head` ends the command quietly
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
