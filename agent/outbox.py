@@ -17,13 +17,13 @@ can warn clearly.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.home import agent_paths
+from fleetmeter_contract.files import create_private
 
 # what a queued reading was collected for; earlier in this tuple = dropped first when the outbox is full
 KINDS = ("supplies", "alerts", "meters")
@@ -53,7 +53,7 @@ class Dropped:
 class Outbox:
     def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # SQLite gives -wal and -shm its mode
+        create_private(path)
         self.path = path
         self.max_bytes = max_bytes
         with closing(self._connect()) as conn, conn:

@@ -1,5 +1,5 @@
-"""Writing files atomically, 0600 from their first byte unless a caller says otherwise; standard output whose
-reader went away."""
+"""Writing files atomically, 0600 from their first byte unless a caller says otherwise; private database files;
+standard output whose reader went away."""
 
 from __future__ import annotations
 
@@ -23,6 +23,20 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 def write_private(path: Path, data: bytes) -> None:
     write_atomic(path, data, 0o600)
+
+
+def create_private(path: Path) -> None:
+    """An empty file made 0600 before SQLite first opens it (SQLite gives its -wal and -shm files the database
+    file's mode); an existing file is chmod-ed, never opened. SQLite's locks are POSIX locks, and a process
+    loses all of them on a file as soon as it closes any descriptor of it: opening and closing a live
+    database beside SQLite lets another process believe it is the last user, checkpoint and delete the WAL,
+    and this process's next commits then go to the deleted file."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    if path.stat().st_mode & 0o777 != 0o600:
+        path.chmod(0o600)
 
 
 @contextmanager

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+
+from fleetmeter_contract.files import create_private
 
 
 def make_engine(url: str) -> Engine:
@@ -19,18 +21,23 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_private_files(dialect, _record, cargs, _cparams) -> None:
-    """The database file 0600 before SQLite opens it, whatever the umask: SQLite gives its -wal and -shm files
-    the database file's mode. Files from before (or another umask) are set to 0600 too."""
+_CONNECTING = threading.Lock()
+
+
+def _sqlite_private_files(dialect, _record, cargs, cparams):
+    """The database file 0600 before SQLite opens it, whatever the umask, and files from before (or another
+    umask) set to 0600 too. Connections are opened under one lock so that no connection of this process
+    takes SQLite's locks while the file is being created (see create_private)."""
     database = cargs[0] if cargs else None
-    if not database or database == ":memory:" or str(database).startswith("file:"):
-        return
-    path = Path(database)
-    if path.parent.is_dir():
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-        if file.exists() and file.stat().st_mode & 0o777 != 0o600:
-            file.chmod(0o600)
+    with _CONNECTING:
+        if database and database != ":memory:" and not str(database).startswith("file:"):
+            path = Path(database)
+            if path.parent.is_dir():
+                create_private(path)
+            for file in (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+                if file.exists() and file.stat().st_mode & 0o777 != 0o600:
+                    file.chmod(0o600)
+        return dialect.connect(*cargs, **cparams)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
