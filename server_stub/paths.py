@@ -6,6 +6,7 @@ The database is a SQLite file there unless `--db URL` or FLEETMETER_DB names ano
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +54,11 @@ def database_url(explicit: str | None, paths: ServerPaths) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+_PASSWORD = re.compile(r"^([\w+.-]+://[^:/@]*:)[^/]*@")
+
+
+def hide_password(url: str) -> str:
+    """A database URL fit to show: its password as ***."""
+    return _PASSWORD.sub(r"\1***@", url, count=1)
