@@ -52,7 +52,7 @@ def test_postgres_urls_as_the_user_writes_them(tmp_path):
     database = Database("postgresql", tmp_path)
     try:
         written = database.url.replace("postgresql+psycopg://", "postgresql://")  # as --db / FLEETMETER_DB take it
-        with direct.connect(database_url(written, None)) as (connection, dialect):
+        with direct.connect(database_url(written)) as (connection, dialect):
             cursor = connection.cursor()
             cursor.execute("SELECT current_database()")
             assert (dialect, cursor.fetchall()) == ("postgresql", [(database.name,)])

@@ -106,7 +106,7 @@ def ready_engine(args) -> tuple[ServerPaths, Engine]:
 def ready_connection(args) -> Iterator[tuple[Any, str]]:
     """What ready_engine checks, then a plain DB-API connection and its dialect (server_stub.db.direct), for a
     read-only command that must start without SQLAlchemy."""
-    url = database_url(args.db, server_paths())
+    url = database_url(args.db)
     if url.startswith(direct.SQLITE) and not Path(url[len(direct.SQLITE):].split("?", 1)[0]).exists():
         raise _not_ready(hide_password(url))
     with direct.connect(url) as (connection, dialect):
