@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from trust_peers import DATABASES, Database
+
 from server_stub.cli.main import BUILT_IN, CLI_MODULES, COMMAND_MODULES, build_parser, cli_modules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,9 +53,11 @@ def test_help_and_unknown_commands_build_everything():
     assert cli_modules(["assets", "link", "S", "1"]) == ("fleet", "jobs")  # jobs adds to fleet's `assets`
 
 
-def test_devices_list_does_not_import_other_domains(tmp_path):
-    """`devices list --json` runs (an empty fleet) without loading billing, jobs, portal, supply, the HTTP app
-    or password hashing: start-up is most of a listing command's time (bench/devices_list.py)."""
+@pytest.mark.parametrize("kind", DATABASES)
+def test_devices_list_does_not_import_other_domains(tmp_path, kind):
+    """`devices list --json` runs (an empty fleet) without loading billing, jobs, portal, supply, the HTTP app,
+    password hashing, Alembic or SQLAlchemy (the listing goes through the plain driver: server_stub.db.direct):
+    start-up is most of a listing command's time (bench/devices_list.py)."""
     script = textwrap.dedent("""
         import json, sys
         from server_stub.cli.main import main
@@ -61,13 +65,17 @@ def test_devices_list_does_not_import_other_domains(tmp_path):
         loaded = sorted(m for m, module in sys.modules.items() if type(module).__name__ != "_LazyModule"  # cli/lazy.py
                         and m.startswith(("server_stub.billing", "server_stub.jobs",
                         "server_stub.portal", "server_stub.supply", "server_stub.web", "fastapi", "argon2",
-                        "server_stub.trust.ca", "alembic")))
+                        "server_stub.trust.ca", "alembic", "sqlalchemy")))
         print(json.dumps(loaded), file=sys.stderr)
     """)
-    env = dict(os.environ, FLEETMETER_HOME=str(tmp_path), FLEETMETER_DB=f"sqlite:///{tmp_path / 'db.sqlite'}")
-    subprocess.run([sys.executable, "-m", "server_stub.cli", "init"], env=env, check=True, capture_output=True,
-                   cwd=ROOT)
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT)
+    database = Database(kind, tmp_path)
+    try:
+        env = dict(os.environ, FLEETMETER_HOME=str(tmp_path), FLEETMETER_DB=database.url)
+        subprocess.run([sys.executable, "-m", "server_stub.cli", "init"], env=env, check=True, capture_output=True,
+                       cwd=ROOT)
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT)
+    finally:
+        database.drop()
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == '{"devices":[]}'
     assert done.stderr.strip().splitlines()[-1] == "[]"

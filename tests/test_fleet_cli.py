@@ -5,6 +5,7 @@ their audit lines, the listing and its CSV export (formulas neutralised, control
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import subprocess
@@ -12,6 +13,7 @@ import sys
 from datetime import timedelta
 
 import pytest
+import sqlalchemy
 
 from fleet_peers import T0, reading
 from trust_peers import DATABASES, Database, environment
@@ -31,6 +33,7 @@ def cli(request, tmp_path):
         return done
 
     run("init")
+    run.database = db
     yield run
     db.drop()
 
@@ -117,3 +120,61 @@ def test_devices_to_complete_fields_merge_split_and_export(cli, tmp_path):
     cli("devices", "delete", str(new))
     assert [d["asset_id"] for d in listing(cli, "devices", "list")["devices"]] == [first]
     assert "different clients" not in cli("assets", "merge", str(first), "999", expect=1).stderr
+
+
+def test_devices_list_json_filters_and_equals_the_rows_listing(cli, tmp_path):
+    """`devices list --json` (each device's JSON made by the database, read through the plain driver) lists what
+    the Python rows of the same query list (`assets list --json`), and --client / --site narrow it."""
+    cli("agents", "add", "a0", "--client", "Acme")
+    cli("sites", "add", "Acme", "HQ")
+    cli("agents", "add", "hq", "--client", "Acme", "--site", "HQ")
+    cli("agents", "add", "g0", "--client", "Globex")
+    for agent, serials in (("hq", ("HQ-1", "HQ-2")), ("a0", ("A-1",)), ("g0", ("G-1",))):
+        path = tmp_path / f"{agent}.jsonl"
+        path.write_text("".join(json.dumps(reading(serial, address=f"10.0.0.{n}")) + "\n"
+                                for n, serial in enumerate(serials, 1)))
+        cli("readings", "import", str(path), "--agent", agent)
+
+    every = listing(cli, "devices", "list")["devices"]
+    rows = [{k: v for k, v in asset.items() if k != "fields"} for asset in listing(cli, "assets", "list")["assets"]]
+    assert every == rows
+    assert sorted(d["serial"] for d in every) == ["A-1", "G-1", "HQ-1", "HQ-2"]
+
+    def serials(*args: str) -> list[str]:
+        return [d["serial"] for d in listing(cli, "devices", "list", *args)["devices"]]
+
+    assert serials("--client", "Acme") == [d["serial"] for d in every if d["client"] == "Acme"]
+    hq = [d for d in every if d["site"] == "HQ"]
+    assert [d["serial"] for d in hq] == ["HQ-1", "HQ-2"] and hq[0]["asset_id"] < hq[1]["asset_id"]
+    assert serials("--client", "Acme", "--site", "HQ") == serials("--site", "HQ") == ["HQ-1", "HQ-2"]
+    assert serials("--client", "Globex", "--site", "HQ") == serials("--client", "Nobody") == []
+
+
+def test_devices_list_json_refuses_as_the_other_commands_do(cli, tmp_path):
+    """The listing that starts without SQLAlchemy says what every other command says, in one line: a database
+    behind the code's schema, one that cannot be reached, a SQLite file that does not exist (and is not made);
+    a password in the URL is never shown."""
+    database = cli.database
+    password = "s3cret-Pw"
+    url = (database.url if database.kind == "sqlite" else
+           database.url.replace(":///", f"://{getpass.getuser()}:{password}@/"))  # local socket: not asked for
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+    engine.dispose()
+    behind = cli("devices", "list", "--json", "--db", url, expect=1)
+    assert behind.stdout == "" and behind.stderr.count("\n") == 1 and "run: fleetmeter-server init" in behind.stderr
+    assert behind.stderr == cli("clients", "list", "--json", "--db", url, expect=1).stderr
+    assert password not in behind.stderr
+
+    unreachable = f"postgresql://fleet:{password}@127.0.0.1:1/none"
+    refused = cli("devices", "list", "--json", "--db", unreachable, expect=2)
+    assert refused.stderr.startswith("fleetmeter-server: cannot use the database: ") and refused.stderr.count("\n") == 1
+    assert refused.stderr == cli("clients", "list", "--json", "--db", unreachable, expect=2).stderr
+    assert password not in refused.stderr and refused.stdout == ""
+
+    missing = tmp_path / "missing.db"
+    absent = cli("devices", "list", "--json", "--db", f"sqlite:///{missing}", expect=1)
+    assert absent.stderr == f"fleetmeter-server: database sqlite:///{missing} is not initialised or not up to date; " \
+                            "run: fleetmeter-server init\n"
+    assert not missing.exists()

@@ -182,18 +182,27 @@ def test_retention_removes_old_raw_readings_and_keeps_history(engine):
     assert count(engine, meter_reads, meter_reads.c.meter == "total") == 3  # history outlives raw readings
 
 
-def test_listing_built_by_the_database_equals_the_rows(engine):
+def test_listing_built_by_the_database_equals_the_rows(engine, monkeypatch):
     import json
 
+    from server_stub.fleet import device_listing
     from server_stub.fleet.devices import devices_json
 
     first, second = add_agent(engine, "a", "Acme"), add_agent(engine, "b", "Globex")
     ingest(engine, first, [reading("W492KB03439", alerts=("jam",)), reading(None, mac="00:11:22:33:44:55")])
     ingest(engine, second, [reading("W492KB03439", at=T0 + timedelta(hours=2), total=700)])
+    monkeypatch.setattr(device_listing, "STREAM_ROWS", 2)  # more than one piece
     with engine.connect() as conn:
         rows = [row.to_json() for row in list_devices(conn)]
-        assert json.loads(devices_json(conn)) == {"devices": rows}
+        streamed = devices_json(conn)
+        assert json.loads(streamed) == {"devices": rows}
         assert json.loads(devices_json(conn, client="Globex"))["devices"] == [r for r in rows if r["client"] == "Globex"]
+        assert devices_json(conn, client="Nobody") == '{"devices":[]}'
+        if engine.dialect.name == "postgresql":  # a libpq before 17: no chunked rows (the bundled one has them)
+            import psycopg
+
+            monkeypatch.setattr(psycopg.capabilities, "has_stream_chunked", lambda check=False: False)
+            assert devices_json(conn) == streamed
     assert len(rows) == 3 and rows[0]["latest_reading_at"] == "2026-11-01T08:00:00Z"
 
 

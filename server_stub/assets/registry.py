@@ -16,7 +16,6 @@ from server_stub.db.engine import utcnow
 from server_stub.db.tables import (agents, alert_events, asset_audit, asset_fields, asset_identities, asset_latest,
                                    assets, clients, meter_reads, readings, sites, supply_observations)
 
-LISTED_STATES = ("active", "to_complete")
 MAX_FIELD_KEY = 100
 MAX_FIELD_VALUE = 4096
 

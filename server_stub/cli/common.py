@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-
-from sqlalchemy.engine import Engine, make_url
+from typing import TYPE_CHECKING, Any
 
 from server_stub.cli.lazy import lazy
-from server_stub.db.engine import make_engine
-from server_stub.db.schema_version import is_current
+from server_stub.db import direct
+from server_stub.db.schema_version import at_head, is_current
+from server_stub.paths import ServerPaths, database_url, hide_password, server_paths
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 durations = lazy("fleetmeter_contract.durations")
-from server_stub.paths import ServerPaths, database_url, server_paths
+engines = lazy("server_stub.db.engine")  # SQLAlchemy: loaded by the commands that use an engine
 
 
 class CliError(Exception):
@@ -85,7 +90,7 @@ duration = duration_between(1)
 
 
 def engine_for(args, paths: ServerPaths) -> Engine:
-    return make_engine(database_url(args.db, paths))
+    return engines.make_engine(database_url(args.db, paths))
 
 
 def ready_engine(args) -> tuple[ServerPaths, Engine]:
@@ -93,13 +98,29 @@ def ready_engine(args) -> tuple[ServerPaths, Engine]:
     engine = engine_for(args, paths)
     sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
     if (sqlite_file and not Path(sqlite_file).exists()) or not is_current(engine):
-        raise CliError(f"database {safe_url(engine)} is not initialised or not up to date; "
-                       "run: fleetmeter-server init")
+        raise _not_ready(safe_url(engine))
     return paths, engine
 
 
+@contextmanager
+def ready_connection(args) -> Iterator[tuple[Any, str]]:
+    """What ready_engine checks, then a plain DB-API connection and its dialect (server_stub.db.direct), for a
+    read-only command that must start without SQLAlchemy."""
+    url = database_url(args.db)
+    if url.startswith(direct.SQLITE) and not Path(url[len(direct.SQLITE):].split("?", 1)[0]).exists():
+        raise _not_ready(hide_password(url))
+    with direct.connect(url) as (connection, dialect):
+        if not at_head(connection):
+            raise _not_ready(hide_password(url))
+        yield connection, dialect
+
+
+def _not_ready(shown_url: str) -> CliError:
+    return CliError(f"database {shown_url} is not initialised or not up to date; run: fleetmeter-server init")
+
+
 def safe_url(engine: Engine) -> str:
-    return make_url(engine.url).render_as_string(hide_password=True)
+    return hide_password(engine.url.render_as_string(hide_password=False))
 
 
 def age(value) -> str:

@@ -19,8 +19,9 @@ import os
 import sys
 from pathlib import Path
 
-from server_stub.cli.common import CliError, Commands, age, print_table, printable, ready_engine
+from server_stub.cli.common import CliError, Commands, age, print_table, printable, ready_connection, ready_engine
 from server_stub.cli.lazy import lazy
+from server_stub.fleet import device_listing
 
 asset_registry = lazy("server_stub.assets.registry")
 fleet = lazy("server_stub.fleet.clients")
@@ -208,7 +209,7 @@ def cmd_coordinators_list(args) -> int:
 
 
 def cmd_assets_list(args) -> int:
-    states = ("active", "to_complete", "deleted", "merged") if args.all else asset_registry.LISTED_STATES
+    states = ("active", "to_complete", "deleted", "merged") if args.all else devices.LISTED_STATES
     rows = _run(args, lambda c: devices.list_devices(c, client=args.client, states=states, with_fields=True), write=False)
     if args.json:
         _dump({"assets": [r.to_json() for r in rows]})
@@ -266,9 +267,9 @@ def _supplies(supplies: list[dict]) -> str:
 
 
 def cmd_devices_list(args) -> int:
-    if args.json:  # streamed: written as the database sends it
-        _run(args, lambda c: sys.stdout.writelines(devices.devices_json_chunks(c, client=args.client, site=args.site)),
-             write=False)
+    if args.json:  # streamed as the database sends it, through the plain driver: no SQLAlchemy at start-up
+        with ready_connection(args) as (connection, dialect):
+            sys.stdout.writelines(device_listing.devices_json_chunks(connection, dialect, args.client, args.site))
         print()
         return 0
     rows = _run(args, lambda c: devices.list_devices(c, client=args.client, site=args.site), write=False)

@@ -31,13 +31,11 @@ import socket
 import sys
 from datetime import timedelta
 
-from sqlalchemy.exc import OperationalError
-
 from fleetmeter_contract.files import reader_may_leave
-from fleetmeter_contract.version import __version__
 from server_stub.cli.common import (CliError, age, agent_name, bounded, duration, duration_between, engine_for, printable,
                                     print_table, ready_engine, safe_url)
 from server_stub.cli.lazy import lazy
+from server_stub.db.direct import unusable
 from server_stub.ingest.limits import HARD_MAX_READINGS
 from server_stub.paths import server_paths
 
@@ -82,6 +80,20 @@ def cli_modules(argv: list[str] | None) -> tuple[str, ...]:
     return CLI_MODULES
 
 
+class _Version(argparse.Action):
+    """argparse's version action, reading the version (package metadata: ~20 ms) only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show program's version number and exit") -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from fleetmeter_contract.version import __version__
+
+        print(f"fleetmeter-server {__version__}")
+        parser.exit()
+
+
 def build_parser(argv: list[str] | None = None, modules: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
     """The parser for `argv` (default sys.argv[1:]): the built-in commands and those of `modules` (default:
     cli_modules(argv))."""
@@ -89,7 +101,7 @@ def build_parser(argv: list[str] | None = None, modules: tuple[str, ...] | None 
     common.add_argument("--db", metavar="URL", help="database URL (postgresql://... or sqlite:///file); "
                                                      "default FLEETMETER_DB, else SQLite in the data directory")
     parser = argparse.ArgumentParser(prog="fleetmeter-server", description="Fleetmeter receiving server")
-    parser.add_argument("--version", action="version", version=f"fleetmeter-server {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     init = sub.add_parser("init", parents=[common], help="create the CA and the database (idempotent)")
@@ -295,13 +307,15 @@ def _run(argv: list[str] | None) -> int:
     except trust_secrets.SecretKeyError as exc:
         print(f"fleetmeter-server: {exc}", file=sys.stderr)
         return 1
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    except KeyboardInterrupt:
+        return 1
+    except Exception as exc:  # SQLAlchemy and the drivers are imported only by the commands that use them
+        reason = unusable(exc)
+        if reason is None:
+            raise
         print(f"fleetmeter-server: cannot use the database: {reason}; check --db / FLEETMETER_DB",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 1
 
 
 if __name__ == "__main__":

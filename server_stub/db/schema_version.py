@@ -1,7 +1,8 @@
-"""Is the database at the code's schema? Answered without importing Alembic (every CLI command asks it first;
-Alembic's import costs more than a listing command may take): the head is the revision of
+"""Is the database at the code's schema? Answered without importing Alembic or SQLAlchemy (every CLI command asks
+it first; their imports cost more than a listing command may take): the head is the revision of
 server_stub/db/migrations/versions that no other revision names as its down_revision, and the database's
-revision is the alembic_version row. tests/test_migrations.py checks the head against Alembic's own.
+revision is the alembic_version row, read through the DB-API connection. tests/test_migrations.py checks the
+head against Alembic's own.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import re
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ProgrammingError, OperationalError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*['\"]?([\w-]+)['\"]?", re.MULTILINE)
@@ -32,10 +34,21 @@ def head_revision() -> str:
     return heads.pop()
 
 
+def at_head(connection) -> bool:
+    """Whether the database of `connection` (a DB-API connection: psycopg, sqlite3) is at the head revision; a
+    database never migrated (no alembic_version table) is not."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("SELECT version_num FROM alembic_version")
+        rows = [revision for (revision,) in cursor.fetchall()]
+    except (connection.ProgrammingError, connection.OperationalError):  # no such table
+        connection.rollback()
+        return False
+    finally:
+        cursor.close()
+    return rows == [head_revision()]
+
+
 def is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
-        try:
-            rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-        except (ProgrammingError, OperationalError):  # no alembic_version table: never migrated
-            return False
-    return rows == [head_revision()]
+        return at_head(connection.connection.driver_connection)
