@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from json.decoder import scanstring
 
-from sqlalchemy import String, case, select, text, update
+from sqlalchemy import String, bindparam, case, select, text, update
 from sqlalchemy.engine import Connection
 
 from fleetmeter_contract.reading import DeviceReading
@@ -24,6 +24,16 @@ from server_stub.db.engine import utcnow
 from server_stub.db.tables import Id, UTCDateTime, agents
 from server_stub.fleet.clients import ensure_client
 from server_stub.ingest.derive import StoredReading, derive, resolve_assets
+
+
+# The batch's heartbeat and rate window, and the agent's client and site for ingest: one statement, built once.
+_HEARTBEAT = (update(agents).where(agents.c.id == bindparam("agent_id")).values(
+    last_seen_at=bindparam("now"), agent_version=bindparam("version"), hostname=bindparam("hostname"),
+    os=bindparam("os"), ip_addresses=bindparam("ips"), remote_ip=bindparam("remote_ip"),
+    queue_depth=bindparam("queue_depth"),
+    rate_count=case((agents.c.rate_window == bindparam("window"), agents.c.rate_count + 1), else_=1),
+    rate_window=bindparam("window"))
+    .returning(agents.c.rate_count, agents.c.client_id, agents.c.site_id))
 
 
 class RateLimited(Exception):
@@ -49,17 +59,14 @@ def store_batch(conn: Connection, agent_id: int, batch: Batch, body: bytes, remo
     heartbeat = batch.agent
     now = utcnow()
     window = int(now.timestamp()) // 60
-    count = conn.execute(
-        update(agents).where(agents.c.id == agent_id).values(
-            last_seen_at=now, agent_version=heartbeat.version, hostname=heartbeat.hostname,
-            os=heartbeat.os, ip_addresses=[str(ip) for ip in heartbeat.ip_addresses], remote_ip=remote_ip,
-            queue_depth=heartbeat.queue_depth,
-            rate_count=case((agents.c.rate_window == window, agents.c.rate_count + 1), else_=1),
-            rate_window=window)
-        .returning(agents.c.rate_count)).scalar_one()
-    if rate_per_minute and count > rate_per_minute:
+    row = conn.execute(_HEARTBEAT, {
+        "agent_id": agent_id, "now": now, "version": heartbeat.version, "hostname": heartbeat.hostname,
+        "os": heartbeat.os, "ips": [str(ip) for ip in heartbeat.ip_addresses], "remote_ip": remote_ip,
+        "queue_depth": heartbeat.queue_depth, "window": window}).one()
+    if rate_per_minute and row.rate_count > rate_per_minute:
         raise RateLimited(retry_after=60 - int(now.timestamp()) % 60)
-    stored = store_readings(conn, agent_id, batch.readings, body.decode(), now)
+    client = (row.client_id, row.site_id) if row.client_id is not None else None
+    stored = store_readings(conn, agent_id, batch.readings, body.decode(), now, client)
     return Stored(len(batch.readings), stored)
 
 
@@ -87,13 +94,15 @@ _INSERT_SQLITE = text("""
     RETURNING id, device_key, collected_at""")
 
 
-def store_readings(conn: Connection, agent_id: int, items: list[DeviceReading], body: str, now: datetime) -> int:
+def store_readings(conn: Connection, agent_id: int, items: list[DeviceReading], body: str, now: datetime,
+                   client: tuple[int, int | None] | None = None) -> int:
     """Store `items` (the validated readings of `body`, a JSON object whose "readings" list holds their wire
     documents in the same order) for the agent and derive their assets and history (server_stub.ingest.derive).
+    `client`: the agent's (client id, site id) when the caller has read them (else agent_client).
     Readings already stored (same agent, device and time) are skipped. Returns how many were stored."""
     if not items:
         return 0
-    client_id, site_id = agent_client(conn, agent_id)
+    client_id, site_id = client or agent_client(conn, agent_id)
     keys = [asset_key(reading) for reading in items]
     found: dict[str, DeviceReading] = {}
     for key, reading in zip(keys, items):
