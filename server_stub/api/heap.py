@@ -1,8 +1,9 @@
 """The serve process's garbage collector, set for ingest: each batch builds thousands of short-lived objects
 (validated readings, rows), freed by reference counting when the request ends. With Python's default gen-0
 threshold (700) they set off several collections per batch, each also walking the ~100,000 objects of the
-loaded application (FastAPI, SQLAlchemy, pydantic schemas): a tenth of the serve CPU of an upload, measured
-with bench/ingest.py. Objects that live for the whole process are moved out of the collector's sight after
+loaded application (FastAPI, SQLAlchemy, pydantic schemas): measured in-process on PostgreSQL, collections took
+3.7 ms of the ~20 ms of Python CPU a batch of 100 readings costs, 1.3 ms after gc.freeze alone, ~0 with both
+settings here. Objects that live for the whole process are moved out of the collector's sight after
 start-up (gc.freeze) and collections start after THRESHOLD net allocations; reference cycles are still
 collected, only later.
 """
