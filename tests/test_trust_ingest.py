@@ -21,6 +21,9 @@ from agent.upload import deliver, heartbeat
 from fleetmeter_contract.reading import DeviceReading, Identity, Supply
 from server_stub.trust import enrolment as registry
 from server_stub.api.app import Limits
+from server_stub.db.tables import agents
+from server_stub.db.tables import readings as readings_table
+from sqlalchemy import select, text
 from trust_peers import DATABASES, in_transaction, send, start_site, stop_site
 
 LIMITS = Limits(max_body=256 * 1024, max_readings=50, rate_per_minute=20, enrolments_per_minute=0)
@@ -278,6 +281,28 @@ def test_values_no_database_can_hold_are_refused(site, tmp_path, raw, error, fie
     assert response.status_code == 400 and response.json()["error"] == error
     assert response.json().get("field") == field
     assert site.readings_of(agent.name) == 0
+
+
+@pytest.mark.parametrize("layout", ["agent first", "readings first"])
+def test_each_reading_is_stored_as_the_exact_text_sent(site, tmp_path, layout):
+    """Whatever the key order and spacing of the batch, a stored reading is its text in the signed body."""
+    agent = site.enrolled(tmp_path)
+    documents = [json.dumps(reading(f"EXACT-{layout[0]}{i}"), indent=1) for i in range(3)]
+    readings = '[ ' + ' ,\n'.join(documents) + ' ]'
+    hb = json.dumps(heartbeat("127.0.0.1", 0))
+    body = (f'{{ "agent" : {hb},\n "readings" :{readings} }}\n' if layout == "agent first"
+            else f'{{"readings": {readings}, "agent": {hb}}}')
+    response = send(agent.signed(site.url, body.encode()))
+    assert response.status_code == 200 and response.json()["stored"] == 3
+    with site.engine.connect() as conn:
+        stored = conn.execute(select(readings_table.c.document).join_from(readings_table, agents)
+                              .where(agents.c.name == agent.name).order_by(readings_table.c.id)).scalars().all()
+    assert [json.loads(d) if isinstance(d, str) else d for d in stored] == [json.loads(d) for d in documents]
+    if site.engine.dialect.name == "postgresql":  # json keeps the text; SQLite's json_each returns it minified
+        with site.engine.connect() as conn:
+            texts = conn.execute(text("SELECT CAST(document AS text) FROM readings r JOIN agents a ON a.id = "
+                                      "r.agent_id WHERE a.name = :n ORDER BY r.id"), {"n": agent.name}).scalars().all()
+        assert texts == documents
 
 
 def test_devices_list_shows_latest_reading_as_sent(site, tmp_path):

@@ -211,6 +211,7 @@ def cmd_db_revision(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from server_stub.api import heap
     from server_stub.api.app import Limits, create_app
 
     paths, engine = ready_engine(args)
@@ -226,6 +227,7 @@ def cmd_serve(args) -> int:
     if not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"fleetmeter-server: serving plain HTTP on {args.host}; agents refuse it unless a TLS-terminating "
               "proxy is in front (or they enrol with --allow-http)", file=sys.stderr)
+    heap.settle()
     uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                 proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level=args.log_level)
     return 0

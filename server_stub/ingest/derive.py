@@ -129,7 +129,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
         before_supplies = from_json(before.supplies) if before else []
         supplies = {(s["device_index"], s["index"]): (tuple(map(s.get, SUPPLY_FIELDS)), _time(s["observed_at"]))
                     for s in before_supplies}
-        supplies_changed = False  # unchanged: the latest state keeps the list it has
+        supplies_changed = False  # unchanged: the latest state keeps the list it has (not sent back)
         open_alerts = {a["code"]: a for a in (from_json(before.alerts) if before else [])}
         newest = None
         for row in rows:
@@ -179,7 +179,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                            {"device_index": device_index, "index": index, **dict(zip(SUPPLY_FIELDS, values)),
                             "observed_at": _iso(observed_at)}
                            for (device_index, index), (values, observed_at) in supplies.items()]
-                       if supplies_changed or before is None else before_supplies,
+                       if supplies_changed or before is None else None,  # None: the row keeps its list
                        "alerts": list(open_alerts.values()), "updated_at": now,
                        "collected_at": reading.collected_at, "reading_id": shown.reading_id, "agent_id": agent_id,
                        "address": reading.address,
@@ -204,7 +204,8 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                 "supplies = excluded.supplies, alerts = excluded.alerts, updated_at = excluded.updated_at, " + ", ".join(
                     f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE asset_latest.{c} END" for c in NEWEST_COLUMNS))
     update_rows(conn, asset_latest, [s for s in states if s["asset_id"] in latest], {"asset_id": "asset_id"}, {
-        "readings": "asset_latest.readings + {readings}", "supplies": "{supplies}", "alerts": "{alerts}",
+        "readings": "asset_latest.readings + {readings}", "supplies": "COALESCE({supplies}, asset_latest.supplies)",
+        "alerts": "{alerts}",
         "updated_at": "{updated_at}", **{c: f"CASE WHEN {{collected_at}} >= asset_latest.collected_at THEN {{{c}}} "
                                             f"ELSE asset_latest.{c} END" for c in NEWEST_COLUMNS}})
     update_rows(conn, assets, touched, {"id": "id"}, {
