@@ -144,6 +144,20 @@ def test_very_high_use_is_flagged_for_manual_handling_instead_of_ordered():
     assert plan([heavy], Rules(high_use_per_week=None))[0]
 
 
+def test_every_supply_of_a_very_high_use_device_goes_to_manual_handling():
+    # a print room: its black goes through 2.3 cartridges a week, its cyan through one; both are flagged, the
+    # cyan though it needs no order yet, and neither is ordered nor joins a parcel; another device still is
+    black, cyan = view("D1", "1", fc(9, per=3.0)), view("D1", "2", fc(3, per=7.0), klass="colour_toner")
+    other = view("D2", "1", fc(3))
+    orders, flags = plan([black, cyan, other])
+    assert sorted((f.device, f.supply, f.why["high_use_supply"]) for f in flags) == [("D1", "1", "1"), ("D1", "2", "1")]
+    assert [(ln.device, ln.supply) for o in orders for ln in o.lines] == [("D2", "1")]
+    later = view("D1", "2", fc(30, per=7.0), klass="colour_toner")
+    assert [f.supply for f in plan([black, later], candidates=[later, black])[1]] == ["2", "1"]
+    orders, flags = plan([black, cyan, other], Rules(high_use_per_week=None), candidates=[cyan])
+    assert flags == [] and {(ln.device, ln.supply) for ln in orders[0].lines} == {("D1", "1"), ("D1", "2"), ("D2", "1")}
+
+
 def test_low_efficiency_blocks_the_order_until_released_and_keeps_it_out_of_the_parcel():
     low = view("D1", forecast=fc(3), efficiency=40.0)
     other = view("D2", forecast=fc(3))

@@ -316,18 +316,21 @@ def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]]
               rules_for: Callable[[SupplyView], Rules], now: datetime) -> tuple[list[PlannedOrder], list[Flag]]:
     """The orders one site needs now: `candidates` that fire (the supplies just observed, or all of them),
     plus the site's supplies (`site()`) that run out within the consolidation window, joining the same
-    parcel. Blocked and query lines go in orders of their own; very-high-use supplies are flagged instead."""
+    parcel. Blocked and query lines go in orders of their own; every supply of a very-high-use device among the
+    candidates is flagged instead (candidates hold all the supplies of the devices they name)."""
+    # a very-high-use device is handled by a person, every supply of it (a print room's other colours run out
+    # within a lead time too): each is flagged, whether it needs an order now or not, and none is ordered
+    heavy = {v.device: v.supply for v in candidates if high_use(v, rules_for(v))}
     fired: list[tuple[SupplyView, Rules, str, dict]] = []
     flags: list[Flag] = []
     for view in candidates:
         rules = rules_for(view)
         found = need(view, rules, now)
-        if found is None:
-            continue
-        if high_use(view, rules):
-            flags.append(Flag(view.device, view.supply, "high_use", found[1]))
-            continue
-        fired.append((view, rules, *found))
+        if view.device in heavy:
+            why = found[1] if found else {"forecast": view.forecast.as_json() if view.forecast else None}
+            flags.append(Flag(view.device, view.supply, "high_use", why | {"high_use_supply": heavy[view.device]}))
+        elif found is not None:
+            fired.append((view, rules, *found))
     if not fired:
         return [], flags
     views = site()
@@ -353,7 +356,7 @@ def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]]
             if (not rules.monitor or rules.classes[view.supply_class].route != "order" or rules.consolidation_days <= 0
                     or f is None
                     or f.empty_at is None or f.empty_at > now + _days(rules.consolidation_days)
-                    or high_use(view, rules) or view.history_days < rules.min_history_days
+                    or view.device in heavy or high_use(view, rules) or view.history_days < rules.min_history_days
                     or (rules.block_efficiency_below is not None and view.last_efficiency is not None
                         and view.last_efficiency < rules.block_efficiency_below)):
                 continue
