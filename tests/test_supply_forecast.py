@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from server_stub.supply.engine import SupplyEngine
-from server_stub.supply.forecast import PageHistory, UsageRate, forecast, usage_rate, when_printed
+from server_stub.supply.forecast import PageHistory, PagesPerPercent, UsageRate, forecast, usage_rate, when_printed
 from server_stub.supply.policy import Policy, PolicyFile
 from tests.supply_helpers import START, Printer, at
 
@@ -259,3 +259,16 @@ def test_some_remaining_gauge_keeps_the_level_above_where_it_starts_showing_one(
     # rate and the smallest pages per percent the forecast allows (the rated yield, less 30 %)
     fastest = UsageRate(workday=100 * 1.3, weekend=0, low=1, high=1, days=28)
     assert forecast.earliest >= when_printed(17 * 50 * 0.7 * 0.99, at(day), fastest)
+
+
+def test_pages_per_percent_from_the_fleet_is_as_doubtful_as_the_fleet_is_spread():
+    # devices of one model differ in how much of the page they cover; a device behind a gauge that hides
+    # the level is known only through the fleet, so the range must reach the fleet's low end
+    spread = [100 * math.exp(0.3 * (i - 19.5) / 10) for i in range(40)]  # 74 .. 135 pages per percent
+    ppp, doubt, source = PagesPerPercent().prior(spread, None)
+    assert source == "fleet" and ppp == pytest.approx(100, rel=0.02)
+    fifth_percentile = sorted(spread)[2]
+    assert ppp * (1 - doubt) <= fifth_percentile
+    alike = [100 + (i % 3) for i in range(40)]  # a fleet of alike devices keeps the floor, not zero
+    assert PagesPerPercent().prior(alike, None)[1] == pytest.approx(0.25)
+    assert PagesPerPercent([90.0]).prior(spread, None)[2] == "device"  # the device's own cartridges first

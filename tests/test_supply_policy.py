@@ -93,12 +93,15 @@ def test_proactive_orders_when_the_earliest_empty_date_is_within_lead_next_readi
     assert need(view(forecast=fc(8.6, spread=1.0)), rules, NOW) is None  # earliest in 7.6 d
 
 
-def test_proactive_needs_a_month_of_history_and_uses_the_level_until_then():
-    rules = Rules()
-    young = view(forecast=fc(3, percent=40.0), history=20)
+@pytest.mark.parametrize("min_history", [7.0, 30.0])  # the default week, and Focalist's month
+def test_proactive_needs_its_history_and_uses_the_level_until_then(min_history: float):
+    rules = Rules(min_history_days=min_history)
+    young = view(forecast=fc(3, percent=40.0), history=min_history - 1)
     assert need(young, rules, NOW) is None
-    fired = need(view(forecast=fc(3, percent=rules.classes["mono_toner"].level_percent), history=20), rules, NOW)
-    assert fired[0] == "level" and fired[1]["proactive_after_days"] == 30
+    fired = need(view(forecast=fc(3, percent=rules.classes["mono_toner"].level_percent), history=min_history - 1),
+                 rules, NOW)
+    assert fired[0] == "level" and fired[1]["proactive_after_days"] == min_history
+    assert need(view(forecast=fc(3, percent=40.0), history=min_history), rules, NOW)[0] == "proactive"
 
 
 def test_asr_never_later_than_21_days_before_empty():

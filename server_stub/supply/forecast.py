@@ -34,6 +34,7 @@ SHAKE_RISE = 3.0  # a rise of at least this many points on a 1 % gauge is a shak
 SMOOTHING = 0.4
 CLASS_DEFAULT_YIELD = 10_000  # pages per cartridge when nothing else is known
 UNMOVED_POINTS = 3.0  # pages worth this many points printed and the gauge still shows its first value
+FLEET_U = 0.25  # the least relative doubt of a pages-per-percent taken from the fleet
 LINE_POINTS, LINE_FALL = 8, 10.0  # a 1 % gauge's own fit gives the level from this many points over this fall
 
 
@@ -158,6 +159,17 @@ def when_printed(pages: float, now: datetime, rate: UsageRate, scale: float = 1.
         d += timedelta(days=1)
 
 
+def fleet_spread(values: list[float]) -> float:
+    """How far one device may be from the fleet's median pages per percent (its pages cover more or less of
+    the page than the others'): two robust standard deviations of the values' logarithms (the median absolute
+    deviation x 1.48), at least FLEET_U, at most 0.5."""
+    mid = median(values)
+    if len(values) < 5 or mid <= 0:
+        return FLEET_U
+    sigma = 1.4826 * median(abs(math.log(v / mid)) for v in values if v > 0)
+    return min(max(1 - math.exp(-2 * sigma), FLEET_U), 0.5)
+
+
 @dataclass
 class PagesPerPercent:
     """What is known of pages per percent, from the most to the least specific source."""
@@ -169,7 +181,7 @@ class PagesPerPercent:
         if self.device_history:
             return median(self.device_history[-3:]), 0.08, "device"
         if fleet and len(fleet) >= 2:
-            return median(fleet[-50:]), 0.25, "fleet"
+            return median(fleet[-50:]), fleet_spread(fleet[-50:]), "fleet"
         if rated_yield:
             return rated_yield / 100, 0.3, "rated"
         return CLASS_DEFAULT_YIELD / 100, 0.5, "default"
