@@ -12,9 +12,10 @@ observations through the same functions.
   cartridges, else the same model across the fleet, else the rated yield, else a class default.
 - Level now (`CartridgeTrack`): 1 % gauges are smoothed (noise) and a small rise that is not a
   replacement (a shaken cartridge) is ignored; once the cartridge has fallen far enough, the level is read
-  off its own fit of level against pages (`line_at`), within twice the fit's standard error; coarse gauges (10/20/25 %, 0/100) and gauges that hide the
-  level ("some remaining" -3, or no percent once low) count down from the last level change with the pages
-  printed since, within the step the gauge still shows.
+  off its own fit of level against pages (`line_at`), within twice the fit's standard error; coarse gauges
+  (10/20/25 %, 0/100) and gauges that hide the level ("some remaining" -3, or no percent once low) count
+  down from the last level change with the pages printed since, within the step the gauge still shows.
+- Pages per percent from the fleet are as doubtful as the fleet is spread (`fleet_spread`).
 - `forecast()` turns level, pages per percent and usage rate into percent, pages left, days left and the
   empty date with its range (earliest: high rate and low estimate; latest: the opposite) and its method.
 """

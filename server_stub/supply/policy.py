@@ -12,9 +12,9 @@ cartridge and a fast one (or one whose level the gauge hides) running dry in its
 avoidable stockouts in days 30-40 go from 9 to 2; set `min_history_days = 30` for Focalist's rule).
 
 Presets:
-- `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, 30 days of use per order, site consolidation of what
-  runs out within 13 days, high-use devices (>= 2 cartridges of one colour a week) to manual handling,
-  every supply of them;
+- `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, 30 days of use per order,
+  site consolidation of what runs out within 13 days, high-use devices (>= 2 cartridges of one colour a
+  week) to manual handling, every supply of them;
 - `asr`: as Xerox ASR: the default and never later than 21 days before empty, consolidation 45 days;
 - `ekm`: Happen EKM's thresholds: Level at 15 % (lines at <= 5 % urgent), lead time 7 days;
 - `level10`: a plain "order one cartridge at 10 %", no consolidation.
