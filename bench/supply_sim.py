@@ -1,6 +1,6 @@
 """Supply simulation benchmark: a seeded fleet's year through `fleetmeter-server supply backtest`, per policy.
 
-    python bench/supply_sim.py [--devices 1000] [--days 365] [--seed 11] [--workdir DIR] [--jobs 1]
+    python bench/supply_sim.py [--devices 1000] [--days 365] [--seed 11] [--workdir DIR] [--jobs 1] [--policy NAME]
 
 Writes the simulated fleet's history (fleetmeter_sim), runs the real CLI once per policy (the default
 policy, the ASR-like rules, the Happen EKM preset, a plain "order one at 10 %"), scores each output against
@@ -76,7 +76,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--jobs", type=int, default=1, help="policies replayed at once")
+    parser.add_argument("--policy", action="append", choices=list(POLICIES),
+                        help="replay only this policy (repeatable; default: all four)")
     args = parser.parse_args()
+    names = args.policy or list(POLICIES)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="supply-sim-"))
     workdir.mkdir(parents=True, exist_ok=True)
     history = workdir / "history.jsonl"
@@ -86,22 +89,21 @@ def main() -> int:
           f"{len(fleet.events)} real cartridge changes, written in {time.perf_counter() - started:.1f} s",
           flush=True)
     with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-        runs = dict(zip(POLICIES, pool.map(lambda n: run_policy(n, history, workdir), POLICIES)))
+        runs = dict(zip(names, pool.map(lambda n: run_policy(n, history, workdir), names)))
     results = {}
     for name, (summary, seconds) in runs.items():
         figures = score(fleet, workdir / name, POLICIES[name][1])
         figures["backtest_seconds"] = round(seconds, 1)
         figures["readings"] = summary["readings"]
         results[name] = figures
-    names = list(POLICIES)
     width = max(len(label) for label, _ in ROWS + [("forecast error fine_21d, days", "")]) + 2
     print("".ljust(width) + "".join(n.rjust(10) for n in names))
     for label, key in ROWS + [("backtest seconds", "backtest_seconds")]:
         print(label.ljust(width) + "".join(str(results[n].get(key)).rjust(10) for n in names))
     print("stockouts after a month by gauge class: " + ", ".join(
         f"{n} {' '.join(f'{k}={v}' for k, v in results[n]['stockouts_by_gauge'].items()) or '-'}" for n in names))
-    errors = results["default"]["forecast_error_days"]
-    counts = results["default"]["forecast_error_n"]
+    errors = results[names[0]]["forecast_error_days"]
+    counts = results[names[0]]["forecast_error_n"]
     print("forecast: median |empty date error| in days (same for every policy), by gauge class:")
     for key in sorted(errors):
         print(f"  {key:<12} {errors[key]!s:>6}   (n={counts[key]})")

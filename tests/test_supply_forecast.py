@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from server_stub.supply.engine import SupplyEngine
-from server_stub.supply.forecast import PageHistory, UsageRate, usage_rate, when_printed
+from server_stub.supply.forecast import PageHistory, PagesPerPercent, UsageRate, forecast, usage_rate, when_printed
 from server_stub.supply.policy import Policy, PolicyFile
 from tests.supply_helpers import START, Printer, at
 
@@ -123,6 +124,30 @@ def test_noise_and_a_shaken_cartridge_are_neither_a_replacement_nor_followed():
     assert eng2.slots[("T1", "1")].forecast.percent == pytest.approx(truth2[44], abs=1.5)
 
 
+def test_noisy_fine_gauge_level_comes_from_the_cartridge_own_line_with_a_range_of_a_point_or_less():
+    # a gauge off by up to 2 points at random: once the cartridge has fallen 10+ points, its level read off
+    # the fit of level against pages is within half a point, and the forecast's doubt is its own (not the
+    # 1.5 points a single noisy reading deserves), so the earliest empty date comes closer to the expected one
+    wobble = iter([0, 2, -1, 1, -2, 0, 1, -1, 2, 0, -2, 1] * 20)
+    printer = Printer(yield_pages=5000, gauge=lambda true: max(0, round(true) + next(wobble)), report_serial=False)
+    eng, found, truth = run(printer, range(40))  # 30 working days of 100 pages: 60 points fallen
+    slot = eng.slots[("T1", "1")]
+    assert found == [] and truth[39] == pytest.approx(40)
+    assert slot.forecast.percent == pytest.approx(truth[39], abs=0.5)
+    line = slot.track.line_at(slot.track.estimate_pages)
+    assert line is not None and line[1] < 0.5
+    pages_left = slot.forecast.pages_left
+    assert pages_left == pytest.approx(truth[39] * 50, rel=0.02)
+    young = run(Printer(yield_pages=5000, gauge=lambda true: max(0, round(true) + next(wobble)), report_serial=False),
+                range(5))[0].slots[("T1", "1")]
+    assert young.track.line_at(young.track.estimate_pages) is None  # 4 points over 8 %: the smoothed reading
+    assert young.forecast.percent == pytest.approx(young.track.estimate)
+    # the same cartridge without its line (as a state saved before lines were kept): a wider range
+    smoothed = forecast(replace(slot.track, syy=0.0), eng._prior(slot), eng._rate(slot, at(39).date()), at(39), 1)
+    assert slot.forecast.empty_at - slot.forecast.earliest < smoothed.empty_at - smoothed.earliest
+    assert smoothed.earliest < slot.forecast.earliest <= slot.forecast.empty_at
+
+
 @pytest.mark.parametrize("step", [10, 20, 25])
 def test_coarse_gauge_counts_down_from_the_last_step_with_learned_pages_per_percent(step):
     printer = Printer(yield_pages=5000, gauge=lambda true: step * math.ceil(true / step), report_serial=False)
@@ -234,3 +259,16 @@ def test_some_remaining_gauge_keeps_the_level_above_where_it_starts_showing_one(
     # rate and the smallest pages per percent the forecast allows (the rated yield, less 30 %)
     fastest = UsageRate(workday=100 * 1.3, weekend=0, low=1, high=1, days=28)
     assert forecast.earliest >= when_printed(17 * 50 * 0.7 * 0.99, at(day), fastest)
+
+
+def test_pages_per_percent_from_the_fleet_is_as_doubtful_as_the_fleet_is_spread():
+    # devices of one model differ in how much of the page they cover; a device behind a gauge that hides
+    # the level is known only through the fleet, so the range must reach the fleet's low end
+    spread = [100 * math.exp(0.3 * (i - 19.5) / 10) for i in range(40)]  # 74 .. 135 pages per percent
+    ppp, doubt, source = PagesPerPercent().prior(spread, None)
+    assert source == "fleet" and ppp == pytest.approx(100, rel=0.02)
+    fifth_percentile = sorted(spread)[2]
+    assert ppp * (1 - doubt) <= fifth_percentile
+    alike = [100 + (i % 3) for i in range(40)]  # a fleet of alike devices keeps the floor, not zero
+    assert PagesPerPercent().prior(alike, None)[1] == pytest.approx(0.25)
+    assert PagesPerPercent([90.0]).prior(spread, None)[2] == "device"  # the device's own cartridges first

@@ -93,12 +93,15 @@ def test_proactive_orders_when_the_earliest_empty_date_is_within_lead_next_readi
     assert need(view(forecast=fc(8.6, spread=1.0)), rules, NOW) is None  # earliest in 7.6 d
 
 
-def test_proactive_needs_a_month_of_history_and_uses_the_level_until_then():
-    rules = Rules()
-    young = view(forecast=fc(3, percent=40.0), history=20)
+@pytest.mark.parametrize("min_history", [7.0, 30.0])  # the default week, and Focalist's month
+def test_proactive_needs_its_history_and_uses_the_level_until_then(min_history: float):
+    rules = Rules(min_history_days=min_history)
+    young = view(forecast=fc(3, percent=40.0), history=min_history - 1)
     assert need(young, rules, NOW) is None
-    fired = need(view(forecast=fc(3, percent=rules.classes["mono_toner"].level_percent), history=20), rules, NOW)
-    assert fired[0] == "level" and fired[1]["proactive_after_days"] == 30
+    fired = need(view(forecast=fc(3, percent=rules.classes["mono_toner"].level_percent), history=min_history - 1),
+                 rules, NOW)
+    assert fired[0] == "level" and fired[1]["proactive_after_days"] == min_history
+    assert need(view(forecast=fc(3, percent=40.0), history=min_history), rules, NOW)[0] == "proactive"
 
 
 def test_asr_never_later_than_21_days_before_empty():
@@ -142,6 +145,20 @@ def test_very_high_use_is_flagged_for_manual_handling_instead_of_ordered():
     orders, flags = plan([heavy])
     assert orders == [] and [(f.device, f.kind) for f in flags] == [("D1", "high_use")]
     assert plan([heavy], Rules(high_use_per_week=None))[0]
+
+
+def test_every_supply_of_a_very_high_use_device_goes_to_manual_handling():
+    # a print room: its black goes through 2.3 cartridges a week, its cyan through one; both are flagged, the
+    # cyan though it needs no order yet, and neither is ordered nor joins a parcel; another device still is
+    black, cyan = view("D1", "1", fc(9, per=3.0)), view("D1", "2", fc(3, per=7.0), klass="colour_toner")
+    other = view("D2", "1", fc(3))
+    orders, flags = plan([black, cyan, other])
+    assert sorted((f.device, f.supply, f.why["high_use_supply"]) for f in flags) == [("D1", "1", "1"), ("D1", "2", "1")]
+    assert [(ln.device, ln.supply) for o in orders for ln in o.lines] == [("D2", "1")]
+    later = view("D1", "2", fc(30, per=7.0), klass="colour_toner")
+    assert [f.supply for f in plan([black, later], candidates=[later, black])[1]] == ["2", "1"]
+    orders, flags = plan([black, cyan, other], Rules(high_use_per_week=None), candidates=[cyan])
+    assert flags == [] and {(ln.device, ln.supply) for ln in orders[0].lines} == {("D1", "1"), ("D1", "2"), ("D2", "1")}
 
 
 def test_low_efficiency_blocks_the_order_until_released_and_keeps_it_out_of_the_parcel():

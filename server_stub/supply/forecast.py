@@ -11,9 +11,11 @@ observations through the same functions.
   against the pages printed since it was installed), blended with a prior from this device's earlier
   cartridges, else the same model across the fleet, else the rated yield, else a class default.
 - Level now (`CartridgeTrack`): 1 % gauges are smoothed (noise) and a small rise that is not a
-  replacement (a shaken cartridge) is ignored; coarse gauges (10/20/25 %, 0/100) and gauges that hide the
-  level ("some remaining" -3, or no percent once low) count down from the last level change with the pages
-  printed since, within the step the gauge still shows.
+  replacement (a shaken cartridge) is ignored; once the cartridge has fallen far enough, the level is read
+  off its own fit of level against pages (`line_at`), within twice the fit's standard error; coarse gauges
+  (10/20/25 %, 0/100) and gauges that hide the level ("some remaining" -3, or no percent once low) count
+  down from the last level change with the pages printed since, within the step the gauge still shows.
+- Pages per percent from the fleet are as doubtful as the fleet is spread (`fleet_spread`).
 - `forecast()` turns level, pages per percent and usage rate into percent, pages left, days left and the
   empty date with its range (earliest: high rate and low estimate; latest: the opposite) and its method.
 """
@@ -33,6 +35,8 @@ SHAKE_RISE = 3.0  # a rise of at least this many points on a 1 % gauge is a shak
 SMOOTHING = 0.4
 CLASS_DEFAULT_YIELD = 10_000  # pages per cartridge when nothing else is known
 UNMOVED_POINTS = 3.0  # pages worth this many points printed and the gauge still shows its first value
+FLEET_U = 0.25  # the least relative doubt of a pages-per-percent taken from the fleet
+LINE_POINTS, LINE_FALL = 8, 10.0  # a 1 % gauge's own fit gives the level from this many points over this fall
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,17 @@ def when_printed(pages: float, now: datetime, rate: UsageRate, scale: float = 1.
         d += timedelta(days=1)
 
 
+def fleet_spread(values: list[float]) -> float:
+    """How far one device may be from the fleet's median pages per percent (its pages cover more or less of
+    the page than the others'): two robust standard deviations of the values' logarithms (the median absolute
+    deviation x 1.48), at least FLEET_U, at most 0.5."""
+    mid = median(values)
+    if len(values) < 5 or mid <= 0:
+        return FLEET_U
+    sigma = 1.4826 * median(abs(math.log(v / mid)) for v in values if v > 0)
+    return min(max(1 - math.exp(-2 * sigma), FLEET_U), 0.5)
+
+
 @dataclass
 class PagesPerPercent:
     """What is known of pages per percent, from the most to the least specific source."""
@@ -167,7 +182,7 @@ class PagesPerPercent:
         if self.device_history:
             return median(self.device_history[-3:]), 0.08, "device"
         if fleet and len(fleet) >= 2:
-            return median(fleet[-50:]), 0.25, "fleet"
+            return median(fleet[-50:]), fleet_spread(fleet[-50:]), "fleet"
         if rated_yield:
             return rated_yield / 100, 0.3, "rated"
         return CLASS_DEFAULT_YIELD / 100, 0.5, "default"
@@ -191,6 +206,7 @@ class CartridgeTrack:
     sy: float = 0.0
     sxx: float = 0.0
     sxy: float = 0.0
+    syy: float = 0.0  # 0 in a state saved before it was kept: `line_at` then gives nothing
     n: int = 0
     top: float = -1.0
     bottom: float = 101.0
@@ -211,12 +227,31 @@ class CartridgeTrack:
             return None
         return -1 / slope, min(1.0, (self.top - self.bottom) / 25)
 
+    def line_at(self, pages: int) -> tuple[float, float] | None:
+        """The level at `pages` read off this cartridge's own fit, with its standard error, once the fit rests
+        on enough points over enough of a fall to beat the smoothed last readings (a 1 % gauge's noise of a
+        point or two averages out along the line: toner is used in proportion to the pages printed)."""
+        if self.n < LINE_POINTS or self.top - self.bottom < LINE_FALL or self.syy <= 0:
+            return None
+        n, x0 = self.n, float(pages - (self.install_pages or 0))
+        sxx_c, sxy_c = self.sxx - self.sx * self.sx / n, self.sxy - self.sx * self.sy / n
+        if sxx_c <= 0:
+            return None
+        slope = sxy_c / sxx_c
+        if slope >= 0:
+            return None
+        residual = max(self.syy - self.sy * self.sy / n - slope * sxy_c, 0.0) / (n - 2)
+        mean_x = self.sx / n
+        level = self.sy / n + slope * (x0 - mean_x)
+        return level, math.sqrt(residual * (1 / n + (x0 - mean_x) ** 2 / sxx_c))
+
     def add_point(self, pages: int, percent: float) -> None:
         x = float(pages - (self.install_pages or 0))
         self.sx += x
         self.sy += percent
         self.sxx += x * x
         self.sxy += x * percent
+        self.syy += percent * percent
         self.n += 1
         self.top, self.bottom = max(self.top, percent), min(self.bottom, percent)
 
@@ -336,6 +371,10 @@ def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: 
         gauge, u_pct = "pages", 2 + 0.15 * max(shown - percent, 0)
     elif step == 1:
         gauge, u_pct = "level", 1.5
+        line = track.line_at(track.estimate_pages) if track.estimate_pages is not None else None
+        if line is not None and 0 <= line[0] <= 100 and abs(line[0] - percent) <= u_pct + 2 * line[1]:
+            # the cartridge's own line agrees with the smoothed readings: it is the sharper of the two
+            percent, u_pct = line[0], max(2 * line[1], 0.5)
     else:
         gauge = f"steps{step}"
         shown = track.change_percent if track.change_percent is not None else track.last_percent
