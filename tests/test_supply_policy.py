@@ -93,7 +93,7 @@ def test_proactive_orders_when_the_earliest_empty_date_is_within_lead_next_readi
     assert need(view(forecast=fc(8.6, spread=1.0)), rules, NOW) is None  # earliest in 7.6 d
 
 
-@pytest.mark.parametrize("min_history", [7.0, 30.0])  # the default week, and Focalist's month
+@pytest.mark.parametrize("min_history", [7.0, 30.0])  # a dealer's week, and the default month
 def test_proactive_needs_its_history_and_uses_the_level_until_then(min_history: float):
     rules = Rules(min_history_days=min_history)
     young = view(forecast=fc(3, percent=40.0), history=min_history - 1)

@@ -38,9 +38,8 @@ SITES = ("north", "south")  # one agent each; the printers are split between the
 # day of a year as the start, 4 and 6 devices, 62 and 90 days of history).
 SEED = 15
 # The demo client's reorder policy level: as Xerox ASR (an order no later than 21 days before empty) and one
-# parcel for what else runs out within 45 days (server_stub.supply.policy), Proactive after Focalist's month of
-# history (the seed was chosen with it).
-CLIENT_POLICY = {"max_days_before_empty": 21, "consolidation_days": 45, "min_history_days": 30}
+# parcel for what else runs out within 45 days (server_stub.supply.policy).
+CLIENT_POLICY = {"max_days_before_empty": 21, "consolidation_days": 45}
 # The billing plan for the demo client (server_stub/billing/plan.example.toml has the other types).
 BILLING_PLAN = """currency = "EUR"
 type = "simple"

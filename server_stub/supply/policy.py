@@ -5,11 +5,10 @@ wins, key by key). Each supply class (mono/colour toner, mono/colour drum, maint
 method: Level (order at <= X %) or Proactive (order when the forecast says it runs out within N days; by
 default the lead time, plus the day until the next reading (the next chance to order: an order placed then
 must still arrive in time), plus a safety day, counted from the forecast's *earliest* empty date so the
-range is the safety margin). Proactive needs `min_history_days` of history; Level (20 % by default) applies until then.
-Focalist asks a month of history; the default is a week: the forecast's range is already wider while the rate
-rests on few days, and ordering from it then rather than at 20 % spares a slow printer weeks of a waiting
-cartridge and a fast one (or one whose level the gauge hides) running dry in its fifth week (on the bench the
-avoidable stockouts in days 30-40 go from 9 to 2; set `min_history_days = 30` for Focalist's rule).
+range is the safety margin). Proactive needs `min_history_days` of history (a month, as the issue and Focalist
+ask); Level (20 % by default) applies until then. A dealer may lower it: with a week (`min_history_days = 7`) the
+bench's avoidable stockouts in days 30-40 go from 9 to 2, the forecast's range being wider while the rate rests
+on few days.
 
 Presets:
 - `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, 30 days of use per order,
@@ -97,7 +96,7 @@ class Rules(_Strict):
     # supplies of the site running out within this join the parcel. A trade of waiting for parcels: on the bench
     # 14 days save 37 % of shipments with a median wait of 7.7 days, 13 days 33 % and 7.0, 12 days 28 % and 6.9
     consolidation_days: Days = 13.0
-    min_history_days: Days = 7.0  # Proactive needs this much history; Level applies until then (Focalist: 30)
+    min_history_days: Days = 30.0  # Proactive needs this much history; Level applies until then
     high_use_per_week: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = 2.0
     block_efficiency_below: Percent | None = None  # previous cartridge below this: order waits for release
     urgent_percent: Percent | None = None
