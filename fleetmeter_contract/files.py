@@ -35,7 +35,12 @@ def create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass
-    if path.stat().st_mode & 0o777 != 0o600:
+    keep_private(path)
+
+
+def keep_private(path: Path) -> None:
+    """An existing file made 0600 (by its path: never opened)."""
+    if path.exists() and path.stat().st_mode & 0o777 != 0o600:
         path.chmod(0o600)
 
 

@@ -12,10 +12,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from fleetmeter_contract.reading import CounterSource, DeviceReading, Identity
 from server_stub.billing.plans import Tier
 from server_stub.cli.main import main
 from server_stub.db.engine import make_engine
+from trust_peers import DATABASES, Database
 
 ROOT = Path(__file__).resolve().parent.parent
 MONO_OID = "1.3.6.1.4.1.367.3.2.1.2.19.5.1.9.21"
@@ -95,3 +98,12 @@ class Home:
 
     def run(self, client: str, period: str, *extra: str) -> dict:
         return json.loads(self.ok("billing", "run", "--client", client, "--period", period, "--json", *extra))
+
+
+@pytest.fixture(params=DATABASES)
+def home(request, tmp_path, capsys, monkeypatch):
+    db = Database(request.param, tmp_path)
+    h = Home(db.url, tmp_path, capsys, monkeypatch)
+    yield h
+    h.engine.dispose()
+    db.drop()

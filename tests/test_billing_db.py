@@ -16,23 +16,13 @@ import pytest
 from sqlalchemy import func, select
 
 import server_stub.billing
-from billing_peers import Home, at, reading, tiered
+from billing_peers import Home, at, home, reading, tiered  # noqa: F401 (home is a fixture)
 from server_stub.billing import store
 from server_stub.billing.plans import load_plan, load_plan_file
 from server_stub.billing.tables import billing_reads, bills
-from trust_peers import DATABASES, Database
 
 D = Decimal
 EXAMPLE = Path(server_stub.billing.__file__).with_name("plan.example.toml")
-
-
-@pytest.fixture(params=DATABASES)
-def home(request, tmp_path, capsys, monkeypatch):
-    db = Database(request.param, tmp_path)
-    h = Home(db.url, tmp_path, capsys, monkeypatch)
-    yield h
-    h.engine.dispose()
-    db.drop()
 
 
 def plan_as_of(home: Home, client: str, plan, when: str) -> None:

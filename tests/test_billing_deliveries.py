@@ -10,11 +10,10 @@ import io
 import json
 from decimal import Decimal
 
-import pytest
 from alembic import command
 from sqlalchemy import select
 
-from billing_peers import SERIAL_PREFIX, Home, at, reading
+from billing_peers import SERIAL_PREFIX, Home, at, home, reading  # noqa: F401 (home is a fixture)
 from fleet_peers import add_agent, ingest
 from fleetmeter_contract.reading import Supply
 from jobs_scenario import cmyk_reading
@@ -27,7 +26,6 @@ from server_stub.jobs.rules import set_status
 from server_stub.jobs.tables import consumable_jobs
 from server_stub.supply import live, order_book
 from server_stub.supply.tables import supply_order_requests
-from trust_peers import DATABASES, Database
 
 D = Decimal
 CLIENT = "Toners"
@@ -54,15 +52,6 @@ def with_supplies(doc: dict) -> dict:
                               unit="percent", level=80, max_capacity=100, percent=80.0, state="ok",
                               part_number=part).to_json() for i, (c, part) in SUPPLIES.items()]
     return doc
-
-
-@pytest.fixture(params=DATABASES)
-def home(request, tmp_path, capsys, monkeypatch):
-    db = Database(request.param, tmp_path)
-    h = Home(db.url, tmp_path, capsys, monkeypatch)
-    yield h
-    h.engine.dispose()
-    db.drop()
 
 
 def set_plan(home: Home, period: str, *, yellow: bool) -> tuple[int, str, str]:

@@ -211,43 +211,38 @@ def add_routes(app: FastAPI, engine: Engine) -> WebArea:
                     "readings_size": device_view.READINGS_PER_PAGE, "label": device_view.supply_label}
         return view(request, "device.html", build)
 
-    @app.get("/devices/{asset_id}/supplies.csv", include_in_schema=False)
-    def supplies_csv(request: Request, asset_id: int) -> Response:
+    def device_csv(request: Request, asset_id: int, name: str, columns, rows) -> Response:
+        """One device's `name` CSV: `rows(conn)` under `columns` (an unknown device: not found)."""
         def build(conn, _page):
             device_view.device(conn, asset_id)
-            return csv_response(f"device-{asset_id}-supplies.csv", ("supply", "device_index", "supply_index",
-                                                                    "observed_at", "percent"),
-                                [(s.label, s.device_index, s.supply_index, at, percent)
-                                 for s in device_view.supply_history(conn, asset_id) for at, percent in s.points])
+            return csv_response(f"device-{asset_id}-{name}.csv", columns, rows(conn))
         return view(request, "", build)
+
+    @app.get("/devices/{asset_id}/supplies.csv", include_in_schema=False)
+    def supplies_csv(request: Request, asset_id: int) -> Response:
+        return device_csv(request, asset_id, "supplies",
+                          ("supply", "device_index", "supply_index", "observed_at", "percent"),
+                          lambda conn: [(s.label, s.device_index, s.supply_index, at, percent)
+                                        for s in device_view.supply_history(conn, asset_id)
+                                        for at, percent in s.points])
 
     @app.get("/devices/{asset_id}/alarms.csv", include_in_schema=False)
     def alarms_csv(request: Request, asset_id: int) -> Response:
-        def build(conn, _page):
-            device_view.device(conn, asset_id)
-            return csv_response(f"device-{asset_id}-alarms.csv", ("code", "severity", "description", "opened_at",
-                                                                  "cleared_at"),
-                                [(a.code, a.severity, a.description, a.opened_at, a.cleared_at)
-                                 for a in device_view.alarms(conn, asset_id)])
-        return view(request, "", build)
+        return device_csv(request, asset_id, "alarms", ("code", "severity", "description", "opened_at", "cleared_at"),
+                          lambda conn: [(a.code, a.severity, a.description, a.opened_at, a.cleared_at)
+                                        for a in device_view.alarms(conn, asset_id)])
 
     @app.get("/devices/{asset_id}/replacements.csv", include_in_schema=False)
     def replacements_csv(request: Request, asset_id: int) -> Response:
-        def build(conn, _page):
-            device_view.device(conn, asset_id)
-            return csv_response(f"device-{asset_id}-replacements.csv", REPLACEMENT_COLUMNS,
-                                [tuple(getattr(r, c) for c in REPLACEMENT_COLUMNS)
-                                 for r in supply_events.replacements(conn, asset_id)])
-        return view(request, "", build)
+        return device_csv(request, asset_id, "replacements", REPLACEMENT_COLUMNS,
+                          lambda conn: [tuple(getattr(r, c) for c in REPLACEMENT_COLUMNS)
+                                        for r in supply_events.replacements(conn, asset_id)])
 
     @app.get("/devices/{asset_id}/supply-alarms.csv", include_in_schema=False)
     def supply_alarms_csv(request: Request, asset_id: int) -> Response:
-        def build(conn, _page):
-            device_view.device(conn, asset_id)
-            return csv_response(f"device-{asset_id}-supply-alarms.csv", ("at", "supply_key", "kind", "detail"),
-                                [(a.at, a.supply_key, a.kind, json.dumps(a.detail, sort_keys=True))
-                                 for a in supply_events.alarms(conn, asset_id)])
-        return view(request, "", build)
+        return device_csv(request, asset_id, "supply-alarms", ("at", "supply_key", "kind", "detail"),
+                          lambda conn: [(a.at, a.supply_key, a.kind, json.dumps(a.detail, sort_keys=True))
+                                        for a in supply_events.alarms(conn, asset_id)])
 
     # -- agents ----------------------------------------------------------------------------------------------
     def agent_rows(conn):

@@ -10,7 +10,7 @@ from sqlalchemy import Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from fleetmeter_contract.files import create_private
+from fleetmeter_contract.files import create_private, keep_private
 
 
 def make_engine(url: str) -> Engine:
@@ -34,9 +34,8 @@ def _sqlite_private_files(dialect, _record, cargs, cparams):
             path = Path(database)
             if path.parent.is_dir():
                 create_private(path)
-            for file in (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-                if file.exists() and file.stat().st_mode & 0o777 != 0o600:
-                    file.chmod(0o600)
+            for suffix in ("-wal", "-shm", "-journal"):
+                keep_private(Path(f"{path}{suffix}"))
         return dialect.connect(*cargs, **cparams)
 
 
