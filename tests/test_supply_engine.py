@@ -78,3 +78,46 @@ def test_site_consolidation_and_delivery_through_the_engine():
     assert eng.orders[first.id].status.value in ("to_replace", "replaced")
     assert eng.orders[first.id].delivered_at == first.shipped_at + timedelta(days=5)
     assert sum(1 for o in placed for ln in o.lines if ln.device == "B") == 1  # B not ordered twice
+
+
+def test_cartridges_used_up_between_two_readings_are_counted_and_close_their_order():
+    # 100 pages a working day on 3000-page cartridges; on day 20 a 7,000-page job runs the installed cartridge
+    # out and a whole fresh one after it: the evening reading shows the third cartridge, a replacement away
+    job_day = 20
+    printer = Printer(yield_pages=3000, report_serial=False,
+                      pages=lambda day: 7000 if day == job_day else 100 if (START + timedelta(days=day)).weekday() < 5 else 0)
+    eng = engine()
+    events: list = []
+    for day in range(job_day):
+        events += [e for e, _ in eng.observe("c", "s", printer.day(day)).replacements]
+    slot = eng.slots[("T1", "1")]
+    order = _manual_order(eng, slot, quantity=2)
+    observed = eng.observe("c", "s", printer.day(job_day))
+    used_up = [d for d in printer.replaced_on if d == job_day]
+    assert len(used_up) == 2  # the scenario: two cartridges changed between the readings of days 19 and 20
+    found = [e for e, _ in observed.replacements]
+    assert len(found) == len(used_up)
+    assert at(job_day - 1) < found[0].at < found[1].at == at(job_day)
+    assert all(order_id == order.id for _, order_id in observed.replacements)
+    assert eng.stock(slot) == 0  # both cartridges of the order went in: the next need is ordered again
+    assert found[0].left_percent == 0.0 and found[-1].new_percent is None
+
+
+def test_an_ordinary_replacement_is_counted_once():
+    printer = Printer(yield_pages=3000, report_serial=False)
+    eng = engine()
+    events = []
+    for day in range(100):
+        events += [e for e, _ in eng.observe("c", "s", printer.day(day)).replacements]
+    assert len(printer.replaced_on) >= 2 and len(events) == len(printer.replaced_on)
+
+
+def _manual_order(eng: SupplyEngine, slot, quantity: int):
+    from server_stub.supply import orders as lifecycle
+    from server_stub.supply.policy import Line, PlannedOrder
+
+    plan = PlannedOrder(slot.client, slot.site, "auto", False, "manual",
+                        (Line(slot.device, slot.key, quantity, slot.part_number, "manual", {}),), {})
+    order = lifecycle.notification_sent(lifecycle.place("M1", plan, at(0)), at(0), mark_shipped=True)
+    eng.add_order(order)
+    return order

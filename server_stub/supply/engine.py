@@ -9,6 +9,7 @@ policy wants for that site now; `deliver_due(now)` moves shipped orders whose le
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from server_stub.supply.replacement import (
     Alarm, OrderView, Replacement, detect, efficiency, replacement_alarms)
 
 RECENT_READINGS = 3
+UNEXPLAINED = 0.2  # pages beyond this share of a cartridge that neither the removed nor the new one printed
 
 
 def supply_key(supply: dict[str, Any]) -> str:
@@ -176,46 +178,46 @@ class SupplyEngine:
     def _replaced(self, slot: Slot, first: SupplyObservation, cause: str, step: int, out: Observed) -> None:
         old, rules = slot.track, self.rules(slot)
         ppp = slot.forecast.pages_per_percent if slot.forecast else self._prior(slot)[0]
-        removed_pages = None
-        if old.installed_at is not None and old.install_pages is not None and first.pages is not None:
-            removed_pages = max(first.pages - old.install_pages, 0)
         # The swap happened somewhere between the last reading and this one. Each check takes the side of
         # the doubt: "too early" counts every page since as printed by the old cartridge, "came from another
         # device" counts them as printed by the new one.
         printed = 0
         if first.pages is not None and old.estimate_pages is not None:
             printed = max(first.pages - old.estimate_pages, 0)
+        missed = self._used_up_between(slot, first, printed, step)
+        removed_pages = None
+        if old.installed_at is not None and old.install_pages is not None and first.pages is not None:
+            removed_pages = max(first.pages - old.install_pages, 0)
+            if missed and old.estimate_pages is not None and old.estimate is not None:
+                # the pages since went through more cartridges: this one printed what it still held
+                removed_pages = max(old.estimate_pages - old.install_pages, 0) + round(old.estimate * ppp)
         left = None
         if step < 100 and old.estimate is not None and cause != "pages":
-            left = max(old.estimate - printed / ppp, 0.0)
+            left = 0.0 if missed else max(old.estimate - printed / ppp, 0.0)
         new_percent = None
-        if first.percent is not None and cause != "pages":  # "pages": it went in days ago, full
+        if first.percent is not None and cause != "pages" and not missed:  # "pages": it went in days ago, full
             new_percent = min(first.percent + printed / ppp, 100.0)
         own = old.fit()
         learned = None
         if own and own[1] >= 0.75:
             learned = own[0]
-        elif removed_pages and old.install_percent and (left is None or left <= 15):
+        elif removed_pages and old.install_percent and not missed and (left is None or left <= 15):
             learned = removed_pages / max(old.install_percent - (left or 0.0), 1.0)
         if learned:
             slot.learned.device_history.append(learned)
             self.fleet_ppp.setdefault(slot.fleet_key, []).append(learned)
         slot.last_efficiency = efficiency(removed_pages, self.policy.rated_yield(slot.part_number))
-        event = Replacement(slot.device, slot.key, first.at, cause, left, removed_pages, ppp, new_percent,
-                            first.serial, first.part_number)
-        seen_on = self.cartridge_serials.get(first.serial) if first.serial else None
-        order = self._open_order(slot)
-        view = None if order is None else OrderView(order.id, order.status is not lifecycle.Status.NEW,
-                                                    _line_part(order, slot))
-        out.alarms.extend(replacement_alarms(event, rules.alarms, rated_yield=self.policy.rated_yield(slot.part_number),
-                                             order=view, serial_seen_on=seen_on if seen_on != slot.device else None))
-        order_id = None
-        if order is not None:
-            updated = lifecycle.replacement_seen(order, slot.device, slot.key, first.part_number, first.at,
-                                                 verify=rules.verify_installation)
-            if updated != order:
-                self.orders[order.id], order_id = updated, order.id
-        out.replacements.append((event, order_id))
+        if missed and old.estimate_at is not None:
+            # the removed cartridge ran out, and `missed` more went in and ran out while nobody looked: each is
+            # a replacement, at even steps between the last reading and this one (the one seen now removed the
+            # last of them)
+            for i in range(1, missed + 1):
+                when = old.estimate_at + (first.at - old.estimate_at) * i / (missed + 1)
+                self._book(slot, Replacement(slot.device, slot.key, when, "pages", 0.0, removed_pages if i == 1 else None,
+                                             ppp, None, None, None), None, rules, out)
+            removed_pages = None
+        self._book(slot, Replacement(slot.device, slot.key, first.at, cause, left, removed_pages, ppp, new_percent,
+                                     first.serial, first.part_number), first.part_number, rules, out)
         slot.track = CartridgeTrack(installed_at=first.at, install_pages=first.pages, install_percent=first.percent)
         slot.pending = None
         if first.percent is not None:
@@ -224,6 +226,46 @@ class SupplyEngine:
             slot.track.install_percent = slot.track.estimate = slot.track.last_percent = 100.0
             slot.track.estimate_pages = first.pages
         update_level(slot.track, first, self._prior(slot)[0], gauge_step(slot.seen))
+
+    def _used_up_between(self, slot: Slot, first: SupplyObservation, printed: int, step: int) -> int:
+        """Whole cartridges, besides the one removed and the one seen now, that the pages printed since the last
+        reading went through (a big job, an agent offline for days): pages beyond what the removed cartridge
+        still held and what the new one shows used came from cartridges in between, each holding at most a full
+        cartridge's pages (beyond UNEXPLAINED of one, at least one more). Each side is taken at its most generous
+        (the old level plus the gauge's step and ten points, full behind a hidden gauge; pages per percent at
+        the top of its doubt), so a doubt never invents one."""
+        old = slot.track
+        if printed <= 0 or old.estimate is None:
+            return 0
+        ppp, doubt, source = pages_per_percent(old, self._prior(slot))
+        if source in ("rated", "default"):
+            return 0  # nothing learned yet of what a cartridge prints here: no ground to count cartridges on
+        most = ppp * (1 + doubt)
+        used_new = 0.0
+        if first.percent is not None and step < 100:
+            used_new = max(100.0 - first.percent - step, 0.0) * ppp * (1 - doubt)
+        held = 100.0 if old.hidden else min(old.estimate + step + 10, 100.0)  # a hidden level: it may have been full
+        beyond = printed - held * most - used_new
+        most_per_cartridge = 100 * most
+        if beyond <= UNEXPLAINED * most_per_cartridge:
+            return 0
+        return math.ceil((beyond - UNEXPLAINED * most_per_cartridge) / most_per_cartridge)
+
+    def _book(self, slot: Slot, event: Replacement, part_number: str | None, rules: Rules, out: Observed) -> None:
+        """A replacement's alarms, and the open order it installs a cartridge of."""
+        seen_on = self.cartridge_serials.get(event.new_serial) if event.new_serial else None
+        order = self._open_order(slot)
+        view = None if order is None else OrderView(order.id, order.status is not lifecycle.Status.NEW,
+                                                    _line_part(order, slot))
+        out.alarms.extend(replacement_alarms(event, rules.alarms, rated_yield=self.policy.rated_yield(slot.part_number),
+                                             order=view, serial_seen_on=seen_on if seen_on != slot.device else None))
+        order_id = None
+        if order is not None:
+            updated = lifecycle.replacement_seen(order, slot.device, slot.key, part_number, event.at,
+                                                 verify=rules.verify_installation)
+            if updated != order:
+                self.orders[order.id], order_id = updated, order.id
+        out.replacements.append((event, order_id))
 
     def _slot_orders(self, slot: Slot) -> list[Order]:
         ids = self.slot_orders.get((slot.device, slot.key))
