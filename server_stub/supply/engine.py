@@ -26,6 +26,8 @@ from server_stub.supply.replacement import (
 
 RECENT_READINGS = 3
 UNEXPLAINED = 0.2  # pages beyond this share of a cartridge that neither the removed nor the new one printed
+MIN_DOUBT = 0.25  # the least relative doubt of learned pages per percent when counting what a cartridge can print
+UNLEARNED_MARGIN = 2.5  # pages per percent from a rated yield or a default: a cartridge prints at most this much more
 
 
 def supply_key(supply: dict[str, Any]) -> str:
@@ -134,11 +136,7 @@ class SupplyEngine:
         track = slot.track
         printed = capacity = None
         if obs.pages is not None and track.estimate_pages is not None and track.last_percent is not None:
-            ppp, _, source = self._prior(slot)
-            if slot.forecast is not None:
-                ppp = slot.forecast.pages_per_percent
-            margin = 1.5 if source in ("device", "fleet") or track.fit() else 2.5
-            printed, capacity = obs.pages - track.estimate_pages, (track.last_percent + 10) * ppp * margin
+            printed, capacity = obs.pages - track.estimate_pages, self._most_pages(slot, step)[0]
         verdict = detect(track.last_percent, slot.last_serial, slot.pending, obs, printed=printed,
                          capacity=capacity) if track.estimate is not None or slot.last_serial else None
         if verdict is not None and verdict.verdict == "pending":
@@ -227,29 +225,39 @@ class SupplyEngine:
             slot.track.estimate_pages = first.pages
         update_level(slot.track, first, self._prior(slot)[0], gauge_step(slot.seen))
 
+    def _most_pages(self, slot: Slot, step: int) -> tuple[float, float, bool]:
+        """The most pages the cartridge in the slot can still print and the most a full one prints, each at the
+        generous end of the doubt (its level plus the gauge's step and ten points, full behind a hidden gauge;
+        pages per percent at the top of its doubt, at least MIN_DOUBT above: a job of lighter pages than the
+        usual goes further), and whether pages per percent was learned (this cartridge, the device, the fleet)
+        rather than taken from a rated yield or a default, which may be far off: then both are wider still."""
+        track = slot.track
+        ppp, doubt, source = pages_per_percent(track, self._prior(slot))
+        learned = source not in ("rated", "default")
+        most = ppp * (1 + max(doubt, MIN_DOUBT) if learned else UNLEARNED_MARGIN)
+        level = max(track.estimate or 0.0, track.last_percent or 0.0)
+        held = 100.0 if track.hidden else min(level + step + 10, 100.0)
+        return held * most, 100 * most, learned
+
     def _used_up_between(self, slot: Slot, first: SupplyObservation, printed: int, step: int) -> int:
         """Whole cartridges, besides the one removed and the one seen now, that the pages printed since the last
-        reading went through (a big job, an agent offline for days): pages beyond what the removed cartridge
-        still held and what the new one shows used came from cartridges in between, each holding at most a full
-        cartridge's pages (beyond UNEXPLAINED of one, at least one more). Each side is taken at its most generous
-        (the old level plus the gauge's step and ten points, full behind a hidden gauge; pages per percent at
-        the top of its doubt), so a doubt never invents one."""
-        old = slot.track
-        if printed <= 0 or old.estimate is None:
+        reading went through (a big job, an agent offline for days): pages beyond the most the removed cartridge
+        could still print and what the new one shows used came from cartridges in between, each printing at
+        most a full cartridge's pages (beyond UNEXPLAINED of one, at least one more). Counted only where pages
+        per percent was learned, so a doubt never invents one."""
+        if printed <= 0 or slot.track.estimate is None:
             return 0
-        ppp, doubt, source = pages_per_percent(old, self._prior(slot))
-        if source in ("rated", "default"):
-            return 0  # nothing learned yet of what a cartridge prints here: no ground to count cartridges on
-        most = ppp * (1 + doubt)
+        held, full, learned = self._most_pages(slot, step)
+        if not learned:
+            return 0
         used_new = 0.0
         if first.percent is not None and step < 100:
+            ppp, doubt, _ = pages_per_percent(slot.track, self._prior(slot))
             used_new = max(100.0 - first.percent - step, 0.0) * ppp * (1 - doubt)
-        held = 100.0 if old.hidden else min(old.estimate + step + 10, 100.0)  # a hidden level: it may have been full
-        beyond = printed - held * most - used_new
-        most_per_cartridge = 100 * most
-        if beyond <= UNEXPLAINED * most_per_cartridge:
+        beyond = printed - held - used_new
+        if beyond <= UNEXPLAINED * full:
             return 0
-        return math.ceil((beyond - UNEXPLAINED * most_per_cartridge) / most_per_cartridge)
+        return math.ceil((beyond - UNEXPLAINED * full) / full)
 
     def _book(self, slot: Slot, event: Replacement, part_number: str | None, rules: Rules, out: Observed) -> None:
         """A replacement's alarms, and the open order it installs a cartridge of."""
