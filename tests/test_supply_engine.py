@@ -121,3 +121,20 @@ def _manual_order(eng: SupplyEngine, slot, quantity: int):
     order = lifecycle.notification_sent(lifecycle.place("M1", plan, at(0)), at(0), mark_shipped=True)
     eng.add_order(order)
     return order
+
+
+def test_a_new_cartridge_behind_a_full_or_empty_gauge_starts_from_what_a_big_job_left_of_it():
+    # a gauge that shows 100 until empty; 200 pages a working day on 3000-page cartridges (the device learns
+    # them from its first full ones), then a job runs the cartridge out and half-way into the next
+    job_day = 75
+    printer = Printer(yield_pages=3000, gauge=lambda true: 100 if true > 0 else 0,
+                      pages=lambda day: 200 if (START + timedelta(days=day)).weekday() < 5 else 0)
+    eng = engine()
+    for day in range(job_day):
+        eng.observe("c", "s", printer.day(day))
+    job = round(printer.level * 30) + 1500
+    printer.pages = lambda day: job
+    eng.observe("c", "s", printer.day(job_day))
+    assert printer.replaced_on[-1] == job_day and 45 <= printer.level <= 55  # the scenario
+    forecast = eng.slots[("T1", "1")].forecast
+    assert forecast is not None and abs(forecast.percent - printer.level) <= 10

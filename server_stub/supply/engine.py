@@ -26,6 +26,7 @@ from server_stub.supply.replacement import (
 
 RECENT_READINGS = 3
 UNEXPLAINED = 0.2  # pages beyond this share of a cartridge that neither the removed nor the new one printed
+SPENT_POINTS = 10.0  # a new cartridge behind a gauge that hides its level printed this much before it was seen
 MIN_DOUBT = 0.25  # the least relative doubt of learned pages per percent when counting what a cartridge can print
 UNLEARNED_MARGIN = 2.5  # pages per percent from a rated yield or a default: a cartridge prints at most this much more
 
@@ -224,6 +225,15 @@ class SupplyEngine:
             slot.track.install_percent = slot.track.estimate = slot.track.last_percent = 100.0
             slot.track.estimate_pages = first.pages
         update_level(slot.track, first, self._prior(slot)[0], gauge_step(slot.seen))
+        if first.percent is None or gauge_step(slot.seen) >= 100:
+            # the gauge does not show how much the new cartridge has printed: when the pages since the last
+            # reading went well beyond what the old one (and any in between) still held (a big job), the new one
+            # printed the rest (an ordinary day's pages are within the forecast's doubt)
+            spent = printed - (old.estimate or 0.0) * ppp - missed * 100 * ppp
+            if spent >= SPENT_POINTS * ppp and old.estimate is not None:
+                new = slot.track
+                new.estimate = new.pin_percent = max(100.0 - spent / ppp, 0.0)
+                new.pin_u = 0.5 + 0.25 * spent / ppp
 
     def _most_pages(self, slot: Slot, step: int) -> tuple[float, float, bool]:
         """The most pages the cartridge in the slot can still print and the most a full one prints, each at the
