@@ -104,6 +104,28 @@ def test_proactive_needs_its_history_and_uses_the_level_until_then(min_history: 
     assert need(view(forecast=fc(3, percent=40.0), history=min_history), rules, NOW)[0] == "proactive"
 
 
+def test_before_its_history_a_fast_cartridge_is_ordered_while_its_level_still_covers_the_window():
+    rules = Rules()  # lead 5 + next reading 1 + safety 1: a 7-day window
+    window = rules.lead_days + rules.reading_days + rules.safety_days
+    level = rules.classes["mono_toner"].level_percent
+    young = rules.min_history_days - 1
+    # a cartridge lasting three weeks uses a third of itself in the window: the level rule's 20 % would leave
+    # about four days, less than the lead time, so it orders while a window's worth is left
+    fast = 21.0
+    covers = 100 * window / fast
+    assert covers > level  # the scenario
+    fired = need(view(forecast=fc(9, percent=covers - 1, per=fast), history=young), rules, NOW)
+    assert fired[0] == "level" and fired[1]["level_percent"] == pytest.approx(covers, abs=0.1)
+    assert need(view(forecast=fc(9, percent=covers + 1, per=fast), history=young), rules, NOW) is None
+    # a cartridge lasting two months keeps the plain 20 %
+    assert need(view(forecast=fc(20, percent=level + 1, per=60.0), history=young), rules, NOW) is None
+    # a dealer's own Level method is a fixed percent
+    fixed = PolicyFile(preset="level10").layered()
+    assert need(view(forecast=fc(3, percent=11.0, per=fast), history=young), fixed, NOW) is None
+    # one that may be very high use (two cartridges a week at its fastest) waits for a person, not for 100 %
+    assert need(view(forecast=fc(2, percent=60.0, per=4.0), history=young), rules, NOW) is None
+
+
 def test_asr_never_later_than_21_days_before_empty():
     rules = PolicyFile(preset="asr").layered()
     assert need(view(forecast=fc(20.5)), rules, NOW)[0] == "max_days_before_empty"

@@ -6,9 +6,10 @@ method: Level (order at <= X %) or Proactive (order when the forecast says it ru
 default the lead time, plus the day until the next reading (the next chance to order: an order placed then
 must still arrive in time), plus a safety day, counted from the forecast's *earliest* empty date so the
 range is the safety margin). Proactive needs `min_history_days` of history (a month, as the issue and Focalist
-ask); Level (20 % by default) applies until then. A dealer may lower it: with a week (`min_history_days = 7`) the
-bench's avoidable stockouts in days 30-40 go from 9 to 2, the forecast's range being wider while the rate rests
-on few days.
+ask); Level applies until then, at 20 % or at the share of the cartridge the window's days take at the expected
+use, whichever is more (a cartridge that lasts three weeks is ordered at a third, not at four days from empty;
+one that may be very high use is left to a person). A dealer may lower the month, e.g. to a week
+(`min_history_days = 7`), the forecast's range being wider while the rate rests on few days.
 
 Presets:
 - `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, 30 days of use per order,
@@ -285,8 +286,8 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
     why: dict[str, Any] = {"forecast": f.as_json() if f else None, "method": rule.method,
                            "stock": view.stock, "readings": list(view.readings)}
     earliest = _run_out(view, earliest=True)
+    window = rule.days if rule.days is not None else rules.lead_days + rules.reading_days + rules.safety_days
     if rule.method == "proactive" and view.history_days >= rules.min_history_days and earliest is not None:
-        window = rule.days if rule.days is not None else rules.lead_days + rules.reading_days + rules.safety_days
         fired = None
         if earliest <= now + _days(window):
             fired = "proactive"
@@ -298,9 +299,14 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
             why |= {"runs_out": expected.isoformat(), "window_days": rules.max_days_before_empty}
     else:
         percent = f.percent if f else None
-        fired = "level" if view.stock == 0 and percent is not None and percent <= rule.level_percent else None
+        level = rule.level_percent
+        if rule.method == "proactive" and f is not None and f.days_per_cartridge and not may_be_high_use(f, rules):
+            # Level stands in until Proactive has its history: at 20 % or at what the window's days take at the
+            # expected use, whichever is more (20 % of a cartridge that lasts three weeks is four days)
+            level = max(level, min(100 * window / f.days_per_cartridge, 100.0))
+        fired = "level" if view.stock == 0 and percent is not None and percent <= level else None
         if fired:
-            why |= {"percent": round(percent, 1), "level_percent": rule.level_percent}
+            why |= {"percent": round(percent, 1), "level_percent": round(level, 1)}
             if rule.method == "proactive":
                 why["proactive_after_days"] = rules.min_history_days
     if fired is None:
@@ -315,6 +321,12 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
 
 def high_use(view: SupplyView, rules: Rules) -> bool:
     per = view.forecast.days_per_cartridge if view.forecast else None
+    return bool(rules.high_use_per_week and per and 7 / per >= rules.high_use_per_week)
+
+
+def may_be_high_use(forecast: Forecast, rules: Rules) -> bool:
+    """At the fastest plausible use, a very-high-use supply (a person may soon handle it: see high_use)."""
+    per = forecast.days_per_cartridge_min
     return bool(rules.high_use_per_week and per and 7 / per >= rules.high_use_per_week)
 
 
