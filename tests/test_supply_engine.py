@@ -138,3 +138,25 @@ def test_a_new_cartridge_behind_a_full_or_empty_gauge_starts_from_what_a_big_job
     assert printer.replaced_on[-1] == job_day and 45 <= printer.level <= 55  # the scenario
     forecast = eng.slots[("T1", "1")].forecast
     assert forecast is not None and abs(forecast.percent - printer.level) <= 10
+
+
+def test_a_cartridge_of_unknown_level_behind_a_full_or_empty_gauge_is_ordered_in_the_first_month():
+    # in before monitoring, behind a gauge that shows 100 until empty: once more pages went through than a
+    # coarse gauge's widest step hides, its level may be anything, so the first month's Level rule orders one
+    # (cartridges lasting two months: 20 % leaves them weeks, so only the unknown level orders)
+    binary = Printer(serial="B", yield_pages=10_000, gauge=lambda true: 100 if true > 0 else 0, pages=lambda day: 170)
+    coarse = Printer(serial="Q", yield_pages=10_000, gauge=lambda true: min(100, 25 * -(-true // 25)),
+                     pages=lambda day: 170)  # shows 100 until it falls below 75 %: a known level, not ordered
+    eng = engine()
+    ordered: dict[str, int] = {}
+    for day in range(25):
+        for printer in (binary, coarse):
+            eng.observe("c", "s", printer.day(day))
+            for order in eng.decide("s", at(day), {printer.serial})[0]:
+                for line in order.lines:
+                    ordered.setdefault(line.device, day)
+    assert binary.replaced_on == []  # the scenario: the cartridge is still in, its level unknown to the server
+    assert "B" in ordered and ordered["B"] >= 10  # not at once: a coarse gauge also shows 100 for a while
+    assert "Q" not in ordered
+    forecast = eng.slots[("B", "1")].forecast
+    assert forecast is not None and not forecast.shown and forecast.percent_low == 0

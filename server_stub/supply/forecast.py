@@ -34,6 +34,7 @@ RECENT_DAYS = 14
 SHAKE_RISE = 3.0  # a rise of at least this many points on a 1 % gauge is a shake, not a reading to follow
 SMOOTHING = 0.4
 CLASS_DEFAULT_YIELD = 10_000  # pages per cartridge when nothing else is known
+COARSEST_STEP = 25.0  # the widest step a coarse gauge reports in
 UNMOVED_POINTS = 3.0  # pages worth this many points printed and the gauge still shows its first value
 FLEET_U = 0.25  # the least relative doubt of a pages-per-percent taken from the fleet
 LINE_POINTS, LINE_FALL = 8, 10.0  # a 1 % gauge's own fit gives the level from this many points over this fall
@@ -276,6 +277,8 @@ class Forecast:
     pages_per_percent: float
     days_per_cartridge: float | None  # at the expected rate
     days_per_cartridge_min: float | None  # at the fastest plausible rate
+    percent_low: float | None = None  # the lowest plausible level now (None: as `percent`)
+    shown: bool = True  # the gauge shows the level (1 % or coarse steps); False: estimated from the pages
 
     def as_json(self) -> dict:
         def day(value: datetime | None) -> str | None:
@@ -392,10 +395,14 @@ def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: 
             u_pct = step / 2
     method = f"{gauge}+{source}"
     pages_left = max(percent, 0.0) * ppp
+    low = max(percent - u_pct, floor, 0.0)
+    # a gauge still showing full after more pages than the coarsest steps (25 %) hide shows 100 until empty
+    shown = gauge != "pages" and not (step >= 100 and track.last_percent in (None, 0.0, 100.0)
+                                      and (track.first_percent or 0.0) - track.estimate >= COARSEST_STEP)
     if rate is None or rate.per_day() <= 0:
-        return Forecast(percent, round(pages_left), None, None, None, None, method, ppp, None, None)
+        return Forecast(percent, round(pages_left), None, None, None, None, method, ppp, None, None, low, shown)
     base = track.estimate_at or now
-    low_pages = max(percent - u_pct, floor, 0.0) * ppp * (1 - u_ppp)
+    low_pages = low * ppp * (1 - u_ppp)
     high_pages = max(min(percent + u_pct, ceiling), percent) * ppp * (1 + u_ppp)
     empty = when_printed(pages_left, base, rate)
     earliest = when_printed(low_pages, base, rate, rate.high)
@@ -403,4 +410,4 @@ def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: 
     days_left = None if empty is None else max((empty - now).total_seconds() / DAY, 0.0)
     per_cartridge = 100 * ppp / rate.per_day()
     return Forecast(percent, round(pages_left), days_left, empty, earliest, latest, method, ppp, per_cartridge,
-                    100 * ppp * (1 - u_ppp) / (rate.per_day() * rate.high))
+                    100 * ppp * (1 - u_ppp) / (rate.per_day() * rate.high), low, shown)

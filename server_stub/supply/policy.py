@@ -300,10 +300,15 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
     else:
         percent = f.percent if f else None
         level = rule.level_percent
-        if rule.method == "proactive" and f is not None and f.days_per_cartridge and not may_be_high_use(f, rules):
+        if rule.method == "proactive" and f is not None:
             # Level stands in until Proactive has its history: at 20 % or at what the window's days take at the
-            # expected use, whichever is more (20 % of a cartridge that lasts three weeks is four days)
-            level = max(level, min(100 * window / f.days_per_cartridge, 100.0))
+            # expected use, whichever is more (20 % of a cartridge that lasts three weeks is four days); behind a
+            # gauge that does not show the level, on the lowest level it may be at (a cartridge that was in
+            # before monitoring, behind a gauge showing 100 until empty, may be empty any day)
+            if f.days_per_cartridge and not may_be_high_use(f, rules):
+                level = max(level, min(100 * window / f.days_per_cartridge, 100.0))
+            if not f.shown and f.percent_low is not None:
+                percent = f.percent_low
         fired = "level" if view.stock == 0 and percent is not None and percent <= level else None
         if fired:
             why |= {"percent": round(percent, 1), "level_percent": round(level, 1)}
