@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from pydantic_core import to_json
-from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, text
+from sqlalchemy import JSON, ColumnElement, Select, Table, any_, bindparam, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
@@ -78,3 +78,15 @@ def among(conn: Connection, column, values: list) -> ColumnElement[bool]:
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def joined_among(conn: Connection, query: Select, column, values: list) -> Select:
+    """`query` limited to rows whose `column` is one of `values` (distinct values). On PostgreSQL a join with
+    unnest(:array), one parameter like among(): planned as a hash join or index probes whatever the table's
+    statistics, where `column = ANY(:array)` in a prepared (generic) plan compares every row the rest of the
+    WHERE leaves with every value (PostgreSQL hashes only constant arrays): 1.5 ms for 100 keys against 400
+    identities not yet analysed, 0.2 ms as a join."""
+    if conn.dialect.name != "postgresql":
+        return query.where(column.in_(values))
+    wanted = func.unnest(bindparam(None, list(values), type_=ARRAY(column.type))).table_valued("value").render_derived()
+    return query.join(wanted, wanted.c.value == column)

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from fleetmeter_contract.reading import DeviceReading
 from server_stub.assets.identity import normalise_mac, normalise_manufacturer, normalise_serial
-from server_stub.db.bulk import among, insert_rows, update_rows
+from server_stub.db.bulk import among, insert_rows, joined_among, update_rows
 from server_stub.db.engine import upsert_insert
 from server_stub.db.tables import (alert_events, asset_identities, asset_latest, assets, meter_reads,
                                    supply_observations)
@@ -48,8 +48,9 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
     """Identity key -> asset id within the client, creating `to_complete` assets for keys seen for the first
     time (`found` holds one reading per key, for the asset's manufacturer, model, serial and MAC)."""
     keys = sorted(found)  # new identities claimed in one order: concurrent uploads do not deadlock
-    known = dict(conn.execute(select(asset_identities.c.identity_key, asset_identities.c.asset_id).where(
-        asset_identities.c.client_id == client_id, among(conn, asset_identities.c.identity_key, keys))).all())
+    known = dict(conn.execute(joined_among(
+        conn, select(asset_identities.c.identity_key, asset_identities.c.asset_id)
+        .where(asset_identities.c.client_id == client_id), asset_identities.c.identity_key, keys)).all())
     missing = [key for key in keys if key not in known]
     if not missing:
         return known
