@@ -1,7 +1,7 @@
 """The server's request and answer models (strict JSON: no "5" for 5): batch, heartbeat, enrolment, problem.
 
-The reading itself, `fleetmeter.device/1`, is fleetmeter_contract.reading (shared with the agent); a batch is
-validated with its wire context (`Batch.parse`). The stored document is the body the agent sent, unknown keys
+The reading itself, `fleetmeter.device/1`, is fleetmeter_contract.reading (shared with the agent); a batch's
+readings are its WireReading (every key the agent may leave to defaults required). The stored document is the body the agent sent, unknown keys
 included, not a re-serialisation of these models.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError
 
-from fleetmeter_contract.reading import WIRE, Clean, DeviceReading, plausible_utc
+from fleetmeter_contract.reading import Clean, WireReading, plausible_utc
 from server_stub.ingest.limits import HARD_MAX_READINGS
 
 
@@ -44,11 +44,11 @@ class Batch(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
     agent: Heartbeat
-    readings: Annotated[list[DeviceReading], Field(max_length=HARD_MAX_READINGS)]
+    readings: Annotated[list[WireReading], Field(max_length=HARD_MAX_READINGS)]
 
     @classmethod
     def parse(cls, body: bytes) -> Batch:
-        return cls.model_validate_json(body, strict=True, context=WIRE)
+        return cls.model_validate_json(body, strict=True)
 
 
 class EnrolRequest(BaseModel):

@@ -19,6 +19,7 @@ The key is also the device part of a reading's idempotency key (readings.device_
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from fleetmeter_contract.reading import DeviceReading
 
@@ -59,6 +60,7 @@ MIN_SERIAL = 3
 _NOT_MACS = frozenset({"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
 
 
+@lru_cache(maxsize=4096)  # pure: ingest normalises the same few names for every reading
 def normalise_manufacturer(name: str | None) -> str | None:
     """The one spelling of a manufacturer assets carry (None when unknown)."""
     if not name:
@@ -96,6 +98,7 @@ def normalise_mac(mac: str | None) -> str | None:
     return value
 
 
+@lru_cache(maxsize=65536)  # pure: each upload repeats the serials of the printers an agent polls
 def serial_key(manufacturer: str | None, serial: str | None) -> str | None:
     """The identity of a printer known by manufacturer and serial (a reading's, or a dealer's import row);
     None when the serial is a placeholder."""

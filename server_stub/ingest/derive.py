@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from pydantic_core import from_json
 from sqlalchemy import Text, cast, insert, select
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from fleetmeter_contract.reading import DeviceReading
 from server_stub.assets.identity import normalise_mac, normalise_manufacturer, normalise_serial
-from server_stub.db.bulk import among, insert_rows, update_rows
+from server_stub.db.bulk import among, insert_rows, joined_among, update_rows
 from server_stub.db.engine import upsert_insert
 from server_stub.db.tables import (alert_events, asset_identities, asset_latest, assets, meter_reads,
                                    supply_observations)
@@ -48,8 +49,9 @@ def resolve_assets(conn: Connection, client_id: int, site_id: int | None, agent_
     """Identity key -> asset id within the client, creating `to_complete` assets for keys seen for the first
     time (`found` holds one reading per key, for the asset's manufacturer, model, serial and MAC)."""
     keys = sorted(found)  # new identities claimed in one order: concurrent uploads do not deadlock
-    known = dict(conn.execute(select(asset_identities.c.identity_key, asset_identities.c.asset_id).where(
-        asset_identities.c.client_id == client_id, among(conn, asset_identities.c.identity_key, keys))).all())
+    known = dict(conn.execute(joined_among(
+        conn, select(asset_identities.c.identity_key, asset_identities.c.asset_id)
+        .where(asset_identities.c.client_id == client_id), asset_identities.c.identity_key, keys)).all())
     missing = [key for key in keys if key not in known]
     if not missing:
         return known
@@ -94,8 +96,13 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat()
 
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+@lru_cache(maxsize=4096)
+def _last_observations(supplies: str) -> tuple[tuple[tuple[int, int], tuple[tuple, datetime]], ...]:
+    """The supplies of a latest state (its JSON text): ((device_index, index), (recorded values, observed_at))
+    of each. A pure function of the text, memoised: every upload about a printer reads the same text until its
+    supplies are observed again (a change, or a day later), and parsing it cost a quarter of derive's Python."""
+    return tuple(((s["device_index"], s["index"]), (tuple(map(s.get, SUPPLY_FIELDS)), datetime.fromisoformat(
+        s["observed_at"]))) for s in from_json(supplies))
 
 
 def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: datetime) -> None:
@@ -114,9 +121,9 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                assets.c.last_address, assets.c.model)
         .join(assets, assets.c.id == asset_latest.c.asset_id).where(among(conn, asset_latest.c.asset_id, list(by_asset)))
         .order_by(asset_latest.c.asset_id).with_for_update(of=asset_latest))}
-    meters: list[dict] = []
-    observations: list[dict] = []
-    opened: list[dict] = []
+    meters: list[tuple] = []
+    observations: list[tuple] = []
+    opened: list[tuple] = []
     cleared: list[dict] = []
     states: list[dict] = []
     touched: list[dict] = []
@@ -126,9 +133,7 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
         before = latest.get(asset_id)
         newest_at = before.collected_at if before else None
         # (device_index, index) -> (recorded values, observed_at) of the supply's last observation
-        before_supplies = from_json(before.supplies) if before else []
-        supplies = {(s["device_index"], s["index"]): (tuple(map(s.get, SUPPLY_FIELDS)), _time(s["observed_at"]))
-                    for s in before_supplies}
+        supplies = dict(_last_observations(before.supplies)) if before else {}
         supplies_changed = False  # unchanged: the latest state keeps the list it has (not sent back)
         open_alerts = {a["code"]: a for a in (from_json(before.alerts) if before else [])}
         newest = None
@@ -138,23 +143,19 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
             for meter, value in reading.counters.items():
                 if value is not None:
                     source = sources.get(meter)
-                    meters.append({"asset_id": asset_id, "meter": meter, "read_at": at, "value": value,
-                                   "source_oid": source and source.oid[:255], "origin": source and source.origin[:64],
-                                   "reading_id": row.reading_id})
+                    meters.append((asset_id, meter, at, value, source and source.oid[:255],
+                                   source and source.origin[:64], row.reading_id))  # METER_COLUMNS
             for supply in reading.supplies:
                 key = (supply.device_index, supply.index)
                 values = _supply_values(supply)
                 previous = supplies.get(key)
                 if previous is None or previous[0] != values or abs(at - previous[1]) >= OBSERVATION_EVERY:
-                    observations.append({
-                        "asset_id": asset_id, "device_index": supply.device_index, "supply_index": supply.index,
-                        "observed_at": at, "type": supply.type[:64], "color": supply.color and supply.color[:64],
-                        "description": supply.description, "part_number": supply.part_number and supply.part_number[:255],
-                        "supply_serial": supply.serial and supply.serial[:255],
-                        "supply_class": supply.class_ and supply.class_[:32], "unit": supply.unit and supply.unit[:64],
-                        "level": supply.level, "max_capacity": supply.max_capacity, "percent": supply.percent,
-                        "state": supply.state[:32], "reading_id": row.reading_id,
-                        "pages_remaining": supply.pages_remaining})
+                    observations.append((  # OBSERVATION_COLUMNS
+                        asset_id, supply.device_index, supply.index, at, supply.type[:64],
+                        supply.color and supply.color[:64], supply.description,
+                        supply.part_number and supply.part_number[:255], supply.serial and supply.serial[:255],
+                        supply.class_ and supply.class_[:32], supply.unit and supply.unit[:64], supply.level,
+                        supply.max_capacity, supply.percent, supply.state[:32], row.reading_id, supply.pages_remaining))
                     if previous is None or at >= previous[1]:
                         supplies[key] = (values, at)
                         supplies_changed = True
@@ -166,8 +167,8 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
                 now_open.setdefault(_alert_code(alert), alert)
             for code, alert in now_open.items():
                 if code not in open_alerts:
-                    opened.append({"asset_id": asset_id, "code": code, "severity": alert.severity and alert.severity[:64],
-                                   "description": alert.description, "opened_at": at, "opened_reading_id": row.reading_id})
+                    opened.append((asset_id, code, alert.severity and alert.severity[:64], alert.description, at,
+                                   row.reading_id))  # OPENED_COLUMNS
                     open_alerts[code] = {"code": code, "severity": alert.severity, "opened_at": _iso(at)}
             for code in [c for c in open_alerts if c not in now_open]:
                 cleared.append({"asset_id": asset_id, "code": code, "cleared_at": at,
@@ -199,7 +200,8 @@ def derive(conn: Connection, agent_id: int, stored: list[StoredReading], now: da
     # New latest-state rows are inserted (ON CONFLICT: another upload made the row meanwhile); the rows locked above
     # are updated in place, a plain UPDATE costing PostgreSQL a third of the same rows through ON CONFLICT.
     newer = "excluded.collected_at >= asset_latest.collected_at"
-    insert_rows(conn, asset_latest, [s for s in states if s["asset_id"] not in latest], LATEST_COLUMNS,
+    insert_rows(conn, asset_latest, [tuple(map(s.get, LATEST_COLUMNS)) for s in states if s["asset_id"] not in latest],
+                LATEST_COLUMNS,
                 "ON CONFLICT (asset_id) DO UPDATE SET readings = asset_latest.readings + excluded.readings, "
                 "supplies = excluded.supplies, alerts = excluded.alerts, updated_at = excluded.updated_at, " + ", ".join(
                     f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE asset_latest.{c} END" for c in NEWEST_COLUMNS))

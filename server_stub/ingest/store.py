@@ -81,7 +81,7 @@ _INSERT_PG = text("""
     JOIN json_array_elements_text(CAST(:times AS json)) WITH ORDINALITY AS t(at, n) USING (n)
     JOIN json_array_elements_text(CAST(:assets AS json)) WITH ORDINALITY AS a(id, n) USING (n)
     ON CONFLICT (agent_id, device_key, collected_at) DO NOTHING
-    RETURNING id, device_key, collected_at""")
+    RETURNING id, device_key, collected_at""").columns(id=Id, device_key=String, collected_at=UTCDateTime)
 _INSERT_SQLITE = text("""
     INSERT INTO readings (agent_id, device_key, collected_at, received_at, document, asset_id)
     SELECT :agent_id, k.value, t.value, :now, r.value, a.value
@@ -91,7 +91,7 @@ _INSERT_SQLITE = text("""
     JOIN json_each(:assets) AS a ON a.key = r.key
     WHERE true
     ON CONFLICT (agent_id, device_key, collected_at) DO NOTHING
-    RETURNING id, device_key, collected_at""")
+    RETURNING id, device_key, collected_at""").columns(id=Id, device_key=String, collected_at=UTCDateTime)
 
 
 def store_readings(conn: Connection, agent_id: int, items: list[DeviceReading], body: str, now: datetime,
@@ -129,7 +129,7 @@ def insert_readings(conn: Connection, agent_id: int, body: str, keys: list[str],
         params = {"times": json.dumps([t.strftime(SQLITE_TIME) for t in times]),
                   "now": now.astimezone(timezone.utc).strftime(SQLITE_TIME)}
         statement = _INSERT_SQLITE
-    result = conn.execute(statement.columns(id=Id, device_key=String, collected_at=UTCDateTime), {
+    result = conn.execute(statement, {
         "agent_id": agent_id, "readings": readings_array(body), "keys": json.dumps(keys), "assets": json.dumps(asset_ids),
         **params})
     return [(row.id, row.device_key, row.collected_at) for row in result]

@@ -25,7 +25,7 @@ from typing import IO, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fleetmeter_contract.reading import validate_wire
+from fleetmeter_contract.reading import WireReading, validate_wire
 from server_stub.supply.engine import Observed, SupplyEngine, asset_id
 from server_stub.supply.policy import PolicyError, load_policy
 from server_stub.supply.replacement import is_premature
@@ -60,7 +60,7 @@ def read_history(path: Path) -> list[tuple[datetime, int, str, str, dict[str, An
                 reading = validate_wire(json.dumps(line.reading))  # the server's own check of a reading
             except ValidationError as exc:
                 err = exc.errors(include_url=False)[0]
-                inner = exc.title == "DeviceReading"
+                inner = exc.title == WireReading.__name__
                 where = ".".join(str(p) for p in (("reading",) if inner else ()) + tuple(err["loc"]))
                 raise InputError(f"{path}:{number}: {where + ': ' if where else ''}{err['msg']}") from None
             raw = line.reading  # the document as sent (supply serials, device_index, ...)
