@@ -86,9 +86,15 @@ def scratch_database(kind: str, work: Path) -> tuple[str, str | None]:
         return f"sqlite:///{work / 'bench.db'}", None
     name = f"fm_bench_{secrets.token_hex(4)}"
     admin = sqlalchemy.create_engine("postgresql+psycopg:///postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sqlalchemy.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        raise SystemExit(f"bench: cannot create a scratch PostgreSQL database ({reason}); "
+                         "start the local cluster (scripts/setup-env.sh does)") from None
+    finally:
+        admin.dispose()
     return f"postgresql+psycopg:///{name}", name
 
 
