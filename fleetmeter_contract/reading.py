@@ -231,4 +231,4 @@ def validate_wire(document: str | bytes) -> WireReading:
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _iso(_utc_now())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from server_stub.supply import orders as lifecycle
 from server_stub.supply.engine import SupplyEngine, supply_key
 from server_stub.supply.policy import Policy, PolicyFile
 from tests.supply_helpers import START, Printer, at
@@ -113,12 +114,9 @@ def test_an_ordinary_replacement_is_counted_once():
 
 
 def _manual_order(eng: SupplyEngine, slot, quantity: int):
-    from server_stub.supply import orders as lifecycle
-    from server_stub.supply.policy import Line, PlannedOrder
-
-    plan = PlannedOrder(slot.client, slot.site, "auto", False, "manual",
-                        (Line(slot.device, slot.key, quantity, slot.part_number, "manual", {}),), {})
-    order = lifecycle.notification_sent(lifecycle.place("M1", plan, at(0)), at(0), mark_shipped=True)
+    order = lifecycle.place_manual("M1", slot.client, slot.site, at(0), [(slot.device, slot.key, quantity, slot.part_number)],
+                                   "two cartridges on the shelf")
+    order = lifecycle.notification_sent(order, at(0), mark_shipped=True)
     eng.add_order(order)
     return order
 

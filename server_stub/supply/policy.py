@@ -324,15 +324,19 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
     return fired, why
 
 
-def high_use(view: SupplyView, rules: Rules) -> bool:
-    per = view.forecast.days_per_cartridge if view.forecast else None
+def _very_high_use(days_per_cartridge: float | None, rules: Rules) -> bool:
+    """`high_use_per_week` cartridges or more a week (two by default): a person orders for it."""
+    per = days_per_cartridge
     return bool(rules.high_use_per_week and per and 7 / per >= rules.high_use_per_week)
+
+
+def high_use(view: SupplyView, rules: Rules) -> bool:
+    return _very_high_use(view.forecast.days_per_cartridge if view.forecast else None, rules)
 
 
 def may_be_high_use(forecast: Forecast, rules: Rules) -> bool:
     """At the fastest plausible use, a very-high-use supply (a person may soon handle it: see high_use)."""
-    per = forecast.days_per_cartridge_min
-    return bool(rules.high_use_per_week and per and 7 / per >= rules.high_use_per_week)
+    return _very_high_use(forecast.days_per_cartridge_min, rules)
 
 
 def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]],
