@@ -56,16 +56,16 @@ def test_help_and_unknown_commands_build_everything():
 @pytest.mark.parametrize("kind", DATABASES)
 def test_devices_list_does_not_import_other_domains(tmp_path, kind):
     """`devices list --json` runs (an empty fleet) without loading billing, jobs, portal, supply, the HTTP app,
-    password hashing, Alembic or SQLAlchemy (the listing goes through the plain driver: server_stub.db.direct):
-    start-up is most of a listing command's time (bench/devices_list.py)."""
+    password hashing, Alembic, SQLAlchemy or psycopg 3 (the listing goes through the plain driver, psycopg2 or
+    sqlite3: server_stub.db.direct): start-up is most of a listing command's time (bench/devices_list.py)."""
     script = textwrap.dedent("""
         import json, sys
         from server_stub.cli.main import main
         assert main(["devices", "list", "--json"]) == 0
         loaded = sorted(m for m, module in sys.modules.items() if type(module).__name__ != "_LazyModule"  # cli/lazy.py
-                        and m.startswith(("server_stub.billing", "server_stub.jobs",
+                        and (m.startswith(("server_stub.billing", "server_stub.jobs",
                         "server_stub.portal", "server_stub.supply", "server_stub.web", "fastapi", "argon2",
-                        "server_stub.trust.ca", "alembic", "sqlalchemy")))
+                        "server_stub.trust.ca", "alembic", "sqlalchemy", "psycopg.")) or m == "psycopg"))
         print(json.dumps(loaded), file=sys.stderr)
     """)
     database = Database(kind, tmp_path)

@@ -1,6 +1,12 @@
-"""A plain DB-API connection (psycopg or sqlite3) to the server's database, for a read-only command that must
+"""A plain DB-API connection (psycopg2 or sqlite3) to the server's database, for a read-only command that must
 start fast: importing SQLAlchemy costs more than `devices list --json` may take in all (bench/devices_list.py).
-Everything else goes through server_stub.db.engine.
+Everything else goes through server_stub.db.engine (SQLAlchemy on psycopg 3).
+
+PostgreSQL is reached here through psycopg2, libpq's other Python driver, because of start-up alone: it imports
+in ~30 ms where psycopg 3 takes ~100 ms (its asyncio support, its error classes, a package-metadata scan), a
+third of the 300 ms the whole 10,000-device listing may take. Both drivers speak to the database through libpq
+with the same connection URI, and the commands here run plain SQL text through the DB-API (server_stub.db.
+schema_version.at_head, server_stub.fleet.device_listing), so nothing depends on which one it is.
 
 The URL is the one the engine would get (server_stub.paths.database_url): `postgresql+psycopg://...` is given
 to libpq as the same URI without `+psycopg`, `sqlite:///FILE` opens FILE; any other URL (another driver, SQLite
@@ -25,9 +31,9 @@ def connect(url: str) -> Iterator[tuple[Any, str]]:
     back at the end (nothing here writes). A SQLite file must exist (the caller checks: connecting would make
     it)."""
     if url.startswith(PSYCOPG):
-        import psycopg
+        import psycopg2
 
-        connection, dialect = psycopg.connect("postgresql://" + url[len(PSYCOPG):]), "postgresql"
+        connection, dialect = psycopg2.connect("postgresql://" + url[len(PSYCOPG):]), "postgresql"
     elif url.startswith(SQLITE) and "?" not in url:
         import sqlite3
 
@@ -51,13 +57,13 @@ def connect(url: str) -> Iterator[tuple[Any, str]]:
 
 def unusable(exc: BaseException) -> str | None:
     """Why the database cannot be used (the first line of the driver's message) when `exc` says it cannot: an
-    OperationalError of SQLAlchemy, psycopg or sqlite3 (connection refused, authentication, a file that cannot
+    OperationalError of SQLAlchemy, psycopg, psycopg2 or sqlite3 (connection refused, authentication, a file that cannot
     be opened); None for any other exception. Only the modules already imported are asked."""
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
     if sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.OperationalError):
         exc = exc.orig or exc
     elif not any(isinstance(exc, driver.OperationalError)
-                 for driver in (sys.modules.get("psycopg"), sys.modules.get("sqlite3")) if driver is not None):
+                 for driver in map(sys.modules.get, ("psycopg", "psycopg2", "sqlite3")) if driver is not None):
         return None
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__

@@ -1,5 +1,5 @@
-"""The device listing's one query, as SQL text for the plain DB-API driver (psycopg or sqlite3), and the JSON
-document `fleetmeter-server devices list --json` prints, built by the database.
+"""The device listing's one query, as SQL text for a plain DB-API driver (psycopg2, psycopg or sqlite3), and the
+JSON document `fleetmeter-server devices list --json` prints, built by the database.
 
 Every listing of devices reads these rows: the JSON document below, and the Python rows of
 server_stub.fleet.devices.list_devices (the human table, the CSV export, the console's CSV, `assets list`).
@@ -11,7 +11,6 @@ DB-API connection (server_stub.fleet.devices.devices_json).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
 from typing import Any
 
 LISTED_STATES = ("active", "to_complete")  # what a listing shows unless asked for more (deleted, merged)
@@ -71,8 +70,8 @@ def json_query(dialect: str, client: str | None = None, site: str | None = None)
 
 def devices_json_chunks(connection, dialect: str, client: str | None = None, site: str | None = None) -> Iterator[str]:
     """`{"devices": [...]}` (each device as DeviceRow.to_json gives it, default states) in pieces, as the database
-    builds and sends it, through a DB-API connection (psycopg or sqlite3) of `dialect` ("postgresql", "sqlite"),
-    in the connection's transaction: never decoded and re-encoded in Python, and streamed, so the first devices
+    builds and sends it, through a DB-API connection (psycopg2, psycopg or sqlite3) of `dialect` ("postgresql",
+    "sqlite"), in the connection's transaction: never decoded and re-encoded in Python, and streamed, so the first devices
     are written while the database still works on the rest. The query runs before the first piece is given, so
     a failing query writes nothing. 10,000 assets: ~14 MB."""
     query, params = json_query(dialect, client, site)
@@ -88,20 +87,14 @@ def devices_json_chunks(connection, dialect: str, client: str | None = None, sit
 
 
 def _postgres_rows(connection, query: str, params: dict[str, Any]) -> Iterator[str]:
-    """The devices of STREAM_ROWS rows at a time, joined: with libpq 17's chunked rows (psycopg's stream) the
-    database sends every row without waiting for the next request, so it builds the rest while these are
-    written; with an older libpq, a server-side cursor fetched STREAM_ROWS at a time."""
-    from psycopg import capabilities
-
-    with connection.cursor() as setup:  # sorted in memory, this transaction only
+    """The devices of STREAM_ROWS rows at a time, joined, through a server-side cursor (psycopg2's or psycopg's
+    named cursor): memory stays bounded however big the fleet, and the database sorts in memory."""
+    setup = connection.cursor()
+    try:  # sorted in memory, this transaction only
         setup.execute(f"SET LOCAL work_mem = '{LISTING_WORK_MEM}'")
-    if not capabilities.has_stream_chunked():
-        yield from _rows(connection.cursor(name="fleetmeter_devices_json"), query, params)
-        return
-    with connection.cursor() as cursor:
-        streamed = cursor.stream(query, params, size=STREAM_ROWS)
-        while partition := list(islice(streamed, STREAM_ROWS)):
-            yield ",".join(device for (device,) in partition)
+    finally:
+        setup.close()
+    yield from _rows(connection.cursor(name="fleetmeter_devices_json"), query, params)
 
 
 def _rows(cursor, query: str, params: dict[str, Any]) -> Iterator[str]:
