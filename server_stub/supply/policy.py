@@ -309,6 +309,10 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
                 level = max(level, min(100 * window / f.days_per_cartridge, 100.0))
             if not f.shown and f.percent_low is not None:
                 percent = f.percent_low
+            if percent is not None and f.made_at is not None and f.days_per_cartridge and now > f.made_at:
+                # the level it has fallen to since the forecast's reading, at the expected use: a printer whose
+                # agent went silent keeps printing (the live worker and the backtest decide on it daily)
+                percent -= 100 * (now - f.made_at).total_seconds() / 86400 / f.days_per_cartridge
         fired = "level" if view.stock == 0 and percent is not None and percent <= level else None
         if fired:
             why |= {"percent": round(percent, 1), "level_percent": round(level, 1)}
