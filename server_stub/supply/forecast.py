@@ -16,6 +16,10 @@ observations through the same functions.
   (10/20/25 %, 0/100) and gauges that hide the level ("some remaining" -3, or no percent once low) count
   down from the last level change with the pages printed since, within the step the gauge still shows.
 - Pages per percent from the fleet are as doubtful as the fleet is spread (`fleet_spread`).
+- One gauge serves all of a printer's supplies, so what one shows of it tells about the others: a gauge that
+  hid a falling level hides low levels (`hides_once_low`: another supply it hid from the first reading is low),
+  and four supplies showing only 100 tell sooner than one that it shows 100 until empty
+  (`shows_full_until_empty`).
 - `forecast()` turns level, pages per percent and usage rate into percent, pages left, days left and the
   empty date with its range (earliest: high rate and low estimate; latest: the opposite) and its method.
 """

@@ -8,7 +8,8 @@ must still arrive in time), plus a safety day, counted from the forecast's *earl
 range is the safety margin). Proactive needs `min_history_days` of history (a month, as the issue and Focalist
 ask); Level applies until then, at 20 % or at the share of the cartridge the window's days take at the expected
 use, whichever is more (a cartridge that lasts three weeks is ordered at a third, not at four days from empty;
-one that may be very high use is left to a person). A dealer may lower the month, e.g. to a week
+one that may be very high use is left to a person), on the level the cartridge has fallen to by now (a printer
+whose agent went silent keeps printing). A dealer may lower the month, e.g. to a week
 (`min_history_days = 7`), the forecast's range being wider while the rate rests on few days.
 
 Presets:
