@@ -224,3 +224,12 @@ def test_a_cartridge_hidden_from_the_first_reading_by_a_gauge_that_hides_low_lev
     docs[3] = (3, docs[3][1], {**docs[3][2], "supplies": [toner(-3, index=1)] + docs[3][2]["supplies"][1:]})
     assert _first_orders(shaken, docs).get(("R", "2")) is None
     assert shaken.slots[("R", "2")].forecast is None
+    # the same gauge, no cartridge serials: black showed its last few percent, then was used up and swapped for
+    # a full one the gauge hides (unseen): not a gauge hiding low levels either
+    swapped = engine()
+    docs = list(_colour_days("W", {1: 4.0, 2: 70.0, 3: 15.0, 4: 18.0}, remaining, range(25), pages=50, colour=20))
+    docs = [(day, level, {**doc, "supplies": [toner(-3, index=1)] + doc["supplies"][1:]}) if level[1] <= 0 else
+            (day, level, doc) for day, level, doc in docs]
+    assert any(level[1] <= 0 for _, level, _ in docs)  # the scenario: black ran out within the weeks
+    assert _first_orders(swapped, docs).get(("W", "2")) is None
+    assert swapped.slots[("W", "2")].forecast is None

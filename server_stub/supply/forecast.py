@@ -380,9 +380,11 @@ def hides_once_low(track: CartridgeTrack) -> float | None:
     """The level below which this cartridge's gauge hides the level ("some remaining" once low), when it showed
     the level falling and then hid it for longer than a shaken cartridge's rise lasts while the pages printed
     took it further down; None: no such evidence. A gauge that hides high levels only ever hides a level
-    above the ones it shows, and only a new cartridge takes it there."""
-    if not track.hidden or track.last_percent is None or track.last_percent > 50 or track.estimate is None \
-            or track.shown_at is None or track.estimate_at is None:
+    above the ones it shows, and only a new cartridge takes it there (one that showed its last few percent and
+    then nothing was used up and swapped for a full one, unseen where cartridges report no serial: the pages
+    cannot take it HID_POINTS further down)."""
+    if not track.hidden or track.last_percent is None or track.last_percent > 50 \
+            or track.estimate is None or track.shown_at is None or track.estimate_at is None:
         return None
     hid = (track.estimate_at - track.shown_at).total_seconds() / DAY
     return track.last_percent if hid >= HID_DAYS and track.last_percent - track.estimate >= HID_POINTS else None
