@@ -7,7 +7,7 @@ from datetime import timedelta
 from server_stub.supply import orders as lifecycle
 from server_stub.supply.engine import SupplyEngine, supply_key
 from server_stub.supply.policy import Policy, PolicyFile
-from tests.supply_helpers import START, Printer, at
+from tests.supply_helpers import START, Printer, at, reading, toner
 
 
 def engine(**policy) -> SupplyEngine:
@@ -158,3 +158,78 @@ def test_a_cartridge_of_unknown_level_behind_a_full_or_empty_gauge_is_ordered_in
     assert "Q" not in ordered
     forecast = eng.slots[("B", "1")].forecast
     assert forecast is not None and not forecast.shown and forecast.percent_low == 0
+
+
+def _colour_days(serial: str, levels: dict[int, float], gauge, days: range, *, pages: int = 100, colour: int = 50):
+    """A colour printer's readings: cartridge `index` starts at `levels[index]` % of 10,000 pages (black uses every
+    page, the colours the colour pages); `gauge(true) -> level` is the one gauge all four report through."""
+    colours = {1: "black", 2: "cyan", 3: "magenta", 4: "yellow"}
+    level, total, colour_total = dict(levels), 100_000, 30_000
+    for day in days:
+        total, colour_total = total + pages, colour_total + colour
+        for index in level:
+            level[index] = max(level[index] - 100 * (pages if index == 1 else colour) / 10_000, 0.0)
+        yield day, dict(level), reading(serial, at(day), total, [toner(gauge(level[i]), index=i, color=colours[i], part=None)
+                                                           for i in sorted(level)], color=colour_total)
+
+
+def _first_orders(eng: SupplyEngine, docs) -> dict[tuple[str, str], int]:
+    ordered: dict[tuple[str, str], int] = {}
+    for day, _, doc in docs:
+        eng.observe("c", "s", doc)
+        for order in eng.decide("s", at(day), {doc["identity"]["serial"]})[0]:
+            for line in order.lines:
+                ordered.setdefault((line.device, line.supply), day)
+    return ordered
+
+
+def test_four_colour_gauges_that_only_show_full_tell_sooner_than_one_that_the_level_is_unknown():
+    # cartridges in before monitoring, behind a gauge that shows 100 until empty, on a slow printer: one
+    # cartridge alone needs 25 points (25 days here) before its gauge is known not to be a coarse one; four of
+    # them at their different levels tell it in a third of that (a coarse gauge would have shown a step)
+    binary = lambda true: 100 if true > 0 else 0
+    eng = engine()
+    ordered = _first_orders(eng, _colour_days("COL", {1: 40.0, 2: 25.0, 3: 60.0, 4: 15.0}, binary, range(20)))
+    assert {supply for device, supply in ordered if device == "COL"} == {"1", "2", "3", "4"}
+    assert all(8 <= day <= 12 for day in ordered.values())  # not at once: a few points each first
+    mono = engine()
+    assert _first_orders(mono, _colour_days("MONO", {1: 40.0}, binary, range(20))) == {}
+    assert mono.slots[("MONO", "1")].forecast.shown  # alone, still maybe a coarse gauge's top step
+    # a coarse gauge shows its other cartridges' steps: the one still at 100 has a known level (above 75 %)
+    coarse = engine()
+    quarter = lambda true: min(100, 25 * -(-true // 25))
+    docs = list(_colour_days("Q", {1: 95.0, 2: 60.0, 3: 45.0, 4: 90.0}, quarter, range(20)))
+    assert _first_orders(coarse, docs) == {}
+    assert coarse.slots[("Q", "4")].forecast.shown
+
+
+def test_a_cartridge_hidden_from_the_first_reading_by_a_gauge_that_hides_low_levels_is_ordered():
+    # the gauge shows the level until it is low, then only "some remaining": the cyan cartridge was already low
+    # when monitoring started (hidden from its first reading); once black was seen falling and then hidden for
+    # days, cyan is known to be low too, and is ordered, weeks before it runs out
+    low_only = lambda true: -3 if true <= 10 else round(true)
+    eng = engine()
+    docs = list(_colour_days("L", {1: 13.0, 2: 9.0, 3: 60.0, 4: 45.0}, low_only, range(25), pages=50, colour=20))
+    ordered = _first_orders(eng, docs)
+    empty_day = next(day for day, level, _ in docs if level[2] <= 0) if docs[-1][1][2] <= 0 else None
+    assert empty_day is None  # the scenario: cyan (0.2 points a day) lasts beyond these weeks
+    hid_day = next(day for day, level, _ in docs if level[1] <= 10)
+    assert ("L", "2") in ordered and hid_day + 4 <= ordered[("L", "2")] <= hid_day + 8
+    assert eng.slots[("L", "2")].forecast.percent_low < 5
+    # a gauge that hides high levels ("some remaining" above 20 %), its black cartridge shaken above 20 % for a
+    # reading: a shake, not a gauge hiding a low level; the hidden cyan stays unknown and unordered
+    shaken = engine()
+    remaining = lambda true: -3 if true > 20 else round(true)
+    docs = list(_colour_days("R", {1: 19.0, 2: 70.0, 3: 15.0, 4: 18.0}, remaining, range(25), pages=50, colour=20))
+    docs[3] = (3, docs[3][1], {**docs[3][2], "supplies": [toner(-3, index=1)] + docs[3][2]["supplies"][1:]})
+    assert _first_orders(shaken, docs).get(("R", "2")) is None
+    assert shaken.slots[("R", "2")].forecast is None
+    # the same gauge, no cartridge serials: black showed its last few percent, then was used up and swapped for
+    # a full one the gauge hides (unseen): not a gauge hiding low levels either
+    swapped = engine()
+    docs = list(_colour_days("W", {1: 4.0, 2: 70.0, 3: 15.0, 4: 18.0}, remaining, range(25), pages=50, colour=20))
+    docs = [(day, level, {**doc, "supplies": [toner(-3, index=1)] + doc["supplies"][1:]}) if level[1] <= 0 else
+            (day, level, doc) for day, level, doc in docs]
+    assert any(level[1] <= 0 for _, level, _ in docs)  # the scenario: black ran out within the weeks
+    assert _first_orders(swapped, docs).get(("W", "2")) is None
+    assert swapped.slots[("W", "2")].forecast is None

@@ -82,6 +82,20 @@ def test_rate_follows_a_trend_change_within_two_weeks():
     assert usage_rate(history, START + timedelta(days=44)).workday == pytest.approx(200, rel=0.05)
 
 
+def test_after_a_fall_in_use_the_fastest_plausible_rate_is_the_four_weeks_before_it():
+    # a holiday month: 200 pages a working day, then 120 for the last fortnight; the rate follows the fall, and
+    # its fastest plausible value is the four weeks' rate it may come back to, as after a rise the slowest is
+    history = PageHistory()
+    total = 0
+    for day in range(42):
+        total += (200 if day < 28 else 120) if workday(day) else 0
+        history.record(at(day), total)
+    rate = usage_rate(history, START + timedelta(days=41))
+    four_weeks = sum(p for d, p in history.daily.items() if d > START + timedelta(days=13) and d.weekday() < 5) / 20
+    assert rate.workday == pytest.approx(120, rel=0.05)
+    assert rate.workday * rate.high >= four_weeks > rate.workday * 1.2
+
+
 def test_when_printed_walks_working_days_and_skips_weekends():
     rate = UsageRate(workday=100, weekend=0, low=1, high=1, days=28)
     friday_evening = at(4)  # after the day's work

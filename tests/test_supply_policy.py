@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -215,3 +216,14 @@ def test_every_decision_records_the_forecast_rule_and_readings():
     assert why["forecast"]["empty_on"] == (NOW + timedelta(days=5)).date().isoformat()
     assert why["readings"] == list(readings) and why["window_days"] == 7
 
+
+
+def test_first_month_level_follows_a_silent_printer_down_from_its_last_reading():
+    # the agent went silent three days ago at 26 % of a cartridge that lasts 36 days: it kept printing, so by
+    # now it is near 18 %, below the 20 % the first month's Level rule orders at
+    last = NOW - timedelta(days=3)
+    f = replace(fc(9.4, percent=26.0, per=36.0), made_at=last)
+    assert need(view(forecast=f, history=25), Rules(), last) is None  # at its reading it did not need one
+    fired = need(view(forecast=f, history=25), Rules(), NOW)
+    assert fired is not None and fired[0] == "level" and fired[1]["percent"] < 20
+    assert need(view(forecast=replace(f, made_at=NOW), history=25), Rules(), NOW) is None  # reported today

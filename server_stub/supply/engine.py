@@ -18,7 +18,7 @@ from typing import Any
 from server_stub.supply import orders as lifecycle
 from server_stub.supply.forecast import (
     CartridgeTrack, Forecast, PageHistory, PagesPerPercent, SupplyObservation, UsageRate, forecast, gauge_step,
-    pages_per_percent, reveals_below, update_level, usage_rate)
+    hides_once_low, pages_per_percent, reveals_below, shows_full_until_empty, update_level, usage_rate)
 from server_stub.supply.orders import Order
 from server_stub.supply.policy import Policy, Rules, SupplyClass, SupplyView, plan_site, supply_class
 from server_stub.supply.replacement import (
@@ -60,6 +60,7 @@ class Slot:
     seen: set[int] = field(default_factory=set)
     part_number: str | None = None
     last_serial: str | None = None
+    hides_below: float | None = None  # its gauge hid the level as it fell below this (`hides_once_low`)
     pending: SupplyObservation | None = None
     last_efficiency: float | None = None
     forecast: Forecast | None = None
@@ -106,6 +107,7 @@ class SupplyEngine:
             if counters.get(name) is not None:
                 self.pages.setdefault((device, name), PageHistory()).record(at, counters[name])
         model = (reading.get("identity") or {}).get("model")
+        observed: list[tuple[Slot, SupplyObservation]] = []
         for supply in reading.get("supplies") or []:
             if supply.get("class") == "receptacle":
                 continue  # how full a waste box is: not a cartridge level
@@ -126,11 +128,15 @@ class SupplyEngine:
             slot.client, slot.part_number = client, obs.part_number or slot.part_number
             slot.recent.append({"at": reading["collected_at"], "percent": obs.percent, "pages": obs.pages,
                                 "level": supply.get("level")})
-            self._observe_slot(slot, obs, out)
+            observed.append((slot, obs))
+        # one gauge serves all of a printer's supplies: what one of them shows of it holds for the others
+        siblings = [slot for slot, _ in observed]
+        for slot, obs in observed:
+            self._observe_slot(slot, obs, out, siblings)
             out.supplies.append(slot)
         return out
 
-    def _observe_slot(self, slot: Slot, obs: SupplyObservation, out: Observed) -> None:
+    def _observe_slot(self, slot: Slot, obs: SupplyObservation, out: Observed, siblings: list[Slot]) -> None:
         if obs.serial and obs.serial not in self.cartridge_serials:
             self.cartridge_serials[obs.serial] = slot.device
         step = gauge_step(slot.seen)
@@ -145,18 +151,23 @@ class SupplyEngine:
         elif verdict is not None and verdict.verdict == "replaced" and verdict.first is not None:
             self._replaced(slot, verdict.first, verdict.cause, step, out)
             if verdict.first is not obs:
-                self._update(slot, obs)
+                self._update(slot, obs, siblings)
         else:
             slot.pending = None
-            self._update(slot, obs)
+            self._update(slot, obs, siblings)
         if obs.serial:
             slot.last_serial = obs.serial
-        self._refresh(slot, obs.at)
+        hides = hides_once_low(slot.track)
+        if hides is not None:
+            slot.hides_below = max(hides, slot.hides_below or 0.0)
+        self._refresh(slot, obs.at, siblings)
 
-    def _update(self, slot: Slot, obs: SupplyObservation) -> None:
+    def _update(self, slot: Slot, obs: SupplyObservation, siblings: list[Slot]) -> None:
         if obs.percent is not None:
             slot.seen.add(int(obs.percent))
-        update_level(slot.track, obs, pages_per_percent(slot.track, self._prior(slot))[0], gauge_step(slot.seen))
+        hidden_low = max((s.hides_below for s in siblings if s.hides_below is not None), default=None)
+        update_level(slot.track, obs, pages_per_percent(slot.track, self._prior(slot))[0], gauge_step(slot.seen),
+                     hidden_low)
 
     def _prior(self, slot: Slot) -> tuple[float, float, str]:
         return slot.learned.prior(self.fleet_ppp.get(slot.fleet_key), self.policy.rated_yield(slot.part_number))
@@ -170,9 +181,10 @@ class SupplyEngine:
             self._rates[key] = cached
         return cached[1]
 
-    def _refresh(self, slot: Slot, now: datetime) -> None:
+    def _refresh(self, slot: Slot, now: datetime, siblings: list[Slot]) -> None:
         slot.forecast = forecast(slot.track, self._prior(slot), self._rate(slot, now.date()), now,
-                                 gauge_step(slot.seen), reveals_below(slot.seen))
+                                 gauge_step(slot.seen), reveals_below(slot.seen),
+                                 shows_full_until_empty([(s.seen, s.track) for s in siblings]))
 
     def _replaced(self, slot: Slot, first: SupplyObservation, cause: str, step: int, out: Observed) -> None:
         old, rules = slot.track, self.rules(slot)

@@ -16,6 +16,10 @@ observations through the same functions.
   (10/20/25 %, 0/100) and gauges that hide the level ("some remaining" -3, or no percent once low) count
   down from the last level change with the pages printed since, within the step the gauge still shows.
 - Pages per percent from the fleet are as doubtful as the fleet is spread (`fleet_spread`).
+- One gauge serves all of a printer's supplies, so what one shows of it tells about the others: a gauge that
+  hid a falling level hides low levels (`hides_once_low`: another supply it hid from the first reading is low),
+  and four supplies showing only 100 tell sooner than one that it shows 100 until empty
+  (`shows_full_until_empty`).
 - `forecast()` turns level, pages per percent and usage rate into percent, pages left, days left and the
   empty date with its range (earliest: high rate and low estimate; latest: the opposite) and its method.
 """
@@ -38,6 +42,8 @@ COARSEST_STEP = 25.0  # the widest step a coarse gauge reports in
 UNMOVED_POINTS = 3.0  # pages worth this many points printed and the gauge still shows its first value
 FLEET_U = 0.25  # the least relative doubt of a pages-per-percent taken from the fleet
 LINE_POINTS, LINE_FALL = 8, 10.0  # a 1 % gauge's own fit gives the level from this many points over this fall
+HID_DAYS = 4.0  # a gauge that hid a falling level this long (a shaken cartridge's rise lasts a reading or two)...
+HID_POINTS = SHAKE_RISE  # ... while the pages printed took it this many points further down: it hides low levels
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,11 @@ def usage_rate(history: PageHistory, today: date) -> UsageRate | None:
         spread = sd / mean / math.sqrt(min(len(normal), 15))  # uncertainty of a ~3-week mean
     low = max(0.5, 1 - 0.12 - 2 * spread)
     high = 1 + 0.15 + 2 * spread + (0.3 if len(days) < 10 else 0.0)
-    if rate != long_rate:
-        low, high = min(low, long_rate / rate if rate else 1), max(high, rate / long_rate if long_rate else 1)
+    if rate != long_rate and rate > 0 and long_rate > 0:
+        # the last fortnight differs from the four weeks: the range covers both, as the change may not last (a
+        # rise may fall back; a fall, like the August holidays, comes back to the four-week rate), and a rise may
+        # go on rising
+        low, high = min(low, long_rate / rate), max(high, rate / long_rate, long_rate / rate)
     return UsageRate(rate, weekend_rate, low, high, len(days))
 
 
@@ -200,6 +209,7 @@ class CartridgeTrack:
     estimate_pages: int | None = None
     estimate_at: datetime | None = None
     last_percent: float | None = None  # last percent the gauge showed (accepted, not a shake)
+    shown_at: datetime | None = None  # when the gauge last showed a percent
     change_percent: float | None = None  # coarse gauges: the level shown since the last change
     hidden: bool = False  # the gauge showed no percent at the last reading
     first_percent: float | None = None
@@ -279,6 +289,7 @@ class Forecast:
     days_per_cartridge_min: float | None  # at the fastest plausible rate
     percent_low: float | None = None  # the lowest plausible level now (None: as `percent`)
     shown: bool = True  # the gauge shows the level (1 % or coarse steps); False: estimated from the pages
+    made_at: datetime | None = None  # the reading it was made at (the level is as of then)
 
     def as_json(self) -> dict:
         def day(value: datetime | None) -> str | None:
@@ -290,8 +301,10 @@ class Forecast:
                 "empty_on_latest": day(self.latest), "method": self.method}
 
 
-def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step: int) -> None:
-    """Move the cartridge's level estimate to this observation (after replacement checks passed)."""
+def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step: int,
+                 hidden_low: float | None = None) -> None:
+    """Move the cartridge's level estimate to this observation (after replacement checks passed).
+    `hidden_low`: the device's gauge hides levels below this (`hides_once_low`, seen on another supply)."""
     predicted = None
     if track.estimate is not None and obs.pages is not None and track.estimate_pages is not None:
         predicted = max(track.estimate - max(obs.pages - track.estimate_pages, 0) / ppp, 0.0)
@@ -301,6 +314,11 @@ def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step
     if obs.percent is None:
         if predicted is not None:
             track.estimate = predicted
+        elif hidden_low is not None and track.first_percent is None:
+            # hidden from the first reading on by a gauge that hides low levels (another supply of the printer
+            # showed its level falling, then hid it): the cartridge is below where the gauge hides, as if it had
+            # last shown that, and anywhere down to empty
+            track.last_percent, track.estimate = hidden_low, hidden_low / 2
     elif step == 1:
         if track.last_percent is not None and obs.percent >= track.last_percent + SHAKE_RISE:
             if predicted is not None:
@@ -333,6 +351,8 @@ def update_level(track: CartridgeTrack, obs: SupplyObservation, ppp: float, step
         track.last_percent = obs.percent
     if obs.percent is not None and track.first_percent is None:
         track.first_percent = obs.percent
+    if obs.percent is not None:
+        track.shown_at = obs.at
     if obs.pages is not None:
         track.estimate_pages = obs.pages
     track.estimate_at = obs.at
@@ -356,10 +376,38 @@ def reveals_below(seen: set[int]) -> float:
     return max(top - SHAKE_RISE, 0.0) if top <= 50 else 0.0
 
 
+def hides_once_low(track: CartridgeTrack) -> float | None:
+    """The level below which this cartridge's gauge hides the level ("some remaining" once low), when it showed
+    the level falling and then hid it for longer than a shaken cartridge's rise lasts while the pages printed
+    took it further down; None: no such evidence. A gauge that hides high levels only ever hides a level
+    above the ones it shows, and only a new cartridge takes it there (one that showed its last few percent and
+    then nothing was used up and swapped for a full one, unseen where cartridges report no serial: the pages
+    cannot take it HID_POINTS further down)."""
+    if not track.hidden or track.last_percent is None or track.last_percent > 50 \
+            or track.estimate is None or track.shown_at is None or track.estimate_at is None:
+        return None
+    hid = (track.estimate_at - track.shown_at).total_seconds() / DAY
+    return track.last_percent if hid >= HID_DAYS and track.last_percent - track.estimate >= HID_POINTS else None
+
+
+def shows_full_until_empty(gauges: list[tuple[set[int], CartridgeTrack]]) -> bool:
+    """A printer's gauge shows 100 until empty (only 0 and 100): none of its supplies (the percents each has
+    shown, its cartridge) has shown anything else, while between them they printed more than the coarsest steps
+    (25 %) hide. One gauge serves all of a printer's supplies: four colour cartridges at their different levels
+    would not all sit in a 10/20/25 % gauge's top step, so a few points each tell what one cartridge alone
+    tells only after 25."""
+    if not gauges or any(not seen <= {0, 100} for seen, _ in gauges):
+        return False
+    unmoved = sum(max((t.first_percent or 0.0) - t.estimate, 0.0) for _, t in gauges
+                  if t.estimate is not None and t.last_percent in (None, 0.0, 100.0))
+    return unmoved >= COARSEST_STEP
+
+
 def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: UsageRate | None, now: datetime,
-             step: int, hidden_above: float = 0.0) -> Forecast | None:
+             step: int, hidden_above: float = 0.0, full_until_empty: bool = False) -> Forecast | None:
     """The forecast for this cartridge at `now` (None while the level is not known at all). `hidden_above`:
-    the gauge hides the level while it is above this (`reveals_below`)."""
+    the gauge hides the level while it is above this (`reveals_below`); `full_until_empty`: the printer's gauge
+    shows 100 until empty (`shows_full_until_empty`)."""
     if track.estimate is None:
         return None
     ppp, u_ppp, source = pages_per_percent(track, ppp_source)
@@ -397,10 +445,11 @@ def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: 
     pages_left = max(percent, 0.0) * ppp
     low = max(percent - u_pct, floor, 0.0)
     # a gauge still showing full after more pages than the coarsest steps (25 %) hide shows 100 until empty
-    shown = gauge != "pages" and not (step >= 100 and track.last_percent in (None, 0.0, 100.0)
-                                      and (track.first_percent or 0.0) - track.estimate >= COARSEST_STEP)
+    shown = gauge != "pages" and not (step >= 100 and track.last_percent in (None, 0.0, 100.0) and (
+        full_until_empty or (track.first_percent or 0.0) - track.estimate >= COARSEST_STEP))
     if rate is None or rate.per_day() <= 0:
-        return Forecast(percent, round(pages_left), None, None, None, None, method, ppp, None, None, low, shown)
+        return Forecast(percent, round(pages_left), None, None, None, None, method, ppp, None, None, low, shown,
+                        track.estimate_at or now)
     base = track.estimate_at or now
     low_pages = low * ppp * (1 - u_ppp)
     high_pages = max(min(percent + u_pct, ceiling), percent) * ppp * (1 + u_ppp)
@@ -410,4 +459,4 @@ def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: 
     days_left = None if empty is None else max((empty - now).total_seconds() / DAY, 0.0)
     per_cartridge = 100 * ppp / rate.per_day()
     return Forecast(percent, round(pages_left), days_left, empty, earliest, latest, method, ppp, per_cartridge,
-                    100 * ppp * (1 - u_ppp) / (rate.per_day() * rate.high), low, shown)
+                    100 * ppp * (1 - u_ppp) / (rate.per_day() * rate.high), low, shown, base)

@@ -8,7 +8,8 @@ must still arrive in time), plus a safety day, counted from the forecast's *earl
 range is the safety margin). Proactive needs `min_history_days` of history (a month, as the issue and Focalist
 ask); Level applies until then, at 20 % or at the share of the cartridge the window's days take at the expected
 use, whichever is more (a cartridge that lasts three weeks is ordered at a third, not at four days from empty;
-one that may be very high use is left to a person). A dealer may lower the month, e.g. to a week
+one that may be very high use is left to a person), on the level the cartridge has fallen to by now (a printer
+whose agent went silent keeps printing). A dealer may lower the month, e.g. to a week
 (`min_history_days = 7`), the forecast's range being wider while the rate rests on few days.
 
 Presets:
@@ -309,6 +310,10 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
                 level = max(level, min(100 * window / f.days_per_cartridge, 100.0))
             if not f.shown and f.percent_low is not None:
                 percent = f.percent_low
+            if percent is not None and f.made_at is not None and f.days_per_cartridge and now > f.made_at:
+                # the level it has fallen to since the forecast's reading, at the expected use: a printer whose
+                # agent went silent keeps printing (the live worker and the backtest decide on it daily)
+                percent -= 100 * (now - f.made_at).total_seconds() / 86400 / f.days_per_cartridge
         fired = "level" if view.stock == 0 and percent is not None and percent <= level else None
         if fired:
             why |= {"percent": round(percent, 1), "level_percent": round(level, 1)}
