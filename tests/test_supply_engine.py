@@ -113,6 +113,19 @@ def test_an_ordinary_replacement_is_counted_once():
     assert len(printer.replaced_on) >= 2 and len(events) == len(printer.replaced_on)
 
 
+def test_a_print_room_cartridge_is_counted_though_it_falls_20_points_a_day():
+    # 1,000 pages a working day on 5,300-page cartridges: a new one is first seen part-used (80-95 %), and by the
+    # next reading it is 20 points lower again, which must not read as a rise that fell back (a shake)
+    printer = Printer(yield_pages=5300, report_serial=False,
+                      pages=lambda day: 1000 if (START + timedelta(days=day)).weekday() < 5 else 0)
+    eng = engine()
+    events = []
+    for day in range(60):
+        events += [e for e, _ in eng.observe("c", "s", printer.day(day)).replacements]
+    assert len(printer.replaced_on) >= 8  # the scenario
+    assert [e.at.date() for e in events] == [(START + timedelta(days=d)) for d in printer.replaced_on]
+
+
 def _manual_order(eng: SupplyEngine, slot, quantity: int):
     order = lifecycle.place_manual("M1", slot.client, slot.site, at(0), [(slot.device, slot.key, quantity, slot.part_number)],
                                    "two cartridges on the shelf")

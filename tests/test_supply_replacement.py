@@ -46,6 +46,17 @@ def test_a_shaken_cartridge_is_not_a_replacement():
     assert detect(8, None, rise, obs(2, 8)).verdict == "shake"
 
 
+def test_a_rise_that_falls_only_as_far_as_the_pages_printed_since_take_it_is_a_replacement():
+    # a print room: from 6 % to 90 % (a new cartridge, part of a day's pages already through it), and 2,000
+    # pages later 70 %: those pages take up to ~27 points at 100 pages per percent (75 at the low end)
+    first = obs(1, 90, pages=1000)
+    assert detect(6, None, None, first).verdict == "pending"
+    later = obs(2, 70, pages=3000)
+    assert detect(6, None, first, later, used=2000 / 75).verdict == "replaced"
+    assert detect(6, None, first, later).verdict == "shake"  # the same fall with no pages printed: it fell back
+    assert detect(6, None, first, obs(2, 8, pages=3000), used=2000 / 75).verdict == "shake"  # back where it was
+
+
 def test_more_pages_than_the_cartridge_held_means_it_was_replaced_while_the_agent_was_away():
     # 20 % left at 50 pages per percent is ~1000 pages; 6000 pages later the gauge shows 60 %: a new one
     verdict = detect(20, None, None, obs(14, 60, pages=16000), printed=6000, capacity=(20 + 10) * 50 * 1.5)

@@ -144,8 +144,13 @@ class SupplyEngine:
         printed = capacity = None
         if obs.pages is not None and track.estimate_pages is not None and track.last_percent is not None:
             printed, capacity = obs.pages - track.estimate_pages, self._most_pages(slot, step)[0]
+        used = 0.0
+        if slot.pending is not None and slot.pending.pages is not None and obs.pages is not None:
+            # the new cartridge went on printing since it was first seen: at most this many points
+            ppp, doubt, _ = pages_per_percent(track, self._prior(slot))
+            used = max(obs.pages - slot.pending.pages, 0) / (ppp * (1 - max(doubt, MIN_DOUBT)))
         verdict = detect(track.last_percent, slot.last_serial, slot.pending, obs, printed=printed,
-                         capacity=capacity) if track.estimate is not None or slot.last_serial else None
+                         capacity=capacity, used=used) if track.estimate is not None or slot.last_serial else None
         if verdict is not None and verdict.verdict == "pending":
             slot.pending = verdict.first
         elif verdict is not None and verdict.verdict == "replaced" and verdict.first is not None:

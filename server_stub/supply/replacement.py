@@ -1,7 +1,8 @@
 """Replacement detection and the replacement alarms (Focalist's "Remplacement" checks), as pure functions.
 
 A replacement is seen when the supply's serial changes (where the device reports one), or when the level
-rises by at least `RISE_POINTS` to at least `MIN_NEW_PERCENT` and stays there at the next reading. A rise to
+rises by at least `RISE_POINTS` to at least `MIN_NEW_PERCENT` and stays there at the next reading (less what the
+pages printed in between can have used: a print room's cartridge falls 20 points a day). A rise to
 nearly full (>= `FRESH_PERCENT`) from a low level needs no confirmation: no shake does that. A shaken
 cartridge (a rise of a few points that falls back, or a rise that lands low) is not a replacement.
 """
@@ -36,12 +37,13 @@ class Detection:
 
 
 def detect(last_percent: float | None, last_serial: str | None, pending: SupplyObservation | None,
-           obs: SupplyObservation, *, printed: float | None = None, capacity: float | None = None) -> Detection:
+           obs: SupplyObservation, *, printed: float | None = None, capacity: float | None = None,
+           used: float = 0.0) -> Detection:
     """`last_percent`: the last percent the current cartridge showed (not a shake); `pending`: an
     earlier rise waiting for this observation to confirm it. `printed`: pages since the last reading;
     `capacity`: pages the cartridge could at most have printed in that time (with a wide margin): printing
     more means it was replaced while the agent was not looking (an offline gap), even if the level is now
-    lower than it was."""
+    lower than it was. `used`: the most points the pages printed since `pending` can have taken."""
     if obs.serial and last_serial and obs.serial != last_serial:
         return Detection("replaced", obs.at, "serial", obs)
     if printed is not None and capacity is not None and printed > capacity and obs.percent is not None \
@@ -50,7 +52,7 @@ def detect(last_percent: float | None, last_serial: str | None, pending: SupplyO
     if pending is not None:
         if obs.percent is None:
             return Detection("pending", first=pending)
-        if pending.percent is not None and obs.percent >= pending.percent - RISE_POINTS / 2:
+        if pending.percent is not None and obs.percent >= pending.percent - RISE_POINTS / 2 - used:
             return Detection("replaced", pending.at, "level", pending)
         return Detection("shake")
     if obs.percent is None or last_percent is None:
