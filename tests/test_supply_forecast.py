@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from server_stub.supply.engine import SupplyEngine
-from server_stub.supply.forecast import PageHistory, PagesPerPercent, UsageRate, forecast, usage_rate, when_printed
+from server_stub.supply.forecast import (
+    PageHistory, PagesPerPercent, UsageRate, forecast, gauge_step, usage_rate, when_printed)
 from server_stub.supply.policy import Policy, PolicyFile
 from tests.supply_helpers import START, Printer, at
 
@@ -94,6 +96,33 @@ def test_after_a_fall_in_use_the_fastest_plausible_rate_is_the_four_weeks_before
     four_weeks = sum(p for d, p in history.daily.items() if d > START + timedelta(days=13) and d.weekday() < 5) / 20
     assert rate.workday == pytest.approx(120, rel=0.05)
     assert rate.workday * rate.high >= four_weeks > rate.workday * 1.2
+
+
+def test_after_a_quiet_month_the_fastest_plausible_rate_is_the_busier_month_before_it_with_its_noise():
+    # four weeks at 200 pages a working day, then four at 130 (the August holidays): the fortnight and the four
+    # weeks agree on 130, and the fastest plausible rate reaches back to 200, as use comes back, and beyond it by
+    # the margin any device's weeks vary by
+    def rate_after(quiet: int) -> UsageRate:
+        history, total = PageHistory(), 0
+        for day in range(56):
+            total += (200 if day < 28 else quiet) if workday(day) else 0
+            history.record(at(day), total)
+        return usage_rate(history, START + timedelta(days=55))
+
+    after_fall = rate_after(130)
+    assert after_fall.workday == pytest.approx(130, rel=0.02)
+    assert after_fall.workday * after_fall.high >= 200 * 1.15
+    steady = rate_after(200)  # the same months without the fall keep the ordinary margin
+    assert steady.workday == pytest.approx(200, rel=0.02)
+    assert steady.high < 200 / 130
+    assert rate_after(180).high == pytest.approx(steady.high)  # 10 % quieter is an ordinary month, not a fall
+
+
+def test_one_value_off_the_coarse_steps_tells_a_1_percent_gauge():
+    assert gauge_step({17}) == 1
+    assert gauge_step({20}) == 100  # a 1 % gauge or a 10, 20 % one: not known yet
+    assert gauge_step({33}) == 100 and gauge_step({67}) == 100  # thirds: a gauge of three steps
+    assert gauge_step({20, 40}) == 20 and gauge_step({20, 17}) == 1
 
 
 def test_when_printed_walks_working_days_and_skips_weekends():
@@ -283,6 +312,12 @@ def test_pages_per_percent_from_the_fleet_is_as_doubtful_as_the_fleet_is_spread(
     assert source == "fleet" and ppp == pytest.approx(100, rel=0.02)
     fifth_percentile = sorted(spread)[2]
     assert ppp * (1 - doubt) <= fifth_percentile
+    # a fleet spread as printers' coverage is (log-normal), and a device as far out as one in a hundred (a printer
+    # behind a 0/100 gauge is known only through the fleet until its first full cartridge, which may take months)
+    normal = NormalDist()
+    fleet = [100 * math.exp(0.25 * normal.inv_cdf((i + 0.5) / 50)) for i in range(50)]
+    ppp, doubt, _ = PagesPerPercent().prior(fleet, None)
+    assert ppp * (1 - doubt) <= 100 * math.exp(0.25 * normal.inv_cdf(0.01))
     alike = [100 + (i % 3) for i in range(40)]  # a fleet of alike devices keeps the floor, not zero
     assert PagesPerPercent().prior(alike, None)[1] == pytest.approx(0.25)
     assert PagesPerPercent([90.0]).prior(spread, None)[2] == "device"  # the device's own cartridges first

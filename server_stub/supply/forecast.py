@@ -6,7 +6,9 @@ observations through the same functions.
 - Page history (`PageHistory`): pages printed per calendar day from a device's counter, gaps spread over
   the working days they covered. `usage_rate()` learns working-day and weekend rates from the last four
   weeks, ignores holidays (days far below normal) and caps one-off big jobs, and follows a trend change
-  (the last two weeks differ from the last four) within about two weeks.
+  (the last two weeks differ from the last four) within about two weeks. After a fall in use (a quiet
+  fortnight, or a quiet month like the August holidays) its fastest plausible rate is the busier rate
+  before it, which use comes back to.
 - Pages per percent (`PagesPerPercent`): learned for this cartridge (a least-squares fit of its level
   against the pages printed since it was installed), blended with a prior from this device's earlier
   cartridges, else the same model across the fleet, else the rated yield, else a class default.
@@ -15,7 +17,8 @@ observations through the same functions.
   off its own fit of level against pages (`line_at`), within twice the fit's standard error; coarse gauges
   (10/20/25 %, 0/100) and gauges that hide the level ("some remaining" -3, or no percent once low) count
   down from the last level change with the pages printed since, within the step the gauge still shows.
-- Pages per percent from the fleet are as doubtful as the fleet is spread (`fleet_spread`).
+- Pages per percent from the fleet are as doubtful as the fleet is spread (`fleet_spread`): the range reaches
+  a device that covers far more of the page than the fleet's median.
 - One gauge serves all of a printer's supplies, so what one shows of it tells about the others: a gauge that
   hid a falling level hides low levels (`hides_once_low`: another supply it hid from the first reading is low),
   and four supplies showing only 100 tell sooner than one that it shows 100 until empty
@@ -41,6 +44,8 @@ CLASS_DEFAULT_YIELD = 10_000  # pages per cartridge when nothing else is known
 COARSEST_STEP = 25.0  # the widest step a coarse gauge reports in
 UNMOVED_POINTS = 3.0  # pages worth this many points printed and the gauge still shows its first value
 FLEET_U = 0.25  # the least relative doubt of a pages-per-percent taken from the fleet
+FLEET_SIGMAS = 2.5  # ... and how many of the fleet's (robust) standard deviations it spans
+FALL = 1.2  # the four weeks before the last four were this much busier: use fell, and may come back
 LINE_POINTS, LINE_FALL = 8, 10.0  # a 1 % gauge's own fit gives the level from this many points over this fall
 HID_DAYS = 4.0  # a gauge that hid a falling level this long (a shaken cartridge's rise lasts a reading or two)...
 HID_POINTS = SHAKE_RISE  # ... while the pages printed took it this many points further down: it hides low levels
@@ -132,13 +137,30 @@ def usage_rate(history: PageHistory, today: date) -> UsageRate | None:
         sd = math.sqrt(sum((p - mean) ** 2 for _, p in normal) / (len(normal) - 1))
         spread = sd / mean / math.sqrt(min(len(normal), 15))  # uncertainty of a ~3-week mean
     low = max(0.5, 1 - 0.12 - 2 * spread)
-    high = 1 + 0.15 + 2 * spread + (0.3 if len(days) < 10 else 0.0)
+    noise = 0.15 + 2 * spread  # how far above its rate a device may print in the weeks ahead
+    high = 1 + noise + (0.3 if len(days) < 10 else 0.0)
     if rate != long_rate and rate > 0 and long_rate > 0:
         # the last fortnight differs from the four weeks: the range covers both, as the change may not last (a
         # rise may fall back; a fall, like the August holidays, comes back to the four-week rate), and a rise may
         # go on rising
         low, high = min(low, long_rate / rate), max(high, rate / long_rate, long_rate / rate)
+    before = _workday_rate(history, start - timedelta(days=RATE_WINDOW_DAYS), start)
+    if rate > 0 and before is not None and before > FALL * rate:
+        # the four weeks before were busier: a quiet month (the August holidays) ends, and use comes back to
+        # where it was, as noisy as ever
+        high = max(high, before / rate * (1 + noise))
     return UsageRate(rate, weekend_rate, low, high, len(days))
+
+
+def _workday_rate(history: PageHistory, start: date, end: date) -> float | None:
+    """Pages per working day in (start, end], holidays left out and big jobs capped (None: under two weeks of
+    working days known)."""
+    work = [p for d, p in history.daily.items() if start < d <= end and d.weekday() < 5]
+    if len(work) < 10:
+        return None
+    typical = median(work)
+    normal = [min(p, 3 * typical) for p in work if p >= 0.15 * typical] or work
+    return sum(normal) / len(normal)
 
 
 def when_printed(pages: float, now: datetime, rate: UsageRate, scale: float = 1.0) -> datetime | None:
@@ -172,13 +194,15 @@ def when_printed(pages: float, now: datetime, rate: UsageRate, scale: float = 1.
 
 def fleet_spread(values: list[float]) -> float:
     """How far one device may be from the fleet's median pages per percent (its pages cover more or less of
-    the page than the others'): two robust standard deviations of the values' logarithms (the median absolute
-    deviation x 1.48), at least FLEET_U, at most 0.5."""
+    the page than the others'): FLEET_SIGMAS robust standard deviations of the values' logarithms (the median
+    absolute deviation x 1.48), at least FLEET_U, at most 0.5. Two would leave one device in forty beyond it: a
+    printer behind a gauge that shows nothing but 0/100 is known only through the fleet until its first full
+    cartridge, which may take months."""
     mid = median(values)
     if len(values) < 5 or mid <= 0:
         return FLEET_U
     sigma = 1.4826 * median(abs(math.log(v / mid)) for v in values if v > 0)
-    return min(max(1 - math.exp(-2 * sigma), FLEET_U), 0.5)
+    return min(max(1 - math.exp(-FLEET_SIGMAS * sigma), FLEET_U), 0.5)
 
 
 @dataclass
@@ -268,7 +292,10 @@ class CartridgeTrack:
 
 
 def gauge_step(seen: set[int]) -> int:
-    """The step a gauge reports in, from the distinct percents it has shown (100: not known yet)."""
+    """The step a gauge reports in, from the distinct percents it has shown (100: not known yet). One value
+    off every coarse step (not a multiple of 5, nor of a third) already tells a 1 % gauge."""
+    if any(v % 5 and abs(v * 3 / 100 - round(v * 3 / 100)) > 0.03 for v in seen):
+        return 1
     if len(seen) < 2:
         return 100
     step = math.gcd(*seen) or 100
@@ -290,6 +317,11 @@ class Forecast:
     percent_low: float | None = None  # the lowest plausible level now (None: as `percent`)
     shown: bool = True  # the gauge shows the level (1 % or coarse steps); False: estimated from the pages
     made_at: datetime | None = None  # the reading it was made at (the level is as of then)
+
+    @property
+    def fine(self) -> bool:
+        """The level is read off a gauge in 1 % steps (not counted down from pages behind a coarse or hidden one)."""
+        return self.method.startswith("level+")
 
     def as_json(self) -> dict:
         def day(value: datetime | None) -> str | None:
