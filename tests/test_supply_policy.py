@@ -115,7 +115,7 @@ def test_before_its_history_a_fast_cartridge_is_ordered_while_its_level_still_co
     fast = 21.0
     covers = 100 * window / fast
     assert covers > level  # the scenario
-    fired = need(view(forecast=fc(9, percent=covers - 1, per=fast), history=young), rules, NOW)
+    fired = need(view(forecast=fc((covers - 1) * fast / 100, percent=covers - 1, per=fast), history=young), rules, NOW)
     assert fired[0] == "level" and fired[1]["level_percent"] == pytest.approx(covers, abs=0.1)
     assert need(view(forecast=fc(9, percent=covers + 1, per=fast), history=young), rules, NOW) is None
     # a cartridge lasting two months keeps the plain 20 %
@@ -125,6 +125,25 @@ def test_before_its_history_a_fast_cartridge_is_ordered_while_its_level_still_co
     assert need(view(forecast=fc(3, percent=11.0, per=fast), history=young), fixed, NOW) is None
     # one that may be very high use (two cartridges a week at its fastest) waits for a person, not for 100 %
     assert need(view(forecast=fc(2, percent=60.0, per=4.0), history=young), rules, NOW) is None
+
+
+def test_first_month_level_on_a_1_percent_gauge_waits_until_even_the_fastest_use_empties_it_within_the_window():
+    rules = Rules()  # a 7-day window: lead 5 + next reading 1 + safety 1
+    young = rules.min_history_days - 1
+    # 18 % on a slow printer lasts 20 days even at its fastest plausible use: a parcel sent now would wait weeks
+    slow = fc(40, percent=18.0, spread=20.0, per=200.0)
+    assert need(view(forecast=slow, history=young), rules, NOW) is None
+    # once the earliest empty date comes within the window, the Level rule orders
+    near = fc(12, percent=18.0, spread=6.0, per=60.0)
+    assert need(view(forecast=near, history=young), rules, NOW)[0] == "level"
+    # behind a coarse gauge the level is counted down from a guess: 20 % orders whatever the forecast says
+    assert need(view(forecast=replace(slow, method="steps10+fleet"), history=young), rules, NOW)[0] == "level"
+    # before the printer's first page rate (its first day), a 1 % gauge orders at 10 % or below
+    first_day = Forecast(15.0, 1500, None, None, None, None, "level+default", 100.0, None, None)
+    assert need(view(forecast=first_day, history=0), rules, NOW) is None
+    assert need(view(forecast=replace(first_day, percent=9.0), history=0), rules, NOW)[0] == "level"
+    # a dealer's own Level method stays a fixed percent
+    assert need(view(forecast=replace(slow, percent=10.0)), PolicyFile(preset="level10").layered(), NOW)[0] == "level"
 
 
 def test_asr_never_later_than_21_days_before_empty():
@@ -222,7 +241,7 @@ def test_first_month_level_follows_a_silent_printer_down_from_its_last_reading()
     # the agent went silent three days ago at 26 % of a cartridge that lasts 36 days: it kept printing, so by
     # now it is near 18 %, below the 20 % the first month's Level rule orders at
     last = NOW - timedelta(days=3)
-    f = replace(fc(9.4, percent=26.0, per=36.0), made_at=last)
+    f = replace(fc(9.4 - 3, percent=26.0, per=36.0), made_at=last)  # runs out 9.4 days after its reading
     assert need(view(forecast=f, history=25), Rules(), last) is None  # at its reading it did not need one
     fired = need(view(forecast=f, history=25), Rules(), NOW)
     assert fired is not None and fired[0] == "level" and fired[1]["percent"] < 20

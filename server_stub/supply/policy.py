@@ -9,7 +9,9 @@ range is the safety margin). Proactive needs `min_history_days` of history (a mo
 ask); Level applies until then, at 20 % or at the share of the cartridge the window's days take at the expected
 use, whichever is more (a cartridge that lasts three weeks is ordered at a third, not at four days from empty;
 one that may be very high use is left to a person), on the level the cartridge has fallen to by now (a printer
-whose agent went silent keeps printing). A dealer may lower the month, e.g. to a week
+whose agent went silent keeps printing). On a 1 % gauge, whose level is read rather than guessed, that Level
+order also waits until even the fastest plausible use empties the cartridge within the window (`_level_due`): a
+20 % cartridge on a slow printer may have two months left. A dealer may lower the month, e.g. to a week
 (`min_history_days = 7`), the forecast's range being wider while the rate rests on few days.
 
 Presets:
@@ -50,6 +52,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from server_stub.supply.forecast import Forecast
 from server_stub.supply.replacement import AlarmSettings
+
+NO_RATE_PERCENT = 10.0  # the first month's Level on a 1 % gauge, before the printer's page rate is known
 
 SupplyClass = Literal["mono_toner", "colour_toner", "mono_drum", "colour_drum", "maintenance", "waste_toner"]
 SUPPLY_CLASSES: tuple[SupplyClass, ...] = ("mono_toner", "colour_toner", "mono_drum", "colour_drum",
@@ -315,6 +319,9 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
                 # agent went silent keeps printing (the live worker and the backtest decide on it daily)
                 percent -= 100 * (now - f.made_at).total_seconds() / 86400 / f.days_per_cartridge
         fired = "level" if view.stock == 0 and percent is not None and percent <= level else None
+        if fired and rule.method == "proactive" and f is not None and f.fine and not _level_due(f, percent, earliest,
+                                                                                                  now, window):
+            fired = None
         if fired:
             why |= {"percent": round(percent, 1), "level_percent": round(level, 1)}
             if rule.method == "proactive":
@@ -327,6 +334,16 @@ def need(view: SupplyView, rules: Rules, now: datetime) -> tuple[str, dict] | No
     if rules.urgent_percent is not None and f and f.percent is not None and f.percent <= rules.urgent_percent:
         why["urgent"] = True
     return fired, why
+
+
+def _level_due(f: Forecast, percent: float, earliest: datetime | None, now: datetime, window: float) -> bool:
+    """On a 1 % gauge the first month's Level stand-in also waits for the forecast: a 20 % cartridge on a slow
+    printer may have two months left, and its parcel would wait as long. It orders once even the fastest
+    plausible use empties it within the window (the level itself is read, not counted down from a guess), and
+    before the first page rate (the first day) only at NO_RATE_PERCENT or below."""
+    if earliest is None:
+        return percent <= NO_RATE_PERCENT
+    return earliest <= now + _days(window)
 
 
 def _very_high_use(days_per_cartridge: float | None, rules: Rules) -> bool:
