@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from dataclasses import replace
 from datetime import timedelta
+from statistics import NormalDist
+from typing import Callable
 
 import pytest
 
@@ -33,6 +34,15 @@ def run(printer: Printer, days: range, eng: SupplyEngine | None = None):
 
 def workday(day: int) -> bool:
     return (START + timedelta(days=day)).weekday() < 5
+
+
+def history_of(days: int, pages: Callable[[int], int]) -> PageHistory:
+    """A counter read every evening for `days` days, `pages(day)` printed on each working day."""
+    history, total = PageHistory(), 0
+    for day in range(days):
+        total += pages(day) if workday(day) else 0
+        history.record(at(day), total)
+    return history
 
 
 def empty_day(printer: Printer, after: int) -> int:
@@ -74,24 +84,15 @@ def test_rate_learns_working_days_and_weekends_and_ignores_holidays_and_caps_big
 
 
 def test_rate_follows_a_trend_change_within_two_weeks():
-    history = PageHistory()
-    total = 0
-    for day in range(60):
-        total += (100 if day < 30 else 200) if workday(day) else 0
-        history.record(at(day), total)
-        if day == 29:
-            assert usage_rate(history, START + timedelta(days=29)).workday == pytest.approx(100)
+    history = history_of(60, lambda day: 100 if day < 30 else 200)
+    assert usage_rate(history, START + timedelta(days=29)).workday == pytest.approx(100)
     assert usage_rate(history, START + timedelta(days=44)).workday == pytest.approx(200, rel=0.05)
 
 
 def test_after_a_fall_in_use_the_fastest_plausible_rate_is_the_four_weeks_before_it():
     # a holiday month: 200 pages a working day, then 120 for the last fortnight; the rate follows the fall, and
     # its fastest plausible value is the four weeks' rate it may come back to, as after a rise the slowest is
-    history = PageHistory()
-    total = 0
-    for day in range(42):
-        total += (200 if day < 28 else 120) if workday(day) else 0
-        history.record(at(day), total)
+    history = history_of(42, lambda day: 200 if day < 28 else 120)
     rate = usage_rate(history, START + timedelta(days=41))
     four_weeks = sum(p for d, p in history.daily.items() if d > START + timedelta(days=13) and d.weekday() < 5) / 20
     assert rate.workday == pytest.approx(120, rel=0.05)
@@ -103,11 +104,7 @@ def test_after_a_quiet_month_the_fastest_plausible_rate_is_the_busier_month_befo
     # weeks agree on 130, and the fastest plausible rate reaches back to 200, as use comes back, and beyond it by
     # the margin any device's weeks vary by
     def rate_after(quiet: int) -> UsageRate:
-        history, total = PageHistory(), 0
-        for day in range(56):
-            total += (200 if day < 28 else quiet) if workday(day) else 0
-            history.record(at(day), total)
-        return usage_rate(history, START + timedelta(days=55))
+        return usage_rate(history_of(56, lambda day: 200 if day < 28 else quiet), START + timedelta(days=55))
 
     after_fall = rate_after(130)
     assert after_fall.workday == pytest.approx(130, rel=0.02)

@@ -119,10 +119,7 @@ def usage_rate(history: PageHistory, today: date) -> UsageRate | None:
     if not work:
         mean = sum(p for _, p in days) / len(days)
         return UsageRate(mean, mean, 0.6, 1.5, len(days))
-    typical = median(p for _, p in work)
-    normal = [(d, min(p, 3 * typical)) for d, p in work if p >= 0.15 * typical]  # no holidays; cap big jobs
-    if not normal:
-        normal = work
+    normal = _ordinary(work)
     long_rate = sum(p for _, p in normal) / len(normal)
     recent = [p for d, p in normal if d > today - timedelta(days=RECENT_DAYS)]
     rate = long_rate
@@ -152,15 +149,19 @@ def usage_rate(history: PageHistory, today: date) -> UsageRate | None:
     return UsageRate(rate, weekend_rate, low, high, len(days))
 
 
+def _ordinary(work: list[tuple[date, float]]) -> list[tuple[date, float]]:
+    """Working days as they usually go: holidays (far below the median) left out, big jobs capped at 3x it."""
+    typical = median(p for _, p in work)
+    return [(d, min(p, 3 * typical)) for d, p in work if p >= 0.15 * typical] or work
+
+
 def _workday_rate(history: PageHistory, start: date, end: date) -> float | None:
-    """Pages per working day in (start, end], holidays left out and big jobs capped (None: under two weeks of
-    working days known)."""
-    work = [p for d, p in history.daily.items() if start < d <= end and d.weekday() < 5]
+    """Pages per ordinary working day in (start, end] (None: under two weeks of working days known)."""
+    work = [(d, p) for d, p in history.daily.items() if start < d <= end and d.weekday() < 5]
     if len(work) < 10:
         return None
-    typical = median(work)
-    normal = [min(p, 3 * typical) for p in work if p >= 0.15 * typical] or work
-    return sum(normal) / len(normal)
+    normal = _ordinary(work)
+    return sum(p for _, p in normal) / len(normal)
 
 
 def when_printed(pages: float, now: datetime, rate: UsageRate, scale: float = 1.0) -> datetime | None:
