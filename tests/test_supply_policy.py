@@ -160,11 +160,27 @@ def test_no_second_order_while_one_is_open_but_a_usage_jump_reorders():
 
 
 def test_quantity_is_30_days_of_use_in_whole_cartridges_at_least_one():
-    assert quantity(fc(3, per=12), Rules()) == 3
-    assert quantity(fc(3, per=30), Rules()) == 1
-    assert quantity(fc(3, per=90), Rules()) == 1
-    assert quantity(fc(3, per=12), Rules(cover_days=0)) == 1
-    assert quantity(None, Rules()) == 1
+    assert quantity(view(forecast=fc(3, per=12)), Rules(), NOW) == 3  # empty before the parcel comes: 30 days to cover
+    assert quantity(view(forecast=fc(3, per=30)), Rules(), NOW) == 1
+    assert quantity(view(forecast=fc(3, per=90)), Rules(), NOW) == 1
+    assert quantity(view(forecast=fc(3, per=12)), Rules(cover_days=0), NOW) == 1
+    assert quantity(view(forecast=None), Rules(), NOW) == 1
+
+
+def test_quantity_counts_what_the_customer_still_holds_when_the_parcel_comes():
+    # it may run out in eight days (fc: earliest a day before expected), the parcel comes in five: three days of
+    # this cartridge are held, 27 to cover with cartridges lasting 14 days
+    assert quantity(view(forecast=fc(9, per=14)), Rules(), NOW) == 2
+    assert quantity(view(forecast=fc(9, per=14)), Rules(lead_days=9), NOW) == 3  # a slower parcel: 30 days to cover
+    assert quantity(view(forecast=fc(9, spread=5, per=14)), Rules(), NOW) == 3  # held at the fastest plausible use
+    assert quantity(view(forecast=fc(9, per=28)), Rules(), NOW) == 1  # the one that comes carries the month
+    # a usage jump with one on the shelf (9.6 days at the fastest use): 2 + 9.6 - 5 = 6.6 days held, 23.4 to cover
+    assert quantity(view(forecast=fc(3, per=12), stock=1), Rules(), NOW) == 2
+    # more held than the month: still one (the order fired, so the policy wants one)
+    assert quantity(view(forecast=fc(3, per=20), stock=2), Rules(), NOW) == 1
+    # in a parcel: the line that fired and the one that joined it each say what was held
+    (order,), _ = plan([view("D1", forecast=fc(6, per=14)), view("D2", forecast=fc(12, per=14))])
+    assert [(ln.device, ln.quantity, ln.why["held_days"]) for ln in order.lines] == [("D1", 3, 0.0), ("D2", 2, 6.0)]
 
 
 def test_consolidation_joins_supplies_due_within_the_window_only():

@@ -15,9 +15,9 @@ order also waits until even the fastest plausible use empties the cartridge with
 (`min_history_days = 7`), the forecast's range being wider while the rate rests on few days.
 
 Presets:
-- `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, 30 days of use per order,
-  site consolidation of what runs out within 13 days, high-use devices (>= 2 cartridges of one colour a
-  week) to manual handling, every supply of them;
+- `default`: Proactive, lead 5 days + 1 day to the next reading + 1 safety day, orders that bring the stock up to
+  30 days of use, site consolidation of what runs out within 13 days, high-use devices (>= 2 cartridges of one
+  colour a week) to manual handling, every supply of them;
 - `asr`: as Xerox ASR: the default and never later than 21 days before empty, consolidation 45 days;
 - `ekm`: Happen EKM's thresholds: Level at 15 % (lines at <= 5 % urgent), lead time 7 days;
 - `level10`: a plain "order one cartridge at 10 %", no consolidation.
@@ -98,7 +98,7 @@ class Rules(_Strict):
     safety_days: Days = 1.0  # beyond the lead time and the day to the next reading
     reading_days: Days = 1.0  # readings come this often: the next chance to order
     max_days_before_empty: Days | None = None  # order at the latest this many days before expected empty
-    cover_days: Days = 30.0  # an order carries this many days of use, in whole cartridges (at least one)
+    cover_days: Days = 30.0  # an order tops what the customer holds when it arrives up to this many days of use
     # supplies of the site running out within this join the parcel. A trade of waiting for parcels: on the bench
     # 14 days save 37 % of shipments with a median wait of 7.7 days, 13 days 33 % and 7.0, 12 days 28 % and 6.9
     consolidation_days: Days = 13.0
@@ -263,12 +263,23 @@ def _days(value: float) -> timedelta:
     return timedelta(days=value)
 
 
-def quantity(forecast: Forecast | None, rules: Rules) -> int:
-    """Days of use to cover, rounded up to whole cartridges, at least one."""
-    per = forecast.days_per_cartridge if forecast else None
+def quantity(view: SupplyView, rules: Rules, now: datetime) -> int:
+    """The cartridges that bring what the customer holds when the parcel arrives up to `cover_days` of use: Xerox
+    ASR's "a stock of 30 days of consumption". What it holds (the rest of the installed cartridge and the stock on
+    order) is counted at the fastest plausible use, as the reorder rule counts it. Rounded up to whole cartridges,
+    at least one. Counting the rest spares a busy printer a cartridge it would not touch for a month: one whose
+    cartridges last two weeks, ordered when it may run out in eight days (three after the parcel comes), gets two
+    cartridges for the 27 days still to cover, not three."""
+    per = view.forecast.days_per_cartridge if view.forecast else None
     if not per or rules.cover_days <= 0:
         return 1
-    return max(1, math.ceil(rules.cover_days / per - 1e-9))
+    return max(1, math.ceil((rules.cover_days - held_days(view, rules, now)) / per - 1e-9))
+
+
+def held_days(view: SupplyView, rules: Rules, now: datetime) -> float:
+    """Days of use the customer still holds when a parcel ordered now arrives, at the fastest plausible use."""
+    runs_out = _run_out(view, earliest=True)
+    return 0.0 if runs_out is None else max((runs_out - now).total_seconds() / 86400 - rules.lead_days, 0.0)
 
 
 def _run_out(view: SupplyView, earliest: bool) -> datetime | None:
@@ -393,7 +404,8 @@ def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]]
             why = why | {"blocked": f"previous cartridge efficiency {view.last_efficiency:.0f} % < "
                                     f"{rules.block_efficiency_below:.0f} %"}
         groups.setdefault((kind, blocked), []).append(
-            Line(view.device, view.supply, quantity(view.forecast, rules), view.part_number, rule, why))
+            Line(view.device, view.supply, quantity(view, rules, now), view.part_number, rule,
+                 why | {"held_days": round(held_days(view, rules, now), 1)}))
     taken = {(v.device, v.supply) for v, *_ in fired} | {(f.device, f.supply) for f in flags}
     shipment = groups.get(("auto", False))
     if shipment:
@@ -409,8 +421,9 @@ def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]]
                     or (rules.block_efficiency_below is not None and view.last_efficiency is not None
                         and view.last_efficiency < rules.block_efficiency_below)):
                 continue
-            shipment.append(Line(view.device, view.supply, quantity(f, rules), view.part_number, "consolidated",
-                                 {"forecast": f.as_json(), "window_days": rules.consolidation_days}))
+            shipment.append(Line(view.device, view.supply, quantity(view, rules, now), view.part_number, "consolidated",
+                                 {"forecast": f.as_json(), "window_days": rules.consolidation_days,
+                                  "held_days": round(held_days(view, rules, now), 1)}))
     orders = []
     for (kind, blocked), lines in groups.items():
         first = next(line for line in lines if line.reason != "consolidated")
