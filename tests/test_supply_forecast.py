@@ -12,7 +12,7 @@ import pytest
 
 from server_stub.supply.engine import SupplyEngine
 from server_stub.supply.forecast import (
-    PageHistory, PagesPerPercent, UsageRate, forecast, gauge_step, usage_rate, when_printed)
+    CartridgeTrack, PageHistory, PagesPerPercent, UsageRate, forecast, gauge_step, usage_rate, when_printed)
 from server_stub.supply.policy import Policy, PolicyFile
 from tests.supply_helpers import START, Printer, at
 
@@ -219,6 +219,24 @@ def test_some_remaining_gauge_uses_the_rated_yield_after_a_replacement_seen_by_s
     forecast = eng.slots[("T1", "1")].forecast
     assert truth[89] > 20  # hidden behind -3: the forecast counts pages
     assert forecast.percent == pytest.approx(truth[89], abs=1.5)
+
+
+def test_a_hidden_level_is_as_doubtful_as_the_pages_per_percent_it_is_counted_down_with():
+    # a full cartridge behind a gauge that shows nothing until low ("some remaining"): 3,000 pages later it is
+    # counted down to 40 % at 50 pages per percent
+    track = CartridgeTrack(installed_at=at(0), install_pages=0, install_percent=100.0, estimate=40.0,
+                           estimate_pages=3000, estimate_at=at(30), last_percent=100.0, shown_at=at(0), hidden=True,
+                           first_percent=100.0)
+    rate = UsageRate(workday=100.0, weekend=0.0, low=1.0, high=1.0, days=28)
+    known = forecast(track, (50.0, 0.08, "device"), rate, at(30), 1)  # the device's earlier cartridges: 8 %
+    guessed = forecast(track, (50.0, 0.3, "fleet"), rate, at(30), 1)
+    # the cartridge really gives 8 % fewer pages per percent: the device's range still covers it...
+    true_level = 100 - 3000 / (50 * 0.92)
+    true_empty = when_printed(true_level * 50 * 0.92, at(30), rate)
+    assert known.percent_low <= true_level and known.earliest <= true_empty
+    # ...and it is narrower than when pages per percent is a guess from the fleet: a well-known printer's parcel
+    # is not sent days early because its gauge hides the level
+    assert known.percent_low > guessed.percent_low and known.earliest > guessed.earliest
 
 
 def test_binary_gauge_learns_pages_per_percent_from_the_device_earlier_cartridge():

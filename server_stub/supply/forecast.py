@@ -452,7 +452,10 @@ def forecast(track: CartridgeTrack, ppp_source: tuple[float, float, str], rate: 
             # this cartridge has not shown a percent yet, and the gauge shows one from `hidden_above` down
             floor = hidden_above
             percent = max(percent, floor)
-        gauge, u_pct = "pages", 2 + 0.15 * max(shown - percent, 0)
+        # counted down from the level last shown with the pages since: as doubtful as pages per percent (known to
+        # 8 % from the device's earlier cartridges), at most 15 % of the fall (the pages left are also taken at the
+        # low end of pages per percent)
+        gauge, u_pct = "pages", 2 + min(0.15, u_ppp) * max(shown - percent, 0)
     elif step == 1:
         gauge, u_pct = "level", 1.5
         line = track.line_at(track.estimate_pages) if track.estimate_pages is not None else None
