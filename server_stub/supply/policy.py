@@ -372,6 +372,12 @@ def may_be_high_use(forecast: Forecast, rules: Rules) -> bool:
     return _very_high_use(forecast.days_per_cartridge_min, rules)
 
 
+def _line(view: SupplyView, rules: Rules, now: datetime, reason: str, why: dict) -> Line:
+    """An order line for the supply, its quantity and the days of use held that it counted in its why."""
+    return Line(view.device, view.supply, quantity(view, rules, now), view.part_number, reason,
+                why | {"held_days": round(held_days(view, rules, now), 1)})
+
+
 def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]],
               rules_for: Callable[[SupplyView], Rules], now: datetime) -> tuple[list[PlannedOrder], list[Flag]]:
     """The orders one site needs now: `candidates` that fire (the supplies just observed, or all of them),
@@ -403,9 +409,7 @@ def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]]
         if blocked:
             why = why | {"blocked": f"previous cartridge efficiency {view.last_efficiency:.0f} % < "
                                     f"{rules.block_efficiency_below:.0f} %"}
-        groups.setdefault((kind, blocked), []).append(
-            Line(view.device, view.supply, quantity(view, rules, now), view.part_number, rule,
-                 why | {"held_days": round(held_days(view, rules, now), 1)}))
+        groups.setdefault((kind, blocked), []).append(_line(view, rules, now, rule, why))
     taken = {(v.device, v.supply) for v, *_ in fired} | {(f.device, f.supply) for f in flags}
     shipment = groups.get(("auto", False))
     if shipment:
@@ -421,9 +425,8 @@ def plan_site(candidates: list[SupplyView], site: Callable[[], list[SupplyView]]
                     or (rules.block_efficiency_below is not None and view.last_efficiency is not None
                         and view.last_efficiency < rules.block_efficiency_below)):
                 continue
-            shipment.append(Line(view.device, view.supply, quantity(view, rules, now), view.part_number, "consolidated",
-                                 {"forecast": f.as_json(), "window_days": rules.consolidation_days,
-                                  "held_days": round(held_days(view, rules, now), 1)}))
+            shipment.append(_line(view, rules, now, "consolidated",
+                                  {"forecast": f.as_json(), "window_days": rules.consolidation_days}))
     orders = []
     for (kind, blocked), lines in groups.items():
         first = next(line for line in lines if line.reason != "consolidated")
